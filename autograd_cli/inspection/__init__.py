@@ -1,0 +1,1 @@
+"""torch -> model: turns live tensors and grad_fn nodes into plain facts."""

@@ -1,0 +1,226 @@
+"""The human view: Rich tables, trees and short explanations.
+
+Each `*_view` function returns the renderables of one command in display order;
+rounding to `precision` decimals happens here and nowhere else.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+from rich import box
+from rich.console import Group, RenderableType
+from rich.padding import Padding
+from rich.table import Table
+from rich.text import Text
+from rich.tree import Tree
+
+from autograd_cli.model import Graph, GraphNode, JvpReport, LinearReport, TensorFacts, Values
+
+TITLE = "bold"
+CODE = "cyan"
+NOTE = "dim"
+MISSING = "—"
+
+ORDINALS = (
+    "First",
+    "Second",
+    "Third",
+    "Fourth",
+    "Fifth",
+    "Sixth",
+    "Seventh",
+    "Eighth",
+    "Ninth",
+    "Tenth",
+)
+
+
+def linear_view(report: LinearReport, precision: int) -> Iterator[RenderableType]:
+    yield _heading(f"agrad linear · seed {report.seed}", first=True)
+    yield _code(report.statements, intro="The tutorial's statements, run exactly as written:")
+    yield from _tensor_section(report.tensors, precision)
+
+    by_name = {t.name: t for t in report.tensors}
+    yield _heading("grad_fn: the Function that made each tensor, used by backward()")
+    yield _grad_fn_lines(("z", "loss"), by_name)
+    yield from _graph_section(report.graph, root_name="loss")
+
+    yield _heading("loss.backward(): gradients stored in .grad of the leaves")
+    for gradient in report.gradients:
+        yield _matrix(gradient.value, precision, title=f"{gradient.name}.grad")
+    yield _note(
+        "loss is the mean of 3 binary cross-entropies, so ∂loss/∂z = (σ(z) − y) / 3; "
+        "then w.grad = outer(x, ∂loss/∂z) and b.grad = ∂loss/∂z."
+    )
+
+    yield _heading("Disabling gradient tracking: frozen parameters, faster inference")
+    yield _freezing_lines(report)
+
+
+def jvp_view(report: JvpReport, precision: int) -> Iterator[RenderableType]:
+    yield _heading(f"agrad jvp · {report.repeat} accumulating call(s), then zero_()", first=True)
+    yield _code(report.statements, intro="The tutorial's statements:")
+    yield from _tensor_section(report.tensors, precision)
+
+    yield _heading("grad_fn chain")
+    yield _grad_fn_lines(("out",), {t.name: t for t in report.tensors})
+    yield from _graph_section(report.graph, root_name="out")
+
+    yield _heading("Tensor gradients and the Jacobian product")
+    yield _note(
+        f"out is not a scalar, so out.backward(v) needs a vector v = {report.vector}. "
+        "It computes the vector-Jacobian product vᵀ·J, with J = ∂out/∂inp, and adds it "
+        "to inp.grad. Here vᵀ·J = 2·(inp + 1): 4 where inp is 1, 2 elsewhere."
+    )
+    yield _note(
+        "retain_graph=True keeps the tensors the graph saved for backward (the input of "
+        "pow), so the same graph can be walked again; without it the second call fails "
+        "with 'Trying to backward through the graph a second time'."
+    )
+    for step in report.steps:
+        yield _matrix(step.grad, precision, title=_call_title(step.call, step.zeroed_before))
+    yield _note(
+        "backward() adds to .grad instead of replacing it: after k calls inp.grad is "
+        "k·2·(inp + 1). inp.grad.zero_() starts the sum again, as optimizer.zero_grad() "
+        "does in a training loop."
+    )
+
+
+def _call_title(call: int, zeroed_before: bool) -> Text:
+    if zeroed_before:
+        title = Text("\nCall after zeroing gradients", style=TITLE)
+        title.append("  inp.grad.zero_(), then the same call", style=CODE)
+        return title
+    label = f"{ORDINALS[call - 1]} call" if call <= len(ORDINALS) else f"Call {call}"
+    title = Text("\n" + label, style=TITLE)
+    title.append("  out.backward(v, retain_graph=True)", style=CODE)
+    return title
+
+
+def _heading(text: str, first: bool = False) -> Text:
+    return Text(("" if first else "\n") + text, style=TITLE)
+
+
+def _note(text: str) -> Text:
+    return Text(text, style=NOTE)
+
+
+def _code(lines: tuple[str, ...], intro: str) -> Group:
+    return Group(_note(intro), *(Text("  " + line, style=CODE) for line in lines))
+
+
+def _tensor_section(tensors: tuple[TensorFacts, ...], precision: int) -> Iterator[RenderableType]:
+    yield _heading("Tensors")
+    # Tight padding: the six columns fit 80 characters with the longest grad_fn.
+    table = Table(box=box.SIMPLE_HEAD, show_edge=False, pad_edge=False, padding=(0, 2, 0, 0))
+    for column in ("name", "shape", "dtype", "requires_grad", "is_leaf", "grad_fn"):
+        table.add_column(column, overflow="fold")
+    for t in tensors:
+        table.add_row(
+            t.name,
+            _shape(t.shape),
+            t.dtype,
+            str(t.requires_grad),
+            str(t.is_leaf),
+            t.grad_fn or MISSING,
+        )
+    yield table
+    yield _heading("Values")
+    for t in tensors:
+        yield _matrix(t.value, precision, title=t.name)
+
+
+def _grad_fn_lines(names: tuple[str, ...], by_name: dict[str, TensorFacts]) -> Text:
+    width = max(len(n) for n in names)
+    return Text(
+        "\n".join(
+            f"  {name + '.grad_fn':<{width + 8}} = {by_name[name].grad_fn or 'None'}"
+            for name in names
+        )
+    )
+
+
+def _graph_section(graph: Graph, root_name: str) -> Iterator[RenderableType]:
+    yield _heading(f"Backward graph: from {root_name}.grad_fn to the leaves (next_functions order)")
+    yield graph_tree(graph, root_name)
+    yield _note(
+        f"{len(graph.nodes)} nodes, {len(graph.edges)} edges. backward() runs this graph "
+        "from the root, applying the chain rule at each node; AccumulateGrad adds the result "
+        "to the leaf's .grad."
+    )
+
+
+def graph_tree(graph: Graph, root_name: str) -> RenderableType:
+    """The graph as a tree; a node reached again is shown as a reference, not repeated."""
+    if graph.root is None:
+        return _note(f"{root_name} does not require grad: there is no graph.")
+    nodes = {node.id: node for node in graph.nodes}
+    children = graph.children()
+    tree = Tree(_node_label(nodes[graph.root], suffix=f"  ({root_name}.grad_fn)"))
+    expanded = {graph.root}
+    # Explicit stack: graphs can be far deeper than Python's recursion limit.
+    stack = [(child, tree) for child in reversed(children[graph.root])]
+    while stack:
+        node_id, parent = stack.pop()
+        if node_id in expanded:
+            parent.add(Text(f"{node_id} ↑ {nodes[node_id].grad_fn} (shown above)", style=NOTE))
+            continue
+        expanded.add(node_id)
+        branch = parent.add(_node_label(nodes[node_id]))
+        stack.extend((child, branch) for child in reversed(children[node_id]))
+    return tree
+
+
+def _node_label(node: GraphNode, suffix: str = "") -> Text:
+    label = Text(f"{node.id} ", style=NOTE)
+    label.append(node.grad_fn, style="bold" if node.leaf else "")
+    if node.leaf is not None:
+        label.append(f" → {node.leaf.name} {_shape(node.leaf.shape)}", style="green")
+    label.append(suffix, style=NOTE)
+    return label
+
+
+FREEZE_WHY = {
+    "built": "w and b require grad, so z joins the graph and backward() reaches them.",
+    "no_grad": "nothing is recorded: use it for inference, or to freeze parameters, "
+    "without the graph's memory and time.",
+    "detach": "the same values cut from the graph: no grad_fn, no history.",
+}
+
+
+def _freezing_lines(report: LinearReport) -> Group:
+    lines: list[RenderableType] = []
+    for case in report.freezing:
+        lines.append(Text("  " + case.code, style=CODE))
+        lines.append(_indented(Text(f"z.requires_grad = {case.requires_grad}", style="bold"), 4))
+        lines.append(_indented(_note(FREEZE_WHY[case.case]), 4))
+    return Group(*lines)
+
+
+def _indented(renderable: RenderableType, columns: int) -> Padding:
+    # Padding, not leading spaces, so wrapped lines keep the indent.
+    return Padding(renderable, (0, 0, 0, columns), expand=False)
+
+
+def _shape(shape: tuple[int, ...]) -> str:
+    return "(" + ", ".join(str(n) for n in shape) + ("," if len(shape) == 1 else "") + ")"
+
+
+def _number(value: object, precision: int) -> str:
+    if isinstance(value, bool) or not isinstance(value, float):
+        return str(value)
+    return f"{value:.{precision}f}"
+
+
+def _matrix(value: Values, precision: int, title: str | Text) -> RenderableType:
+    """A 0-d, 1-d or 2-d value as a grid of numbers; larger ranks print nested rows."""
+    if not isinstance(value, list):
+        return Text.assemble(title, f" = {_number(value, precision)}")
+    rows = value if value and isinstance(value[0], list) else [value]
+    table = Table(box=box.ROUNDED, show_header=False)
+    for _ in range(len(rows[0]) if rows and rows[0] else 1):
+        table.add_column(justify="right")
+    for row in rows:
+        table.add_row(*(_number(v, precision) if not isinstance(v, list) else str(v) for v in row))
+    return Group(title if isinstance(title, Text) else Text(title), table)
