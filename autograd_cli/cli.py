@@ -9,11 +9,10 @@ from __future__ import annotations
 import contextlib
 import sys
 from collections.abc import Sequence
-from enum import StrEnum
 from typing import Annotated, Any, NoReturn
 
 import typer
-from typer.core import TyperGroup
+from typer.core import TyperCommand, TyperGroup
 
 from autograd_cli.errors import AgradError, ExitCode
 
@@ -23,10 +22,41 @@ MAX_REPEAT = 1000
 MAX_PRECISION = 12
 
 
-class ColorMode(StrEnum):
-    auto = "auto"
-    always = "always"
-    never = "never"
+COLOR_MODES = ("auto", "always", "never")
+
+
+class _DirectCoercion:
+    """Stands in for Typer's pydantic-based coercion of one option.
+
+    Typer 0.29 coerces every option value through pydantic, and importing it costs
+    ~150 ms per run: more than all of agrad's own work. agrad's options are either
+    flags or have their own `parser=`, so this does the same job directly. Where a
+    later Typer lacks the private hook, nothing is replaced and Typer's path runs.
+    """
+
+    def __init__(self, parser: Any) -> None:
+        self.parser = parser
+
+    def coerce(self, value: Any, *, param: Any, ctx: Any) -> Any:
+        if self.parser is not None and isinstance(value, str):
+            return self.parser(value)
+        return value
+
+
+def _with_direct_coercion(params: list[Any]) -> list[Any]:
+    for param in params:
+        if getattr(param, "_runtime_param", False) is not None:
+            continue  # already set, or not a Typer parameter
+        info = getattr(getattr(param, "type_descriptor", None), "parameter_info", None)
+        parser = getattr(info, "parser", None)
+        if parser is not None or getattr(param, "is_flag", False):
+            param._runtime_param = _DirectCoercion(parser)
+    return params
+
+
+class AgradCommand(TyperCommand):
+    def get_params(self, ctx: Any) -> list[Any]:
+        return _with_direct_coercion(super().get_params(ctx))
 
 
 class AgradGroup(TyperGroup):
@@ -43,6 +73,9 @@ class AgradGroup(TyperGroup):
             )
         )
         sys.exit(code)
+
+    def get_params(self, ctx: Any) -> list[Any]:
+        return _with_direct_coercion(super().get_params(ctx))
 
 
 def _guarded(call: Any) -> int:
@@ -86,12 +119,13 @@ def _fail(message: str, code: int) -> int:
 
 def _quiet_broken_pipe() -> int:
     # The reader went away (`| head`): stop writing, and keep Python from
-    # complaining about the unflushed stdout at exit.
+    # complaining about the unflushed stdout at exit. Exit 1 without a message,
+    # as Rich does for the table view, so both views end the same way.
     import os
 
     devnull = os.open(os.devnull, os.O_WRONLY)
     os.dup2(devnull, sys.stdout.fileno())
-    return ExitCode.OK
+    return ExitCode.RUNTIME
 
 
 def _show_version(value: bool) -> None:
@@ -168,11 +202,21 @@ PrecisionOption = Annotated[
         help=f"Decimals shown in tables (0-{MAX_PRECISION}). JSON is always full precision.",
     ),
 ]
+
+
+def _parse_color(text: str) -> str:
+    mode = text.strip().lower()
+    if mode not in COLOR_MODES:
+        raise typer.BadParameter(f"{text!r} is not one of: {', '.join(COLOR_MODES)}.")
+    return mode
+
+
 ColorOption = Annotated[
-    ColorMode,
+    str,
     typer.Option(
         "--color",
-        case_sensitive=False,
+        parser=_parse_color,
+        metavar="[" + "|".join(COLOR_MODES) + "]",
         help="Colour in tables: auto (only on a terminal, off when NO_COLOR is set), "
         "always, or never.",
     ),
@@ -180,6 +224,7 @@ ColorOption = Annotated[
 
 
 @app.command(
+    cls=AgradCommand,
     short_help="The tutorial's network z = x·w + b: graph, w.grad, b.grad, no_grad.",
     epilog="Example: agrad linear --seed 0 --json | jq '.gradients[0].value'",
 )
@@ -196,7 +241,7 @@ def linear(
     ] = 0,
     precision: PrecisionOption = 4,
     json: JsonFlag = False,
-    color: ColorOption = ColorMode.auto,
+    color: ColorOption = "auto",
 ) -> None:
     """The tutorial's one-layer network: z = x·w + b, loss = BCE-with-logits(z, y).
 
@@ -211,6 +256,7 @@ def linear(
 
 
 @app.command(
+    cls=AgradCommand,
     short_help="Jacobian products vᵀ·J and how .grad accumulates over backward() calls.",
     epilog="Example: agrad jvp --repeat 3 --json | jq '.steps[-2].grad'",
 )
@@ -226,7 +272,7 @@ def jvp(
     ] = 2,
     precision: PrecisionOption = 4,
     json: JsonFlag = False,
-    color: ColorOption = ColorMode.auto,
+    color: ColorOption = "auto",
 ) -> None:
     """The tutorial's Jacobian product: out = (inp + 1).pow(2).t(), inp = eye(4, 5).
 

@@ -1,0 +1,133 @@
+"""Errors, help, colour and exit codes, through the real Typer app."""
+
+from __future__ import annotations
+
+import pytest
+
+from autograd_cli import __version__
+from autograd_cli.errors import ExitCode
+
+BAD_USAGE = [
+    # (args, words the one error line must contain)
+    (["linear", "--seed", "abc"], ["--seed", "-9223372036854775808", "18446744073709551615"]),
+    (["linear", "--seed", "1.5"], ["--seed", "integer"]),
+    (["linear", "--seed", str(2**64)], ["--seed", "out of range", "18446744073709551615"]),
+    (["linear", "--seed", str(-(2**63) - 1)], ["--seed", "out of range"]),
+    (["linear", "--precision", "13"], ["--precision", "0 to 12"]),
+    (["linear", "--precision", "-1"], ["--precision", "0 to 12"]),
+    (["jvp", "--precision", "x"], ["--precision", "0 to 12"]),
+    (["jvp", "--repeat", "0"], ["--repeat", "1 to 1000"]),
+    (["jvp", "--repeat", "-3"], ["--repeat", "1 to 1000"]),
+    (["jvp", "--repeat", "1001"], ["--repeat", "1 to 1000"]),
+    (["jvp", "--seed", "1"], ["--seed", "agrad jvp --help"]),
+    (["linear", "--color", "purple"], ["--color", "auto", "always", "never"]),
+    (["linear", "--nope"], ["--nope"]),
+    (["linear", "extra"], ["extra"]),
+    (["frobnicate"], ["frobnicate", "linear", "jvp"]),
+    (["--nope"], ["--nope"]),
+    (["linear", "--seed"], ["--seed"]),
+]
+
+
+@pytest.mark.parametrize(
+    ("args", "words"),
+    BAD_USAGE,
+    ids=lambda v: (
+        " ".join(v)
+        if isinstance(v, list)
+        and v
+        and isinstance(v[0], str)
+        and v[0] in {"linear", "jvp", "frobnicate", "--nope"}
+        else None
+    ),
+)
+def test_bad_usage_is_one_line_exit_2_and_empty_stdout(agrad, args, words):
+    result = agrad(*args)
+    assert result.exit_code == ExitCode.USAGE
+    assert result.stdout == ""
+    lines = result.stderr.splitlines()
+    assert len(lines) == 1, result.stderr
+    assert lines[0].startswith("agrad: error: ")
+    assert "Traceback" not in result.stderr
+    for word in words:
+        assert word in lines[0]
+
+
+def test_runtime_failure_is_one_line_exit_1(agrad, monkeypatch):
+    from autograd_cli import runner
+
+    def broken(params):
+        raise RuntimeError("simulated failure\nwith a second line")
+
+    monkeypatch.setitem(runner.BUILDERS, "linear", broken)
+    result = agrad("linear", "--json")
+    assert result.exit_code == ExitCode.RUNTIME
+    assert result.stdout == ""
+    assert (
+        result.stderr
+        == "agrad: error: internal error: RuntimeError: simulated failure with a second line\n"
+    )
+
+
+@pytest.mark.parametrize("args", [[], ["-h"], ["--help"], ["linear", "-h"], ["jvp", "--help"]])
+def test_help_everywhere(agrad, args):
+    result = agrad(*args)
+    assert result.exit_code == 0
+    assert result.stderr == ""
+    assert "Usage: agrad" in result.stdout
+
+
+@pytest.mark.parametrize("command", ["linear", "jvp"])
+def test_every_command_has_help_text_and_an_example(agrad, command):
+    text = agrad(command, "--help").stdout
+    for option in ("--json", "--precision", "--color"):
+        assert option in text
+    assert "Example:" in text
+    assert command in agrad("--help").stdout
+
+
+def test_version_names_agrad_torch_and_python(agrad):
+    import platform
+    from importlib.metadata import version
+
+    result = agrad("--version")
+    assert result.exit_code == 0
+    assert result.stdout == (
+        f"agrad {__version__} (torch {version('torch')}, Python {platform.python_version()})\n"
+    )
+
+
+@pytest.mark.parametrize("command", ["linear", "jvp"])
+def test_no_escape_codes_unless_asked(agrad, command):
+    plain = agrad(command)
+    assert plain.exit_code == 0 and plain.stderr == ""
+    assert "\x1b" not in plain.stdout
+    assert "\x1b[" in agrad(command, "--color", "always").stdout
+    assert "\x1b[" in agrad(command, env={"FORCE_COLOR": "1"}).stdout
+    # NO_COLOR beats FORCE_COLOR; --color always beats NO_COLOR.
+    assert "\x1b" not in agrad(command, env={"FORCE_COLOR": "1", "NO_COLOR": "1"}).stdout
+    assert "\x1b[" in agrad(command, "--color", "always", env={"NO_COLOR": "1"}).stdout
+
+
+@pytest.mark.parametrize("precision", [0, 2, 4, 6])
+def test_precision_rounds_the_table(agrad, precision):
+    import math
+
+    import torch
+
+    torch.manual_seed(0)
+    w, b = torch.randn(5, 3).double(), torch.randn(3).double()
+    z = w.sum(0) + b  # x = ones(5)
+    dl_dz = [1 / (1 + math.exp(-v)) / 3 for v in z.tolist()]  # y = zeros(3)
+    args = ["linear"] if precision == 4 else ["linear", "--precision", str(precision)]
+    text = agrad(*args).stdout
+    for value in dl_dz:
+        assert f" {value:.{precision}f} " in text
+
+
+def test_precision_twelve_shows_twelve_decimals(agrad):
+    import re
+
+    text = agrad("jvp", "--precision", "12").stdout
+    assert re.search(r" 4\.0{12} ", text)
+    assert not re.search(r" 4\.0{13}", text)

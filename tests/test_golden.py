@@ -1,0 +1,55 @@
+"""Golden files of the human view at a pinned width (100 columns), colour off.
+
+Rewrite them on purpose with `pytest --update-goldens`, then read the diff.
+"""
+
+from __future__ import annotations
+
+import pytest
+
+CASES = {
+    "linear_seed0.txt": ["linear", "--seed", "0"],
+    "jvp_repeat2.txt": ["jvp"],
+    "jvp_repeat3_precision1.txt": ["jvp", "--repeat", "3", "--precision", "1"],
+}
+
+
+@pytest.mark.parametrize("name", CASES)
+def test_human_view_matches_golden(agrad, golden, name):
+    result = agrad(*CASES[name])
+    assert result.exit_code == 0 and result.stderr == ""
+    golden(name, result.stdout)
+
+
+def test_linear_sections_come_in_the_issue_order(agrad):
+    text = agrad("linear").stdout
+    marks = [
+        "Tensors",
+        "z.grad_fn    = AddBackward0",
+        "loss.grad_fn = BinaryCrossEntropyWithLogitsBackward0",
+        "AccumulateGrad → w (5, 3)",
+        "AccumulateGrad → b (3,)",
+        "w.grad",
+        "b.grad",
+        "torch.no_grad()",
+        "z.detach()",
+    ]
+    positions = [text.index(mark) for mark in marks]
+    assert positions == sorted(positions)
+
+
+def test_jvp_shows_the_notebooks_three_calls_and_the_chain(agrad):
+    text = agrad("jvp").stdout
+    marks = [
+        "TBackward0",
+        "PowBackward0",
+        "AddBackward0",
+        "AccumulateGrad → inp (4, 5)",
+        "vᵀ·J",
+        "retain_graph=True",
+        "First call",
+        "Second call",
+        "Call after zeroing gradients",
+    ]
+    positions = [text.index(mark) for mark in marks]
+    assert positions == sorted(positions)

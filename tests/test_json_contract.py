@@ -1,0 +1,76 @@
+"""The JSON document's contract: its keys, strictness and non-finite encoding."""
+
+from __future__ import annotations
+
+import json
+import math
+
+from autograd_cli.model import (
+    FreezeCase,
+    Gradient,
+    Graph,
+    LinearReport,
+    TensorFacts,
+)
+from autograd_cli.render.json_doc import report_json
+
+TOP_KEYS = {"schema_version", "agrad_version", "torch_version", "command"}
+TENSOR_KEYS = {"name", "shape", "dtype", "requires_grad", "is_leaf", "grad_fn", "value"}
+
+
+def test_linear_document_keys(agrad_json):
+    doc = agrad_json("linear")
+    assert set(doc) == TOP_KEYS | {
+        "seed",
+        "statements",
+        "tensors",
+        "graph",
+        "gradients",
+        "freezing",
+    }
+    assert doc["schema_version"] == 1 and doc["command"] == "linear"
+    assert all(set(t) == TENSOR_KEYS for t in doc["tensors"])
+    assert set(doc["graph"]) == {"root", "nodes", "edges"}
+    assert all(set(n) == {"id", "grad_fn", "leaf"} for n in doc["graph"]["nodes"])
+    assert all(set(e) == {"source", "target", "slot", "input_nr"} for e in doc["graph"]["edges"])
+    assert all(set(g) == {"name", "shape", "value"} for g in doc["gradients"])
+    assert all(set(f) == {"case", "code", "requires_grad"} for f in doc["freezing"])
+
+
+def test_jvp_document_keys(agrad_json):
+    doc = agrad_json("jvp")
+    assert set(doc) == TOP_KEYS | {"repeat", "statements", "tensors", "graph", "vector", "steps"}
+    assert doc["command"] == "jvp" and doc["repeat"] == 2
+    assert all(set(s) == {"call", "zeroed_before", "grad"} for s in doc["steps"])
+
+
+def test_json_is_one_line_and_nothing_else(agrad):
+    result = agrad("jvp", "--json")
+    assert result.exit_code == 0
+    assert result.stdout.count("\n") == 1 and result.stdout.endswith("\n")
+    assert "\x1b" not in result.stdout
+
+
+def test_numbers_are_not_rounded(agrad_json):
+    w = next(t for t in agrad_json("linear", "--precision", "0")["tensors"] if t["name"] == "w")
+    # float32 values carried exactly: more digits than any table shows.
+    assert any(len(repr(v)) > 10 for row in w["value"] for v in row)
+
+
+def test_non_finite_numbers_are_encoded_as_strings():
+    report = LinearReport(
+        seed=0,
+        statements=(),
+        tensors=(
+            TensorFacts(
+                "z", (3,), "float32", True, False, "AddBackward0", [math.nan, math.inf, -math.inf]
+            ),
+        ),
+        graph=Graph(root=None, nodes=(), edges=()),
+        gradients=(Gradient("w", (1, 2), [[math.nan, 1.5]]),),
+        freezing=(FreezeCase("built", "z = ...", True),),
+    )
+    text = report_json(report)
+    doc = json.loads(text, parse_constant=lambda name: (_ for _ in ()).throw(AssertionError(name)))
+    assert doc["tensors"][0]["value"] == ["NaN", "Infinity", "-Infinity"]
+    assert doc["gradients"][0]["value"] == [["NaN", 1.5]]
