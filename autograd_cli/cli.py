@@ -94,7 +94,10 @@ def _guarded(call: Any) -> int:
         return _quiet_broken_pipe()
     except Exception as e:  # a bug or an environment failure: still one line, no traceback
         return _fail(f"internal error: {type(e).__name__}: {e}", ExitCode.RUNTIME)
-    # Non-standalone Click returns the exit code of an Exit (e.g. 0 after --help).
+    # Non-standalone Click returns the exit code of an Exit (e.g. 0 after --help);
+    # Ctrl-C arrives here too, already turned into Exit(130) by Click.
+    if rv == ExitCode.INTERRUPTED:
+        return _fail("interrupted", ExitCode.INTERRUPTED)
     return rv if isinstance(rv, int) else ExitCode.OK
 
 

@@ -131,3 +131,16 @@ def test_precision_twelve_shows_twelve_decimals(agrad):
     text = agrad("jvp", "--precision", "12").stdout
     assert re.search(r" 4\.0{12} ", text)
     assert not re.search(r" 4\.0{13}", text)
+
+
+def test_ctrl_c_is_exit_130_with_one_line(agrad, monkeypatch):
+    from autograd_cli import runner
+
+    def interrupted(params):
+        raise KeyboardInterrupt
+
+    monkeypatch.setitem(runner.BUILDERS, "jvp", interrupted)
+    result = agrad("jvp")
+    assert result.exit_code == ExitCode.INTERRUPTED
+    assert result.stdout == ""
+    assert result.stderr == "agrad: error: interrupted\n"
