@@ -8,13 +8,14 @@ from __future__ import annotations
 
 import contextlib
 import sys
+from pathlib import Path
 from collections.abc import Sequence
 from typing import Annotated, Any, NoReturn
 
 import typer
 from typer.core import TyperCommand, TyperGroup
 
-from autograd_cli.errors import AgradError, ExitCode
+from autograd_cli.errors import AgradError, ExitCode, UsageProblem
 
 SEED_MIN = -(2**63)  # torch.manual_seed accepts any value that fits int64 or uint64
 SEED_MAX = 2**64 - 1
@@ -192,9 +193,72 @@ def _int_parser(low: int, high: int, what: str = "") -> Any:
     return parse
 
 
+SeedOption = Annotated[
+    int,
+    typer.Option(
+        "--seed",
+        parser=_int_parser(SEED_MIN, SEED_MAX, " (what torch.manual_seed accepts)"),
+        metavar="S",
+        help=f"torch.manual_seed(S) before the statements; {SEED_MIN} to {SEED_MAX}.",
+    ),
+]
+FORMATS = ("table", "json", "dot", "mermaid")
+MAX_LENGTH = 200_000
+MAX_HIDDEN = 256
+MAX_NODES_CAP = 10_000_000
+
+
+def _parse_format(text: str) -> str:
+    fmt = text.strip().lower()
+    if fmt not in FORMATS:
+        raise typer.BadParameter(f"{text!r} is not one of: {', '.join(FORMATS)}.")
+    return fmt
+
+
 JsonFlag = Annotated[
     bool,
-    typer.Option("--json", help="Write one JSON document to stdout instead of tables."),
+    typer.Option("--json", help="Shorthand for --format json."),
+]
+FormatOption = Annotated[
+    str,
+    typer.Option(
+        "--format",
+        "-f",
+        parser=_parse_format,
+        metavar="[" + "|".join(FORMATS) + "]",
+        help="table: the human view. json: one strict JSON document. dot: Graphviz DOT "
+        "text of the backward graph (render with dot -Tsvg). mermaid: a Mermaid flowchart "
+        "for Markdown.",
+    ),
+]
+OutputOption = Annotated[
+    Path | None,
+    typer.Option(
+        "--output",
+        "-o",
+        parser=lambda text: Path(text) if isinstance(text, str) else text,
+        metavar="FILE",
+        help="Write to FILE instead of stdout. FILE.svg or FILE.png draws the graph "
+        "with Graphviz's dot program (which must be installed).",
+    ),
+]
+SavedFlag = Annotated[
+    bool,
+    typer.Option(
+        "--saved",
+        help="Show what each node saved for backward (tensors, alpha, reduction...) in "
+        "the tree, DOT and Mermaid views. JSON always carries it.",
+    ),
+]
+MaxNodesOption = Annotated[
+    int | None,
+    typer.Option(
+        "--max-nodes",
+        parser=_int_parser(1, MAX_NODES_CAP),
+        metavar="N",
+        help="Show at most N nodes of the graph, in walk order. Default: 200 in the "
+        "tree view, every node in json, dot and mermaid.",
+    ),
 ]
 PrecisionOption = Annotated[
     int,
@@ -232,18 +296,13 @@ ColorOption = Annotated[
     epilog="Example: agrad linear --seed 0 --json | jq '.gradients[0].value'",
 )
 def linear(
-    seed: Annotated[
-        int,
-        typer.Option(
-            "--seed",
-            parser=_int_parser(SEED_MIN, SEED_MAX, " (what torch.manual_seed accepts)"),
-            metavar="S",
-            help="torch.manual_seed(S) before the tutorial's statements; "
-            f"{SEED_MIN} to {SEED_MAX}.",
-        ),
-    ] = 0,
+    seed: SeedOption = 0,
     precision: PrecisionOption = 4,
+    fmt: FormatOption = "table",
     json: JsonFlag = False,
+    output: OutputOption = None,
+    saved: SavedFlag = False,
+    max_nodes: MaxNodesOption = None,
     color: ColorOption = "auto",
 ) -> None:
     """The tutorial's one-layer network: z = x·w + b, loss = BCE-with-logits(z, y).
@@ -253,9 +312,7 @@ def linear(
     leaves w and b, w.grad and b.grad after loss.backward(), and how torch.no_grad()
     and detach() turn gradient tracking off.
     """
-    from autograd_cli.runner import run_command
-
-    run_command("linear", {"seed": seed}, json=json, precision=precision, color=color)
+    _run("linear", {"seed": seed}, locals())
 
 
 @app.command(
@@ -274,7 +331,11 @@ def jvp(
         ),
     ] = 2,
     precision: PrecisionOption = 4,
+    fmt: FormatOption = "table",
     json: JsonFlag = False,
+    output: OutputOption = None,
+    saved: SavedFlag = False,
+    max_nodes: MaxNodesOption = None,
     color: ColorOption = "auto",
 ) -> None:
     """The tutorial's Jacobian product: out = (inp + 1).pow(2).t(), inp = eye(4, 5).
@@ -284,9 +345,70 @@ def jvp(
     2·(inp + 1) again. Then inp.grad.zero_() and one more call, as in the tutorial's
     "First call / Second call / Call after zeroing gradients".
     """
-    from autograd_cli.runner import run_command
+    _run("jvp", {"repeat": repeat}, locals())
 
-    run_command("jvp", {"repeat": repeat}, json=json, precision=precision, color=color)
+
+@app.command(
+    cls=AgradCommand,
+    short_help="A deep graph on purpose: h = tanh(h @ a + b) unrolled over N steps.",
+    epilog="Example: agrad chain --length 100000 --format json | jq '.graph.node_count'",
+)
+def chain(
+    length: Annotated[
+        int,
+        typer.Option(
+            "--length",
+            parser=_int_parser(1, MAX_LENGTH),
+            metavar="N",
+            help=f"Time steps to unroll (1-{MAX_LENGTH:,}); each adds three nodes.",
+        ),
+    ] = 10,
+    hidden: Annotated[
+        int,
+        typer.Option(
+            "--hidden",
+            parser=_int_parser(1, MAX_HIDDEN),
+            metavar="H",
+            help=f"Hidden size: h is (1, H), a is (H, H), b is (H,) (1-{MAX_HIDDEN}).",
+        ),
+    ] = 4,
+    seed: SeedOption = 0,
+    precision: PrecisionOption = 4,
+    fmt: FormatOption = "table",
+    json: JsonFlag = False,
+    output: OutputOption = None,
+    saved: SavedFlag = False,
+    max_nodes: MaxNodesOption = None,
+    color: ColorOption = "auto",
+) -> None:
+    """An RNN-like recurrence unrolled over N time steps: a graph as deep as you like.
+
+    h = tanh(h @ a + b), N times from h0, then loss = h.sum(); the leaves are h0, a and
+    b. Use it to see how agrad (and autograd) behave as graphs grow: agrad walks
+    graphs of any depth without recursion, and --length 100000 (300,004 nodes)
+    works in every format. The tree view shows the first 200 nodes (--max-nodes).
+    """
+    _run("chain", {"length": length, "hidden": hidden, "seed": seed}, locals())
+
+
+def _run(command: str, params: dict[str, Any], given: dict[str, Any]) -> None:
+    """Checks the options that depend on each other, then hands over to the runner."""
+    fmt = given["fmt"]
+    if given["json"]:
+        if fmt not in ("table", "json"):
+            raise UsageProblem(f"--json means --format json; it cannot be combined with --format {fmt}")
+        fmt = "json"
+    from autograd_cli.runner import OutputOptions, run_command
+
+    options = OutputOptions(
+        format=fmt,
+        precision=given["precision"],
+        color=given["color"],
+        output=given["output"],
+        saved=given["saved"],
+        max_nodes=given["max_nodes"],
+    )
+    run_command(command, params, options)
 
 
 def run() -> None:

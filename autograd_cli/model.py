@@ -7,13 +7,21 @@ is just `to_dict()` of a report.
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass
-from typing import Any
+from dataclasses import asdict, dataclass, fields, is_dataclass
+from typing import Any, NamedTuple
 
 # A tensor's value as nested Python lists (`Tensor.tolist()`); a float for 0-d.
 Values = Any
 
 SCHEMA_VERSION = 1
+
+
+# Graph facts (LeafRef, SavedTensor, GraphNode, GraphEdge) are NamedTuples rather
+# than frozen dataclasses: a 100,000-step chain makes 700,000 of them, and a frozen
+# dataclass's __init__ is ~5x slower. They are just as immutable and plain.
+
+# Saved tensors and gradient labels carry values only up to this many elements.
+TINY_NUMEL = 8
 
 
 @dataclass(frozen=True)
@@ -29,23 +37,38 @@ class TensorFacts:
     value: Values
 
 
-@dataclass(frozen=True)
-class LeafRef:
+class LeafRef(NamedTuple):
     """The tensor an AccumulateGrad node writes `.grad` into."""
 
     name: str
     shape: tuple[int, ...]
 
 
-@dataclass(frozen=True)
-class GraphNode:
+class SavedTensor(NamedTuple):
+    """One tensor a node saved for backward (`grad_fn._saved_<name>`).
+
+    state: "available" (read before backward), "freed" (backward already released
+    it), "none" (an optional tensor that was not given, e.g. BCE's `weight`), or
+    "unavailable" (this torch version would not tell).
+    """
+
+    name: str
+    state: str
+    shape: tuple[int, ...] | None = None
+    dtype: str | None = None
+    value: Values = None  # only for tensors of at most TINY_NUMEL elements
+
+
+class GraphNode(NamedTuple):
     id: str  # "n0", "n1", ... in walk order, so output is stable run to run
     grad_fn: str  # type(fn).__name__
     leaf: LeafRef | None  # set for AccumulateGrad nodes only
+    saved_tensors: tuple[SavedTensor, ...] = ()
+    # Non-tensor saved values (`alpha`, `reduction`, sizes...), as JSON-ready data.
+    saved_attributes: tuple[tuple[str, Any], ...] = ()
 
 
-@dataclass(frozen=True)
-class GraphEdge:
+class GraphEdge(NamedTuple):
     """`source.next_functions[slot] == (target, input_nr)`."""
 
     source: str
@@ -56,11 +79,21 @@ class GraphEdge:
 
 @dataclass(frozen=True)
 class Graph:
-    """The backward graph reachable from one root grad_fn."""
+    """The backward graph reachable from one root grad_fn.
+
+    `nodes` and `edges` may be the first `len(nodes)` nodes in walk order when a
+    cap was asked for; `node_count` and `edge_count` always count the whole graph.
+    """
 
     root: str | None  # None when the output does not require grad
     nodes: tuple[GraphNode, ...]
     edges: tuple[GraphEdge, ...]
+    node_count: int = 0
+    edge_count: int = 0
+
+    @property
+    def omitted_nodes(self) -> int:
+        return self.node_count - len(self.nodes)
 
     def children(self) -> dict[str, list[str]]:
         """Targets of each node's edges, in next_functions order."""
@@ -68,6 +101,34 @@ class Graph:
         for edge in self.edges:  # the walk records edges in slot order
             out[edge.source].append(edge.target)
         return out
+
+    def to_dict(self) -> dict[str, Any]:
+        # Written out by hand: asdict() deep-copies and is ~10x slower on the
+        # 300,000-node graphs of `agrad chain --length 100000`.
+        return {
+            "root": self.root,
+            "node_count": self.node_count,
+            "edge_count": self.edge_count,
+            "omitted_nodes": self.omitted_nodes,
+            "nodes": [
+                {
+                    "id": n.id,
+                    "grad_fn": n.grad_fn,
+                    "leaf": None if n.leaf is None else {"name": n.leaf.name, "shape": n.leaf.shape},
+                    "saved_tensors": [
+                        {"name": t.name, "state": t.state, "shape": t.shape, "dtype": t.dtype,
+                         "value": t.value}
+                        for t in n.saved_tensors
+                    ],
+                    "saved_attributes": dict(n.saved_attributes),
+                }
+                for n in self.nodes
+            ],
+            "edges": [
+                {"source": e.source, "target": e.target, "slot": e.slot, "input_nr": e.input_nr}
+                for e in self.edges
+            ],
+        }
 
 
 @dataclass(frozen=True)
@@ -102,7 +163,10 @@ class LinearReport:
     command = "linear"
 
     def to_dict(self) -> dict[str, Any]:
-        return {"command": self.command, **asdict(self)}
+        return _report_dict(self)
+
+    def leaf_gradients(self) -> dict[str, Values]:
+        return {g.name: g.value for g in self.gradients}
 
 
 @dataclass(frozen=True)
@@ -128,7 +192,46 @@ class JvpReport:
     command = "jvp"
 
     def to_dict(self) -> dict[str, Any]:
-        return {"command": self.command, **asdict(self)}
+        return _report_dict(self)
+
+    def leaf_gradients(self) -> dict[str, Values]:
+        return {"inp": self.steps[-1].grad}
 
 
-Report = LinearReport | JvpReport
+@dataclass(frozen=True)
+class ChainReport:
+    """Everything `agrad chain` shows: an RNN-like recurrence unrolled N steps."""
+
+    length: int
+    hidden: int
+    seed: int
+    statements: tuple[str, ...]
+    tensors: tuple[TensorFacts, ...]
+    graph: Graph
+    gradients: tuple[Gradient, ...]
+
+    command = "chain"
+
+    def to_dict(self) -> dict[str, Any]:
+        return _report_dict(self)
+
+    def leaf_gradients(self) -> dict[str, Values]:
+        return {g.name: g.value for g in self.gradients}
+
+
+Report = LinearReport | JvpReport | ChainReport
+
+
+def _report_dict(report: Report) -> dict[str, Any]:
+    """Fields in declaration order; the graph through its fast to_dict()."""
+    out: dict[str, Any] = {"command": report.command}
+    for f in fields(report):
+        value = getattr(report, f.name)
+        out[f.name] = value.to_dict() if isinstance(value, Graph) else _plain(value)
+    return out
+
+
+def _plain(value: Any) -> Any:
+    if isinstance(value, tuple) and value and is_dataclass(value[0]):
+        return [asdict(item) for item in value]
+    return value

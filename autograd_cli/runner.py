@@ -1,14 +1,30 @@
-"""The shared runner: build a command's report, then emit it in the chosen format.
+"""The shared runner: build a command's report, render it, write it.
 
 Imported only after options parsed, so torch is loaded only for real work.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 from autograd_cli.model import Report
+from autograd_cli.render import output
+from autograd_cli.worker import run_with_big_stack
+
+TREE_MAX_NODES = 200  # default cap of the tree view; the other formats carry all nodes
+
+
+@dataclass(frozen=True)
+class OutputOptions:
+    format: str = "table"
+    precision: int = 4
+    color: str = "auto"
+    output: Path | None = None
+    saved: bool = False
+    max_nodes: int | None = None  # None: TREE_MAX_NODES for the tree, all nodes otherwise
 
 
 def _linear(params: dict[str, Any]) -> Report:
@@ -23,31 +39,63 @@ def _jvp(params: dict[str, Any]) -> Report:
     return jvp_report(**params)
 
 
-BUILDERS: dict[str, Callable[[dict[str, Any]], Report]] = {"linear": _linear, "jvp": _jvp}
+def _chain(params: dict[str, Any]) -> Report:
+    from autograd_cli.inspection.reports import chain_report
+
+    return chain_report(**params)
 
 
-def run_command(
-    command: str, params: dict[str, Any], *, json: bool, precision: int, color: str
-) -> None:
-    report = BUILDERS[command](params)
-    if json:
-        from autograd_cli.render.emit import write_text
+BUILDERS: dict[str, Callable[[dict[str, Any]], Report]] = {
+    "linear": _linear,
+    "jvp": _jvp,
+    "chain": _chain,
+}
+ROOT_NAMES = {"linear": "loss", "jvp": "out", "chain": "loss"}
+
+
+def run_command(command: str, params: dict[str, Any], options: OutputOptions) -> None:
+    target = output.check_target(options.output, options.format)  # fail before any work
+    node_cap = options.max_nodes
+    if node_cap is None and options.format == "table" and not target.image:
+        node_cap = TREE_MAX_NODES
+
+    def work() -> None:
+        # Build, render and free the graph on one big-stack thread: see worker.py.
+        report = BUILDERS[command]({**params, "max_nodes": node_cap})
+        text = _render(report, command, options, node_cap or TREE_MAX_NODES, target)
+        output.deliver(text, target)
+
+    run_with_big_stack(work)
+
+
+def _render(
+    report: Report, command: str, options: OutputOptions, cap: int, target: output.Target
+) -> str | None:
+    """Machine formats (and anything bound for a file) as text; None: already printed."""
+    fmt = "dot" if target.image else options.format
+    root = ROOT_NAMES[command]
+    if fmt == "json":
         from autograd_cli.render.json_doc import report_json
 
-        write_text(report_json(report))
-        return
+        return report_json(report)
+    if fmt in ("dot", "mermaid"):
+        from autograd_cli.render.dot import graph_dot
+        from autograd_cli.render.mermaid import graph_mermaid
 
-    from autograd_cli.render.console import make_console, print_all
+        draw = graph_dot if fmt == "dot" else graph_mermaid
+        return draw(
+            report.graph,
+            root,
+            report.leaf_gradients(),
+            saved=options.saved,
+            precision=options.precision,
+        )
 
-    print_all(make_console(color), table_view(report, precision))
+    from autograd_cli.render.console import make_console, print_all, recorded_text
+    from autograd_cli.render.table import TreeOptions, table_view
 
-
-def table_view(report: Report, precision: int) -> Iterator[Any]:
-    from autograd_cli.model import JvpReport, LinearReport
-    from autograd_cli.render.table import jvp_view, linear_view
-
-    if isinstance(report, LinearReport):
-        return linear_view(report, precision)
-    if isinstance(report, JvpReport):
-        return jvp_view(report, precision)
-    raise TypeError(f"no table view for {type(report).__name__}")
+    view = table_view(report, options.precision, TreeOptions(max_nodes=cap, saved=options.saved))
+    if target.path is not None:
+        return recorded_text(view)
+    print_all(make_console(options.color), view)
+    return None

@@ -8,12 +8,13 @@ import torch
 from rich.console import Console
 
 from autograd_cli.inspection.graph import graph_report
-from autograd_cli.render.table import graph_tree
+from autograd_cli.render.tree import tree_lines
 
 
-def _render(renderable) -> str:
+def _tree_text(graph, root_name: str, **options) -> str:
     console = Console(width=100, color_system=None, file=io.StringIO())
-    console.print(renderable)
+    for line in tree_lines(graph, root_name, **options):
+        console.print(line)
     return console.file.getvalue()
 
 
@@ -36,7 +37,7 @@ def test_a_shared_inner_node_is_shown_once_then_referenced():
     graph = graph_report(out, {"a": a})
     names = [n.grad_fn for n in graph.nodes]
     assert names.count("ExpBackward0") == 1
-    text = _render(graph_tree(graph, "out"))
+    text = _tree_text(graph, "out")
     assert text.count("ExpBackward0") == 2  # once expanded, once as a reference
     assert "ExpBackward0 (shown above)" in text
     assert text.count("AccumulateGrad") == 1
@@ -55,7 +56,7 @@ def test_next_functions_order_is_kept():
 def test_a_tensor_without_grad_has_no_graph():
     graph = graph_report(torch.ones(3), {})
     assert graph.root is None and graph.nodes == () and graph.edges == ()
-    assert "no graph" in _render(graph_tree(graph, "x"))
+    assert "no graph" in _tree_text(graph, "x")
 
 
 def test_walk_is_not_recursive():

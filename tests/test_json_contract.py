@@ -15,6 +15,9 @@ from autograd_cli.model import (
 from autograd_cli.render.json_doc import report_json
 
 TOP_KEYS = {"schema_version", "agrad_version", "torch_version", "command"}
+GRAPH_KEYS = {"root", "node_count", "edge_count", "omitted_nodes", "nodes", "edges"}
+NODE_KEYS = {"id", "grad_fn", "leaf", "saved_tensors", "saved_attributes"}
+SAVED_KEYS = {"name", "state", "shape", "dtype", "value"}
 TENSOR_KEYS = {"name", "shape", "dtype", "requires_grad", "is_leaf", "grad_fn", "value"}
 
 
@@ -30,8 +33,10 @@ def test_linear_document_keys(agrad_json):
     }
     assert doc["schema_version"] == 1 and doc["command"] == "linear"
     assert all(set(t) == TENSOR_KEYS for t in doc["tensors"])
-    assert set(doc["graph"]) == {"root", "nodes", "edges"}
-    assert all(set(n) == {"id", "grad_fn", "leaf"} for n in doc["graph"]["nodes"])
+    assert set(doc["graph"]) == GRAPH_KEYS
+    assert all(set(n) == NODE_KEYS for n in doc["graph"]["nodes"])
+    saved = [t for n in doc["graph"]["nodes"] for t in n["saved_tensors"]]
+    assert saved and all(set(t) == SAVED_KEYS for t in saved)
     assert all(set(e) == {"source", "target", "slot", "input_nr"} for e in doc["graph"]["edges"])
     assert all(set(g) == {"name", "shape", "value"} for g in doc["gradients"])
     assert all(set(f) == {"case", "code", "requires_grad"} for f in doc["freezing"])
@@ -42,6 +47,15 @@ def test_jvp_document_keys(agrad_json):
     assert set(doc) == TOP_KEYS | {"repeat", "statements", "tensors", "graph", "vector", "steps"}
     assert doc["command"] == "jvp" and doc["repeat"] == 2
     assert all(set(s) == {"call", "zeroed_before", "grad"} for s in doc["steps"])
+
+
+def test_chain_document_keys(agrad_json):
+    doc = agrad_json("chain", "--length", "3")
+    assert set(doc) == TOP_KEYS | {
+        "length", "hidden", "seed", "statements", "tensors", "graph", "gradients",
+    }
+    assert set(doc["graph"]) == GRAPH_KEYS
+    assert doc["graph"]["omitted_nodes"] == 0
 
 
 def test_json_is_one_line_and_nothing_else(agrad):

@@ -1,4 +1,8 @@
-"""Run a scenario and collect what each command shows, as a report dataclass."""
+"""Run a scenario and collect what each command shows, as a report dataclass.
+
+Every report walks its graph before backward(): the graph's shape does not change,
+but the tensors its nodes saved are released by backward().
+"""
 
 from __future__ import annotations
 
@@ -6,17 +10,21 @@ import torch
 
 from autograd_cli.inspection.graph import graph_report
 from autograd_cli.inspection.tensors import gradient_of, tensor_facts, values_of
-from autograd_cli.model import AccumulationStep, FreezeCase, JvpReport, LinearReport
-from autograd_cli.scenarios import jvp, linear
+from autograd_cli.model import (
+    AccumulationStep,
+    ChainReport,
+    FreezeCase,
+    JvpReport,
+    LinearReport,
+)
+from autograd_cli.scenarios import chain, jvp, linear
 
 
-def linear_report(seed: int) -> LinearReport:
+def linear_report(seed: int, max_nodes: int | None = None) -> LinearReport:
     t = linear.build(seed)
     named = t.named()
     tensors = tuple(tensor_facts(name, tensor) for name, tensor in named.items())
-    # Walked before backward(): the graph's shape does not change, but a later
-    # issue reads saved tensors, which backward() frees.
-    graph = graph_report(t.loss, named)
+    graph = graph_report(t.loss, named, max_nodes)
 
     t.loss.backward()
     gradients = (gradient_of("w", t.w), gradient_of("b", t.b))
@@ -42,11 +50,11 @@ def linear_report(seed: int) -> LinearReport:
     )
 
 
-def jvp_report(repeat: int) -> JvpReport:
+def jvp_report(repeat: int, max_nodes: int | None = None) -> JvpReport:
     t = jvp.build()
     named = t.named()
     tensors = tuple(tensor_facts(name, tensor) for name, tensor in named.items())
-    graph = graph_report(t.out, named)
+    graph = graph_report(t.out, named, max_nodes)
 
     v = torch.ones_like(t.out)
     steps: list[AccumulationStep] = []
@@ -65,4 +73,23 @@ def jvp_report(repeat: int) -> JvpReport:
         graph=graph,
         vector=jvp.VECTOR,
         steps=tuple(steps),
+    )
+
+
+def chain_report(
+    length: int, hidden: int, seed: int, max_nodes: int | None = None
+) -> ChainReport:
+    t = chain.build(length, hidden, seed)
+    named = t.named()
+    tensors = tuple(tensor_facts(name, tensor) for name, tensor in named.items())
+    graph = graph_report(t.loss, named, max_nodes)
+    t.loss.backward()
+    return ChainReport(
+        length=length,
+        hidden=hidden,
+        seed=seed,
+        statements=chain.statements(length, hidden),
+        tensors=tensors,
+        graph=graph,
+        gradients=tuple(gradient_of(name, getattr(t, name)) for name in ("h0", "a", "b")),
     )

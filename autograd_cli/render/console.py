@@ -46,3 +46,17 @@ def print_all(console: Console, renderables: Iterable[RenderableType]) -> None:
     for renderable in renderables:
         console.print(renderable)
     console.file.flush()
+
+
+def recorded_text(renderables: Iterable[RenderableType]) -> str:
+    """The human view as plain text, for --output FILE: no colour, a fixed width."""
+    import io
+
+    width = int(os.environ["COLUMNS"]) if os.environ.get("COLUMNS", "").isdigit() else 100
+    console = Console(
+        file=io.StringIO(), width=width, color_system=None, highlight=False, markup=False,
+        emoji=False,
+    )
+    for renderable in renderables:
+        console.print(renderable)
+    return console.file.getvalue()

@@ -27,7 +27,15 @@ def report_document(report: Report) -> dict[str, Any]:
 
 
 def report_json(report: Report) -> str:
-    return json.dumps(_finite(report_document(report)), allow_nan=False, ensure_ascii=False)
+    document = report_document(report)
+    text = json.dumps(document, ensure_ascii=False, separators=(",", ":"))
+    # Fast path: only when the loose encoder may have written a NaN/Infinity token
+    # (or a string that merely contains the word) is the document rebuilt strictly.
+    if "NaN" in text or "Infinity" in text:
+        text = json.dumps(
+            _finite(document), allow_nan=False, ensure_ascii=False, separators=(",", ":")
+        )
+    return text
 
 
 def _finite(data: Any) -> Any:

@@ -7,15 +7,17 @@ rounding to `precision` decimals happens here and nowhere else.
 from __future__ import annotations
 
 from collections.abc import Iterator
+from dataclasses import dataclass
 
 from rich import box
 from rich.console import Group, RenderableType
 from rich.padding import Padding
 from rich.table import Table
 from rich.text import Text
-from rich.tree import Tree
 
-from autograd_cli.model import Graph, GraphNode, JvpReport, LinearReport, TensorFacts, Values
+from autograd_cli.model import ChainReport, Graph, JvpReport, LinearReport, TensorFacts, Values
+from autograd_cli.render.labels import flat, number_text, shape_text, values_preview
+from autograd_cli.render.tree import omitted_line, tree_lines
 
 TITLE = "bold"
 CODE = "cyan"
@@ -36,7 +38,19 @@ ORDINALS = (
 )
 
 
-def linear_view(report: LinearReport, precision: int) -> Iterator[RenderableType]:
+# Tensors with more elements are summarised instead of printed as a grid.
+MATRIX_MAX_NUMEL = 64
+
+
+@dataclass(frozen=True)
+class TreeOptions:
+    max_nodes: int
+    saved: bool
+
+
+def linear_view(
+    report: LinearReport, precision: int, tree: TreeOptions
+) -> Iterator[RenderableType]:
     yield _heading(f"agrad linear · seed {report.seed}", first=True)
     yield _code(report.statements, intro="The tutorial's statements, run exactly as written:")
     yield from _tensor_section(report.tensors, precision)
@@ -44,7 +58,7 @@ def linear_view(report: LinearReport, precision: int) -> Iterator[RenderableType
     by_name = {t.name: t for t in report.tensors}
     yield _heading("grad_fn: the Function that made each tensor, used by backward()")
     yield _grad_fn_lines(("z", "loss"), by_name)
-    yield from _graph_section(report.graph, root_name="loss")
+    yield from _graph_section(report.graph, "loss", tree, precision)
 
     yield _heading("loss.backward(): gradients stored in .grad of the leaves")
     for gradient in report.gradients:
@@ -58,14 +72,14 @@ def linear_view(report: LinearReport, precision: int) -> Iterator[RenderableType
     yield _freezing_lines(report)
 
 
-def jvp_view(report: JvpReport, precision: int) -> Iterator[RenderableType]:
+def jvp_view(report: JvpReport, precision: int, tree: TreeOptions) -> Iterator[RenderableType]:
     yield _heading(f"agrad jvp · {report.repeat} accumulating call(s), then zero_()", first=True)
     yield _code(report.statements, intro="The tutorial's statements:")
     yield from _tensor_section(report.tensors, precision)
 
     yield _heading("grad_fn chain")
     yield _grad_fn_lines(("out",), {t.name: t for t in report.tensors})
-    yield from _graph_section(report.graph, root_name="out")
+    yield from _graph_section(report.graph, "out", tree, precision)
 
     yield _heading("Tensor gradients and the Jacobian product")
     yield _note(
@@ -85,6 +99,26 @@ def jvp_view(report: JvpReport, precision: int) -> Iterator[RenderableType]:
         "k·2·(inp + 1). inp.grad.zero_() starts the sum again, as optimizer.zero_grad() "
         "does in a training loop."
     )
+
+
+def chain_view(report: ChainReport, precision: int, tree: TreeOptions) -> Iterator[RenderableType]:
+    yield _heading(
+        f"agrad chain · {report.length:,} steps, hidden size {report.hidden}, seed {report.seed}",
+        first=True,
+    )
+    yield _code(report.statements, intro="An RNN-like recurrence, unrolled:")
+    yield from _tensor_section(report.tensors, precision)
+    yield _heading("grad_fn chain")
+    yield _grad_fn_lines(("h", "loss"), {t.name: t for t in report.tensors})
+    yield from _graph_section(report.graph, "loss", tree, precision)
+    yield _note(
+        "Each step adds MmBackward0, AddBackward0 and TanhBackward0; a and b are used at "
+        "every step, so their AccumulateGrad nodes are reached again and again and "
+        "backward() sums one contribution per step into a.grad and b.grad."
+    )
+    yield _heading("loss.backward(): gradients stored in .grad of the leaves")
+    for gradient in report.gradients:
+        yield _matrix(gradient.value, precision, title=f"{gradient.name}.grad")
 
 
 def _call_title(call: int, zeroed_before: bool) -> Text:
@@ -119,7 +153,7 @@ def _tensor_section(tensors: tuple[TensorFacts, ...], precision: int) -> Iterato
     for t in tensors:
         table.add_row(
             t.name,
-            _shape(t.shape),
+            shape_text(t.shape),
             t.dtype,
             str(t.requires_grad),
             str(t.is_leaf),
@@ -141,44 +175,19 @@ def _grad_fn_lines(names: tuple[str, ...], by_name: dict[str, TensorFacts]) -> T
     )
 
 
-def _graph_section(graph: Graph, root_name: str) -> Iterator[RenderableType]:
+def _graph_section(
+    graph: Graph, root_name: str, tree: TreeOptions, precision: int
+) -> Iterator[RenderableType]:
     yield _heading(f"Backward graph: from {root_name}.grad_fn to the leaves (next_functions order)")
-    yield graph_tree(graph, root_name)
+    yield from tree_lines(graph, root_name, saved=tree.saved, precision=precision)
+    omitted = omitted_line(graph, tree.max_nodes)
+    if omitted is not None:
+        yield omitted
     yield _note(
-        f"{len(graph.nodes)} nodes, {len(graph.edges)} edges. backward() runs this graph "
+        f"{graph.node_count:,} nodes, {graph.edge_count:,} edges. backward() runs this graph "
         "from the root, applying the chain rule at each node; AccumulateGrad adds the result "
         "to the leaf's .grad."
     )
-
-
-def graph_tree(graph: Graph, root_name: str) -> RenderableType:
-    """The graph as a tree; a node reached again is shown as a reference, not repeated."""
-    if graph.root is None:
-        return _note(f"{root_name} does not require grad: there is no graph.")
-    nodes = {node.id: node for node in graph.nodes}
-    children = graph.children()
-    tree = Tree(_node_label(nodes[graph.root], suffix=f"  ({root_name}.grad_fn)"))
-    expanded = {graph.root}
-    # Explicit stack: graphs can be far deeper than Python's recursion limit.
-    stack = [(child, tree) for child in reversed(children[graph.root])]
-    while stack:
-        node_id, parent = stack.pop()
-        if node_id in expanded:
-            parent.add(Text(f"{node_id} ↑ {nodes[node_id].grad_fn} (shown above)", style=NOTE))
-            continue
-        expanded.add(node_id)
-        branch = parent.add(_node_label(nodes[node_id]))
-        stack.extend((child, branch) for child in reversed(children[node_id]))
-    return tree
-
-
-def _node_label(node: GraphNode, suffix: str = "") -> Text:
-    label = Text(f"{node.id} ", style=NOTE)
-    label.append(node.grad_fn, style="bold" if node.leaf else "")
-    if node.leaf is not None:
-        label.append(f" → {node.leaf.name} {_shape(node.leaf.shape)}", style="green")
-    label.append(suffix, style=NOTE)
-    return label
 
 
 FREEZE_WHY = {
@@ -203,24 +212,37 @@ def _indented(renderable: RenderableType, columns: int) -> Padding:
     return Padding(renderable, (0, 0, 0, columns), expand=False)
 
 
-def _shape(shape: tuple[int, ...]) -> str:
-    return "(" + ", ".join(str(n) for n in shape) + ("," if len(shape) == 1 else "") + ")"
-
-
-def _number(value: object, precision: int) -> str:
-    if isinstance(value, bool) or not isinstance(value, float):
-        return str(value)
-    return f"{value:.{precision}f}"
-
-
 def _matrix(value: Values, precision: int, title: str | Text) -> RenderableType:
     """A 0-d, 1-d or 2-d value as a grid of numbers; larger ranks print nested rows."""
     if not isinstance(value, list):
-        return Text.assemble(title, f" = {_number(value, precision)}")
+        return Text.assemble(title, f" = {number_text(value, precision)}")
+    numbers = flat(value)
+    if len(numbers) > MATRIX_MAX_NUMEL:
+        shape = _shape_of(value)
+        summary = f" {shape_text(shape)}, {len(numbers):,} values: {values_preview(value, precision)}"
+        return Text.assemble(title, (summary, NOTE), (" (all of them: --json)", NOTE))
     rows = value if value and isinstance(value[0], list) else [value]
     table = Table(box=box.ROUNDED, show_header=False)
     for _ in range(len(rows[0]) if rows and rows[0] else 1):
         table.add_column(justify="right")
     for row in rows:
-        table.add_row(*(_number(v, precision) if not isinstance(v, list) else str(v) for v in row))
+        table.add_row(*(number_text(v, precision) if not isinstance(v, list) else str(v) for v in row))
     return Group(title if isinstance(title, Text) else Text(title), table)
+
+
+def _shape_of(value: Values) -> tuple[int, ...]:
+    shape: list[int] = []
+    while isinstance(value, list):
+        shape.append(len(value))
+        value = value[0] if value else None
+    return tuple(shape)
+
+
+def table_view(report: object, precision: int, tree: TreeOptions) -> Iterator[RenderableType]:
+    if isinstance(report, LinearReport):
+        return linear_view(report, precision, tree)
+    if isinstance(report, JvpReport):
+        return jvp_view(report, precision, tree)
+    if isinstance(report, ChainReport):
+        return chain_view(report, precision, tree)
+    raise TypeError(f"no table view for {type(report).__name__}")

@@ -1,0 +1,53 @@
+"""The backward graph as Graphviz DOT text (`dot -Tsvg` draws it).
+
+Nodes read top to bottom from the root to the leaves, like torchviz; AccumulateGrad
+nodes are filled and carry the leaf's name, shape and, after backward, `.grad`.
+"""
+
+from __future__ import annotations
+
+from autograd_cli.model import Graph, Values
+from autograd_cli.render.labels import gradient_text, leaf_text, saved_texts
+
+
+def graph_dot(
+    graph: Graph,
+    root_name: str,
+    gradients: dict[str, Values],
+    *,
+    saved: bool = False,
+    precision: int = 4,
+) -> str:
+    out = [
+        "digraph agrad {",
+        f"  label={_quote(f'backward graph of {root_name}')};",
+        "  labelloc=t;",
+        '  node [shape=box, style="rounded,filled", fillcolor=white, fontname="Helvetica"];',
+        '  edge [fontname="Helvetica", fontsize=10];',
+    ]
+    for node in graph.nodes:
+        lines = [node.grad_fn]
+        if node.id == graph.root:
+            lines.append(f"{root_name}.grad_fn")
+        if node.leaf is not None:
+            lines += [leaf_text(node), gradient_text(node, gradients, precision)]
+        if saved:
+            lines += ["saved " + text for text in saved_texts(node, precision)]
+        fill = ', fillcolor="#cfe8ff"' if node.leaf is not None else ""
+        out.append(f"  {node.id} [label={_quote(chr(10).join(x for x in lines if x))}{fill}];")
+    multi = {e.source for e in graph.edges if e.slot > 0}
+    for edge in graph.edges:
+        # Slot numbers only where a node has several inputs: there they say which.
+        label = f" [label={_quote(str(edge.slot))}]" if edge.source in multi else ""
+        out.append(f"  {edge.source} -> {edge.target}{label};")
+    if graph.omitted_nodes:
+        note = f"… {graph.omitted_nodes} more nodes not shown (--max-nodes)"
+        out.append(f"  omitted [shape=plaintext, style=\"\", label={_quote(note)}];")
+    out.append("}")
+    return "\n".join(out) + "\n"
+
+
+def _quote(text: str) -> str:
+    """A DOT string literal; newlines become DOT's centred line breaks."""
+    escaped = text.replace("\\", "\\\\").replace('"', '\\"').replace("\n", "\\n")
+    return f'"{escaped}"'

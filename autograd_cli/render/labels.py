@@ -1,0 +1,78 @@
+"""Short text for nodes, shapes, saved tensors and gradients, shared by the tree,
+DOT and Mermaid views so that all three say the same thing the same way."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from autograd_cli.model import GraphNode, SavedTensor, Values
+
+GRADIENT_PREVIEW = 4  # values shown before "…" in a gradient label
+
+
+def shape_text(shape: tuple[int, ...] | None) -> str:
+    if shape is None:
+        return "?"
+    return "(" + ", ".join(str(n) for n in shape) + ("," if len(shape) == 1 else "") + ")"
+
+
+def number_text(value: object, precision: int) -> str:
+    if isinstance(value, bool) or not isinstance(value, float):
+        return str(value)
+    return f"{value:.{precision}f}"
+
+
+def flat(values: Values) -> list[Any]:
+    """Nested lists flattened in row-major order, without recursion."""
+    out: list[Any] = []
+    stack = [values]
+    while stack:
+        item = stack.pop()
+        if isinstance(item, list):
+            stack.extend(reversed(item))
+        else:
+            out.append(item)
+    return out
+
+
+def values_preview(values: Values, precision: int, limit: int = GRADIENT_PREVIEW) -> str:
+    numbers = flat(values)
+    shown = ", ".join(number_text(v, precision) for v in numbers[:limit])
+    return f"[{shown}{', …' if len(numbers) > limit else ''}]"
+
+
+def leaf_text(node: GraphNode) -> str:
+    """`w (5, 3)` for an AccumulateGrad node; empty for others."""
+    return "" if node.leaf is None else f"{node.leaf.name} {shape_text(node.leaf.shape)}"
+
+
+def gradient_text(node: GraphNode, gradients: dict[str, Values], precision: int) -> str:
+    if node.leaf is None or node.leaf.name not in gradients:
+        return ""
+    return "grad " + values_preview(gradients[node.leaf.name], precision)
+
+
+def saved_texts(node: GraphNode, precision: int) -> list[str]:
+    """One line per saved tensor or attribute, e.g. `self: (1, 8) float32`."""
+    lines = [_saved_tensor_text(t, precision) for t in node.saved_tensors]
+    lines.extend(f"{name} = {_attribute_text(value)}" for name, value in node.saved_attributes)
+    return lines
+
+
+def _saved_tensor_text(t: SavedTensor, precision: int) -> str:
+    if t.state != "available":
+        return f"{t.name}: {t.state}"
+    text = f"{t.name}: {shape_text(t.shape)} {t.dtype}"
+    if t.value is not None:
+        text += " = " + (
+            values_preview(t.value, precision)
+            if isinstance(t.value, list)
+            else number_text(t.value, precision)
+        )
+    return text
+
+
+def _attribute_text(value: Any) -> str:
+    if isinstance(value, list):
+        return "(" + ", ".join(_attribute_text(v) for v in value) + ")"
+    return str(value)

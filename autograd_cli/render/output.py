@@ -1,0 +1,96 @@
+"""Where rendered text goes: stdout, a file, or an image drawn by Graphviz's `dot`.
+
+Files are written whole or not at all: to a temporary file beside the target, then
+renamed over it.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import tempfile
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+from autograd_cli.errors import RuntimeProblem, UsageProblem
+
+IMAGE_SUFFIXES = (".svg", ".png")
+INSTALL_DOT = (
+    "install Graphviz (Debian/Ubuntu: apt install graphviz; macOS: brew install graphviz), "
+    "or write DOT text instead with --format dot --output FILE.dot"
+)
+
+
+@dataclass(frozen=True)
+class Target:
+    path: Path | None  # None: stdout
+    image: str | None = None  # "svg" or "png" when dot draws the file
+
+
+def check_target(path: Path | None, fmt: str) -> Target:
+    """Validates --output before any work, so a bad path costs nothing."""
+    if path is None:
+        return Target(path=None)
+    suffix = path.suffix.lower()
+    image = suffix[1:] if suffix in IMAGE_SUFFIXES else None
+    if image and fmt not in ("table", "dot"):
+        raise UsageProblem(
+            f"--output {path}: a .{image} file is a picture of the graph, drawn from DOT; "
+            f"it cannot hold --format {fmt}. Use --format dot, or a .json/.mmd/.txt file."
+        )
+    parent = path.parent if str(path.parent) else Path(".")
+    if not parent.is_dir():
+        raise UsageProblem(f"--output {path}: directory {parent} does not exist")
+    if path.is_dir():
+        raise UsageProblem(f"--output {path}: is a directory; give a file name")
+    if not os.access(parent, os.W_OK) or (path.exists() and not os.access(path, os.W_OK)):
+        raise RuntimeProblem(f"--output {path}: not writable (permission denied)")
+    if image and shutil.which("dot") is None:
+        raise RuntimeProblem(
+            f"--output {path}: drawing .{image} needs Graphviz's `dot` program, which is not "
+            f"installed; {INSTALL_DOT}"
+        )
+    return Target(path=path, image=image)
+
+
+def deliver(text: str | None, target: Target) -> None:
+    if text is None:  # the table view printed itself
+        return
+    if target.path is None:
+        from autograd_cli.render.emit import write_text
+
+        write_text(text)
+    elif target.image:
+        _write_atomically(target.path, lambda tmp: _draw(text, target.image, tmp))
+    else:
+        _write_atomically(target.path, lambda tmp: tmp.write_text(text, encoding="utf-8"))
+
+
+def _draw(dot_text: str, image: str, destination: Path) -> None:
+    result = subprocess.run(
+        ["dot", f"-T{image}", "-o", str(destination)],
+        input=dot_text.encode("utf-8"),
+        capture_output=True,
+        check=False,
+    )
+    if result.returncode != 0:
+        reason = result.stderr.decode("utf-8", "replace").strip().splitlines()
+        raise RuntimeProblem(f"dot failed to draw {image}: {reason[0] if reason else 'no reason given'}")
+
+
+def _write_atomically(path: Path, write: Callable[[Path], object]) -> None:
+    fd, name = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
+    os.close(fd)
+    tmp = Path(name)
+    try:
+        write(tmp)
+        umask = os.umask(0)
+        os.umask(umask)
+        tmp.chmod(0o666 & ~umask)  # mkstemp makes 0600; a new file should follow umask
+        os.replace(tmp, path)
+    except OSError as e:
+        raise RuntimeProblem(f"--output {path}: {e.strerror or e}") from None
+    finally:
+        tmp.unlink(missing_ok=True)

@@ -1,0 +1,72 @@
+"""The backward graph as a text tree, drawn without recursion.
+
+Children follow their parent in `next_functions` order; a node reached a second
+time is a one-line reference. Guides are capped at MAX_INDENT characters (older
+levels fold into "⋮") so a 100,000-step chain stays inside the terminal.
+"""
+
+from __future__ import annotations
+
+from rich.text import Text
+
+from autograd_cli.model import Graph
+from autograd_cli.render.labels import leaf_text, saved_texts
+
+MAX_INDENT = 48
+NOTE = "dim"
+
+
+def tree_lines(
+    graph: Graph, root_name: str, *, saved: bool = False, precision: int = 4
+) -> list[Text]:
+    if graph.root is None:
+        return [Text(f"{root_name} does not require grad: there is no graph.", style=NOTE)]
+    nodes = {node.id: node for node in graph.nodes}
+    children = graph.children()
+    lines: list[Text] = []
+    expanded: set[str] = set()
+    # (node id, guide before this node, guide for what hangs below it)
+    stack: list[tuple[str, str, str]] = [(graph.root, "", "")]
+    while stack:
+        node_id, lead, below = stack.pop()
+        node = nodes[node_id]
+        line = Text(_fold(lead))
+        if node_id in expanded:
+            leaf = f" → {node.leaf.name}" if node.leaf else ""
+            line.append(f"{node_id} ↑ {node.grad_fn}{leaf} (shown above)", style=NOTE)
+            lines.append(line)
+            continue
+        expanded.add(node_id)
+        line.append(f"{node_id} ", style=NOTE)
+        line.append(node.grad_fn, style="bold" if node.leaf else "")
+        if node.leaf is not None:
+            line.append(f" → {leaf_text(node)}", style="green")
+        if node_id == graph.root:
+            line.append(f"  ({root_name}.grad_fn)", style=NOTE)
+        lines.append(line)
+
+        kids = children[node_id]
+        if saved:
+            detail_guide = below + ("│   " if kids else "    ")
+            for text in saved_texts(node, precision):
+                lines.append(Text(_fold(detail_guide) + "· saved " + text, style=NOTE))
+        for position, kid in reversed(list(enumerate(kids))):
+            last = position == len(kids) - 1
+            stack.append((kid, below + ("└── " if last else "├── "), below + ("    " if last else "│   ")))
+    return lines
+
+
+def omitted_line(graph: Graph, cap: int) -> Text | None:
+    if graph.omitted_nodes <= 0:
+        return None
+    return Text(
+        f"… {graph.omitted_nodes:,} more nodes not shown (--max-nodes {cap}); "
+        "--format json, dot or mermaid carry every node.",
+        style=NOTE,
+    )
+
+
+def _fold(guide: str) -> str:
+    if len(guide) <= MAX_INDENT:
+        return guide
+    return "⋮ " + guide[len(guide) - MAX_INDENT + 2 :]
