@@ -8,8 +8,8 @@ from __future__ import annotations
 
 import contextlib
 import sys
-from pathlib import Path
 from collections.abc import Sequence
+from pathlib import Path
 from typing import Annotated, Any, NoReturn
 
 import typer
@@ -137,7 +137,7 @@ def _show_version(value: bool) -> None:
         from autograd_cli.render.emit import write_text
         from autograd_cli.versions import version_line
 
-        write_text(version_line())
+        write_text(version_line() + "\n")
         raise typer.Exit()
 
 
@@ -396,7 +396,9 @@ def _run(command: str, params: dict[str, Any], given: dict[str, Any]) -> None:
     fmt = given["fmt"]
     if given["json"]:
         if fmt not in ("table", "json"):
-            raise UsageProblem(f"--json means --format json; it cannot be combined with --format {fmt}")
+            raise UsageProblem(
+                f"--json means --format json; it cannot be combined with --format {fmt}"
+            )
         fmt = "json"
     from autograd_cli.runner import OutputOptions, run_command
 

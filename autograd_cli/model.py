@@ -114,10 +114,17 @@ class Graph:
                 {
                     "id": n.id,
                     "grad_fn": n.grad_fn,
-                    "leaf": None if n.leaf is None else {"name": n.leaf.name, "shape": n.leaf.shape},
+                    "leaf": None
+                    if n.leaf is None
+                    else {"name": n.leaf.name, "shape": n.leaf.shape},
                     "saved_tensors": [
-                        {"name": t.name, "state": t.state, "shape": t.shape, "dtype": t.dtype,
-                         "value": t.value}
+                        {
+                            "name": t.name,
+                            "state": t.state,
+                            "shape": t.shape,
+                            "dtype": t.dtype,
+                            "value": t.value,
+                        }
                         for t in n.saved_tensors
                     ],
                     "saved_attributes": dict(n.saved_attributes),

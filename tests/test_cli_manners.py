@@ -26,6 +26,14 @@ BAD_USAGE = [
     (["frobnicate"], ["frobnicate", "linear", "jvp"]),
     (["--nope"], ["--nope"]),
     (["linear", "--seed"], ["--seed"]),
+    (["chain", "--length", "0"], ["--length", "1 to 200000"]),
+    (["chain", "--length", "-4"], ["--length", "1 to 200000"]),
+    (["chain", "--length", "200001"], ["--length", "1 to 200000"]),
+    (["chain", "--hidden", "257"], ["--hidden", "1 to 256"]),
+    (["chain", "--max-nodes", "0"], ["--max-nodes", "1 to"]),
+    (["jvp", "--max-nodes", "-1"], ["--max-nodes", "1 to"]),
+    (["linear", "--format", "xml"], ["--format", "table", "json", "dot", "mermaid"]),
+    (["linear", "--json", "--format", "dot"], ["--json", "--format dot"]),
 ]
 
 
@@ -77,10 +85,18 @@ def test_help_everywhere(agrad, args):
     assert "Usage: agrad" in result.stdout
 
 
-@pytest.mark.parametrize("command", ["linear", "jvp"])
+@pytest.mark.parametrize("command", ["linear", "jvp", "chain"])
 def test_every_command_has_help_text_and_an_example(agrad, command):
     text = agrad(command, "--help").stdout
-    for option in ("--json", "--precision", "--color"):
+    for option in (
+        "--json",
+        "--format",
+        "--output",
+        "--saved",
+        "--max-nodes",
+        "--precision",
+        "--color",
+    ):
         assert option in text
     assert "Example:" in text
     assert command in agrad("--help").stdout

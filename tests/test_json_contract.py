@@ -52,7 +52,13 @@ def test_jvp_document_keys(agrad_json):
 def test_chain_document_keys(agrad_json):
     doc = agrad_json("chain", "--length", "3")
     assert set(doc) == TOP_KEYS | {
-        "length", "hidden", "seed", "statements", "tensors", "graph", "gradients",
+        "length",
+        "hidden",
+        "seed",
+        "statements",
+        "tensors",
+        "graph",
+        "gradients",
     }
     assert set(doc["graph"]) == GRAPH_KEYS
     assert doc["graph"]["omitted_nodes"] == 0

@@ -76,9 +76,7 @@ def jvp_report(repeat: int, max_nodes: int | None = None) -> JvpReport:
     )
 
 
-def chain_report(
-    length: int, hidden: int, seed: int, max_nodes: int | None = None
-) -> ChainReport:
+def chain_report(length: int, hidden: int, seed: int, max_nodes: int | None = None) -> ChainReport:
     t = chain.build(length, hidden, seed)
     named = t.named()
     tensors = tuple(tensor_facts(name, tensor) for name, tensor in named.items())

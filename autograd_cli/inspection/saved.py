@@ -29,7 +29,7 @@ def _layout(fn: Any) -> list[tuple[str, str, bool]]:
         except Exception:  # a torch that cannot even list them: nothing to report
             names = []
         # Tensor slots also have a `_raw_saved_<name>` twin holding the SavedTensor.
-        layout = [(name, name[len(PREFIX):], hasattr(type(fn), "_raw" + name)) for name in names]
+        layout = [(name, name[len(PREFIX) :], hasattr(type(fn), "_raw" + name)) for name in names]
         _LAYOUTS[cls] = layout
     return layout
 

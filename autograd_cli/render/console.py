@@ -54,7 +54,11 @@ def recorded_text(renderables: Iterable[RenderableType]) -> str:
 
     width = int(os.environ["COLUMNS"]) if os.environ.get("COLUMNS", "").isdigit() else 100
     console = Console(
-        file=io.StringIO(), width=width, color_system=None, highlight=False, markup=False,
+        file=io.StringIO(),
+        width=width,
+        color_system=None,
+        highlight=False,
+        markup=False,
         emoji=False,
     )
     for renderable in renderables:

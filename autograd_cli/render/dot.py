@@ -21,7 +21,7 @@ def graph_dot(
     out = [
         "digraph agrad {",
         f"  label={_quote(f'backward graph of {root_name}')};",
-        "  labelloc=t;",
+        '  labelloc=t; fontname="Helvetica";',
         '  node [shape=box, style="rounded,filled", fillcolor=white, fontname="Helvetica"];',
         '  edge [fontname="Helvetica", fontsize=10];',
     ]
@@ -42,7 +42,7 @@ def graph_dot(
         out.append(f"  {edge.source} -> {edge.target}{label};")
     if graph.omitted_nodes:
         note = f"… {graph.omitted_nodes} more nodes not shown (--max-nodes)"
-        out.append(f"  omitted [shape=plaintext, style=\"\", label={_quote(note)}];")
+        out.append(f'  omitted [shape=plaintext, style="", label={_quote(note)}];')
     out.append("}")
     return "\n".join(out) + "\n"
 

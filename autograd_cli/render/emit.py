@@ -6,6 +6,9 @@ import sys
 
 
 def write_text(text: str) -> None:
-    """Machine output: plain text straight to stdout, never through Rich."""
-    sys.stdout.write(text if text.endswith("\n") else text + "\n")
+    """Machine output: plain text straight to stdout, never through Rich.
+
+    `text` ends with a newline; callers add it (json, dot, mermaid all do).
+    """
+    sys.stdout.write(text)
     sys.stdout.flush()

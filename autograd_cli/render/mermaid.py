@@ -28,7 +28,9 @@ def graph_mermaid(
             lines += ["saved " + text for text in saved_texts(node, precision)]
         label = "<br/>".join(_escape(x) for x in lines if x)
         # Leaves get a different shape ([[...]]) and class, as in the DOT view.
-        out.append(f'    {node.id}[["{label}"]]:::leaf' if node.leaf else f'    {node.id}["{label}"]')
+        out.append(
+            f'    {node.id}[["{label}"]]:::leaf' if node.leaf else f'    {node.id}["{label}"]'
+        )
     multi = {e.source for e in graph.edges if e.slot > 0}
     for edge in graph.edges:
         arrow = f"-->|{edge.slot}|" if edge.source in multi else "-->"

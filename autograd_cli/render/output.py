@@ -58,6 +58,8 @@ def check_target(path: Path | None, fmt: str) -> Target:
 def deliver(text: str | None, target: Target) -> None:
     if text is None:  # the table view printed itself
         return
+    if not text.endswith("\n"):
+        text += "\n"  # a file or a pipe gets whole lines
     if target.path is None:
         from autograd_cli.render.emit import write_text
 
@@ -77,11 +79,16 @@ def _draw(dot_text: str, image: str, destination: Path) -> None:
     )
     if result.returncode != 0:
         reason = result.stderr.decode("utf-8", "replace").strip().splitlines()
-        raise RuntimeProblem(f"dot failed to draw {image}: {reason[0] if reason else 'no reason given'}")
+        raise RuntimeProblem(
+            f"dot failed to draw {image}: {reason[0] if reason else 'no reason given'}"
+        )
 
 
 def _write_atomically(path: Path, write: Callable[[Path], object]) -> None:
-    fd, name = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
+    try:
+        fd, name = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
+    except OSError as e:
+        raise RuntimeProblem(f"--output {path}: cannot write there ({e.strerror or e})") from None
     os.close(fd)
     tmp = Path(name)
     try:

@@ -219,14 +219,18 @@ def _matrix(value: Values, precision: int, title: str | Text) -> RenderableType:
     numbers = flat(value)
     if len(numbers) > MATRIX_MAX_NUMEL:
         shape = _shape_of(value)
-        summary = f" {shape_text(shape)}, {len(numbers):,} values: {values_preview(value, precision)}"
+        summary = (
+            f" {shape_text(shape)}, {len(numbers):,} values: {values_preview(value, precision)}"
+        )
         return Text.assemble(title, (summary, NOTE), (" (all of them: --json)", NOTE))
     rows = value if value and isinstance(value[0], list) else [value]
     table = Table(box=box.ROUNDED, show_header=False)
     for _ in range(len(rows[0]) if rows and rows[0] else 1):
         table.add_column(justify="right")
     for row in rows:
-        table.add_row(*(number_text(v, precision) if not isinstance(v, list) else str(v) for v in row))
+        table.add_row(
+            *(number_text(v, precision) if not isinstance(v, list) else str(v) for v in row)
+        )
     return Group(title if isinstance(title, Text) else Text(title), table)
 
 

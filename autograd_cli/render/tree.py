@@ -52,7 +52,9 @@ def tree_lines(
                 lines.append(Text(_fold(detail_guide) + "· saved " + text, style=NOTE))
         for position, kid in reversed(list(enumerate(kids))):
             last = position == len(kids) - 1
-            stack.append((kid, below + ("└── " if last else "├── "), below + ("    " if last else "│   ")))
+            stack.append(
+                (kid, below + ("└── " if last else "├── "), below + ("    " if last else "│   "))
+            )
     return lines
 
 
