@@ -11,10 +11,15 @@ README = (ROOT / "README.md").read_text(encoding="utf-8")
 
 
 def test_example_lines_are_real_output_in_order(agrad):
-    for args, block in re.findall(
-        r"<!-- example:(.*?) -->\n```text\n(.*?)```\n<!-- /example -->", README, re.S
-    ):
+    examples = re.findall(
+        r"<!-- example:(.*?) -->\n```(\w+)\n(.*?)```\n<!-- /example -->", README, re.S
+    )
+    assert len(examples) >= 2
+    for args, kind, block in examples:
         result = agrad(*shlex.split(args))
+        if kind == "mermaid":  # a whole document: it must be exactly what agrad prints
+            assert result.stdout == block
+            continue
         assert result.exit_code == 0
         actual = [line.rstrip() for line in result.stdout.splitlines()]
         position = 0
