@@ -10,7 +10,7 @@ import contextlib
 import sys
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Annotated, Any, NoReturn
+from typing import Annotated, Any, NamedTuple, NoReturn
 
 import typer
 from typer.core import TyperCommand, TyperGroup
@@ -21,8 +21,10 @@ SEED_MIN = -(2**63)  # torch.manual_seed accepts any value that fits int64 or ui
 SEED_MAX = 2**64 - 1
 MAX_REPEAT = 1000
 MAX_PRECISION = 12
-
-
+MAX_LENGTH = 200_000
+MAX_HIDDEN = 256
+MAX_NODES_CAP = 10_000_000
+FORMATS = ("table", "json", "dot", "mermaid")
 COLOR_MODES = ("auto", "always", "never")
 
 
@@ -202,10 +204,6 @@ SeedOption = Annotated[
         help=f"torch.manual_seed(S) before the statements; {SEED_MIN} to {SEED_MAX}.",
     ),
 ]
-FORMATS = ("table", "json", "dot", "mermaid")
-MAX_LENGTH = 200_000
-MAX_HIDDEN = 256
-MAX_NODES_CAP = 10_000_000
 
 
 def _parse_format(text: str) -> str:
@@ -266,7 +264,8 @@ PrecisionOption = Annotated[
         "--precision",
         parser=_int_parser(0, MAX_PRECISION),
         metavar="N",
-        help=f"Decimals shown in tables (0-{MAX_PRECISION}). JSON is always full precision.",
+        help=f"Decimals shown in tables and graph labels (0-{MAX_PRECISION}). JSON is always "
+        "full precision.",
     ),
 ]
 
@@ -312,7 +311,13 @@ def linear(
     leaves w and b, w.grad and b.grad after loss.backward(), and how torch.no_grad()
     and detach() turn gradient tracking off.
     """
-    _run("linear", {"seed": seed}, locals())
+    _run(
+        "linear",
+        {"seed": seed},
+        fmt,
+        json,
+        OutputOptions(precision, color, output, saved, max_nodes),
+    )
 
 
 @app.command(
@@ -345,7 +350,13 @@ def jvp(
     2·(inp + 1) again. Then inp.grad.zero_() and one more call, as in the tutorial's
     "First call / Second call / Call after zeroing gradients".
     """
-    _run("jvp", {"repeat": repeat}, locals())
+    _run(
+        "jvp",
+        {"repeat": repeat},
+        fmt,
+        json,
+        OutputOptions(precision, color, output, saved, max_nodes),
+    )
 
 
 @app.command(
@@ -388,29 +399,36 @@ def chain(
     graphs of any depth without recursion, and --length 100000 (300,004 nodes)
     works in every format. The tree view shows the first 200 nodes (--max-nodes).
     """
-    _run("chain", {"length": length, "hidden": hidden, "seed": seed}, locals())
+    _run(
+        "chain",
+        {"length": length, "hidden": hidden, "seed": seed},
+        fmt,
+        json,
+        OutputOptions(precision, color, output, saved, max_nodes),
+    )
 
 
-def _run(command: str, params: dict[str, Any], given: dict[str, Any]) -> None:
+class OutputOptions(NamedTuple):
+    """The output options every command shares, as parsed."""
+
+    precision: int
+    color: str
+    output: Path | None
+    saved: bool
+    max_nodes: int | None
+
+
+def _run(command: str, params: dict[str, Any], fmt: str, json: bool, out: OutputOptions) -> None:
     """Checks the options that depend on each other, then hands over to the runner."""
-    fmt = given["fmt"]
-    if given["json"]:
+    if json:
         if fmt not in ("table", "json"):
             raise UsageProblem(
                 f"--json means --format json; it cannot be combined with --format {fmt}"
             )
         fmt = "json"
-    from autograd_cli.runner import OutputOptions, run_command
+    from autograd_cli.runner import RunOptions, run_command
 
-    options = OutputOptions(
-        format=fmt,
-        precision=given["precision"],
-        color=given["color"],
-        output=given["output"],
-        saved=given["saved"],
-        max_nodes=given["max_nodes"],
-    )
-    run_command(command, params, options)
+    run_command(command, params, RunOptions(format=fmt, **out._asdict()))
 
 
 def run() -> None:

@@ -156,8 +156,21 @@ class FreezeCase:
     requires_grad: bool
 
 
+class _Report:
+    """What every report offers its renderers."""
+
+    command: str
+
+    def to_dict(self) -> dict[str, Any]:
+        return _report_dict(self)  # type: ignore[arg-type]
+
+    def leaf_gradients(self) -> dict[str, Values]:
+        """Each leaf's gradient after the last backward(), by leaf name."""
+        return {g.name: g.value for g in self.gradients}  # type: ignore[attr-defined]
+
+
 @dataclass(frozen=True)
-class LinearReport:
+class LinearReport(_Report):
     """Everything `agrad linear` shows, in the order it shows it."""
 
     seed: int
@@ -168,12 +181,6 @@ class LinearReport:
     freezing: tuple[FreezeCase, ...]
 
     command = "linear"
-
-    def to_dict(self) -> dict[str, Any]:
-        return _report_dict(self)
-
-    def leaf_gradients(self) -> dict[str, Values]:
-        return {g.name: g.value for g in self.gradients}
 
 
 @dataclass(frozen=True)
@@ -186,7 +193,7 @@ class AccumulationStep:
 
 
 @dataclass(frozen=True)
-class JvpReport:
+class JvpReport(_Report):
     """Everything `agrad jvp` shows, in the order it shows it."""
 
     repeat: int
@@ -198,15 +205,12 @@ class JvpReport:
 
     command = "jvp"
 
-    def to_dict(self) -> dict[str, Any]:
-        return _report_dict(self)
-
     def leaf_gradients(self) -> dict[str, Values]:
         return {"inp": self.steps[-1].grad}
 
 
 @dataclass(frozen=True)
-class ChainReport:
+class ChainReport(_Report):
     """Everything `agrad chain` shows: an RNN-like recurrence unrolled N steps."""
 
     length: int
@@ -218,12 +222,6 @@ class ChainReport:
     gradients: tuple[Gradient, ...]
 
     command = "chain"
-
-    def to_dict(self) -> dict[str, Any]:
-        return _report_dict(self)
-
-    def leaf_gradients(self) -> dict[str, Values]:
-        return {g.name: g.value for g in self.gradients}
 
 
 Report = LinearReport | JvpReport | ChainReport

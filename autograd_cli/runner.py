@@ -18,7 +18,7 @@ TREE_MAX_NODES = 200  # default cap of the tree view; the other formats carry al
 
 
 @dataclass(frozen=True)
-class OutputOptions:
+class RunOptions:
     format: str = "table"
     precision: int = 4
     color: str = "auto"
@@ -53,7 +53,7 @@ BUILDERS: dict[str, Callable[[dict[str, Any]], Report]] = {
 ROOT_NAMES = {"linear": "loss", "jvp": "out", "chain": "loss"}
 
 
-def run_command(command: str, params: dict[str, Any], options: OutputOptions) -> None:
+def run_command(command: str, params: dict[str, Any], options: RunOptions) -> None:
     target = output.check_target(options.output, options.format)  # fail before any work
     node_cap = options.max_nodes
     if node_cap is None and options.format == "table" and not target.image:
@@ -69,7 +69,7 @@ def run_command(command: str, params: dict[str, Any], options: OutputOptions) ->
 
 
 def _render(
-    report: Report, command: str, options: OutputOptions, cap: int, target: output.Target
+    report: Report, command: str, options: RunOptions, cap: int, target: output.Target
 ) -> str | None:
     """Machine formats (and anything bound for a file) as text; None: already printed."""
     fmt = "dot" if target.image else options.format

@@ -15,7 +15,15 @@ from rich.padding import Padding
 from rich.table import Table
 from rich.text import Text
 
-from autograd_cli.model import ChainReport, Graph, JvpReport, LinearReport, TensorFacts, Values
+from autograd_cli.model import (
+    ChainReport,
+    Graph,
+    JvpReport,
+    LinearReport,
+    Report,
+    TensorFacts,
+    Values,
+)
 from autograd_cli.render.labels import flat, number_text, shape_text, values_preview
 from autograd_cli.render.tree import omitted_line, tree_lines
 
@@ -242,7 +250,7 @@ def _shape_of(value: Values) -> tuple[int, ...]:
     return tuple(shape)
 
 
-def table_view(report: object, precision: int, tree: TreeOptions) -> Iterator[RenderableType]:
+def table_view(report: Report, precision: int, tree: TreeOptions) -> Iterator[RenderableType]:
     if isinstance(report, LinearReport):
         return linear_view(report, precision, tree)
     if isinstance(report, JvpReport):
