@@ -7,7 +7,7 @@ nodes are filled and carry the leaf's name, shape and, after backward, `.grad`.
 from __future__ import annotations
 
 from autograd_cli.model import Graph, Values
-from autograd_cli.render.labels import gradient_text, leaf_text, saved_texts
+from autograd_cli.render.labels import multi_input_sources, node_label_lines
 
 
 def graph_dot(
@@ -26,16 +26,10 @@ def graph_dot(
         '  edge [fontname="Helvetica", fontsize=10];',
     ]
     for node in graph.nodes:
-        lines = [node.grad_fn]
-        if node.id == graph.root:
-            lines.append(f"{root_name}.grad_fn")
-        if node.leaf is not None:
-            lines += [leaf_text(node), gradient_text(node, gradients, precision)]
-        if saved:
-            lines += ["saved " + text for text in saved_texts(node, precision)]
+        lines = node_label_lines(node, graph, root_name, gradients, saved, precision)
         fill = ', fillcolor="#cfe8ff"' if node.leaf is not None else ""
-        out.append(f"  {node.id} [label={_quote(chr(10).join(x for x in lines if x))}{fill}];")
-    multi = {e.source for e in graph.edges if e.slot > 0}
+        out.append(f"  {node.id} [label={_quote(chr(10).join(lines))}{fill}];")
+    multi = multi_input_sources(graph)
     for edge in graph.edges:
         # Slot numbers only where a node has several inputs: there they say which.
         label = f" [label={_quote(str(edge.slot))}]" if edge.source in multi else ""

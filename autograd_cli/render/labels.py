@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from autograd_cli.model import GraphNode, SavedTensor, Values
+from autograd_cli.model import Graph, GraphNode, SavedTensor, Values
 
 GRADIENT_PREVIEW = 4  # values shown before "…" in a gradient label
 
@@ -76,3 +76,27 @@ def _attribute_text(value: Any) -> str:
     if isinstance(value, list):
         return "(" + ", ".join(_attribute_text(v) for v in value) + ")"
     return str(value)
+
+
+def node_label_lines(
+    node: GraphNode,
+    graph: Graph,
+    root_name: str,
+    gradients: dict[str, Values],
+    saved: bool,
+    precision: int,
+) -> list[str]:
+    """The lines of a node's box in the DOT and Mermaid pictures."""
+    lines = [node.grad_fn]
+    if node.id == graph.root:
+        lines.append(f"{root_name}.grad_fn")
+    if node.leaf is not None:
+        lines += [leaf_text(node), gradient_text(node, gradients, precision)]
+    if saved:
+        lines += ["saved " + text for text in saved_texts(node, precision)]
+    return [line for line in lines if line]
+
+
+def multi_input_sources(graph: Graph) -> set[str]:
+    """Nodes with an input beyond slot 0: their edges get slot labels."""
+    return {e.source for e in graph.edges if e.slot > 0}

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from autograd_cli.model import Graph, Values
-from autograd_cli.render.labels import gradient_text, leaf_text, saved_texts
+from autograd_cli.render.labels import multi_input_sources, node_label_lines
 
 # Mermaid reads these inside a quoted label; entity codes keep them literal.
 _ENTITIES = {"&": "#amp;", '"': "#quot;", "<": "#lt;", ">": "#gt;"}
@@ -19,19 +19,13 @@ def graph_mermaid(
 ) -> str:
     out = ["flowchart TD"]
     for node in graph.nodes:
-        lines = [node.grad_fn]
-        if node.id == graph.root:
-            lines.append(f"{root_name}.grad_fn")
-        if node.leaf is not None:
-            lines += [leaf_text(node), gradient_text(node, gradients, precision)]
-        if saved:
-            lines += ["saved " + text for text in saved_texts(node, precision)]
-        label = "<br/>".join(_escape(x) for x in lines if x)
+        lines = node_label_lines(node, graph, root_name, gradients, saved, precision)
+        label = "<br/>".join(_escape(x) for x in lines)
         # Leaves get a different shape ([[...]]) and class, as in the DOT view.
         out.append(
             f'    {node.id}[["{label}"]]:::leaf' if node.leaf else f'    {node.id}["{label}"]'
         )
-    multi = {e.source for e in graph.edges if e.slot > 0}
+    multi = multi_input_sources(graph)
     for edge in graph.edges:
         arrow = f"-->|{edge.slot}|" if edge.source in multi else "-->"
         out.append(f"    {edge.source} {arrow} {edge.target}")
