@@ -16,6 +16,7 @@ import typer
 from typer.core import TyperCommand, TyperGroup
 
 from autograd_cli.errors import AgradError, ExitCode, UsageProblem
+from autograd_cli.expression.grammar import GRAMMAR
 
 SEED_MIN = -(2**63)  # torch.manual_seed accepts any value that fits int64 or uint64
 SEED_MAX = 2**64 - 1
@@ -26,6 +27,7 @@ MAX_HIDDEN = 256
 MAX_NODES_CAP = 10_000_000
 FORMATS = ("table", "json", "dot", "mermaid")
 COLOR_MODES = ("auto", "always", "never")
+DTYPE_NAMES = ("float32", "float64")
 
 
 class _DirectCoercion:
@@ -52,7 +54,8 @@ def _with_direct_coercion(params: list[Any]) -> list[Any]:
             continue  # already set, or not a Typer parameter
         info = getattr(getattr(param, "type_descriptor", None), "parameter_info", None)
         parser = getattr(info, "parser", None)
-        if parser is not None or getattr(param, "is_flag", False):
+        # Flags arrive as bools and repeated options (--var) as tuples of str: as is.
+        if parser is not None or getattr(param, "is_flag", False) or param.multiple:
             param._runtime_param = _DirectCoercion(parser)
     return params
 
@@ -88,7 +91,8 @@ def _guarded(call: Any) -> int:
     except typer.TyperException as e:  # Click's usage errors are TyperExceptions
         return _fail(_usage_message(e), getattr(e, "exit_code", ExitCode.USAGE))
     except AgradError as e:
-        return _fail(e.message, e.exit_code)
+        first, *context = e.report_lines()
+        return _fail(first, e.exit_code, context)
     except typer.Abort:
         return _fail("aborted", ExitCode.RUNTIME)
     except KeyboardInterrupt:
@@ -115,11 +119,12 @@ def _usage_message(e: typer.TyperException) -> str:
     return message
 
 
-def _fail(message: str, code: int) -> int:
+def _fail(message: str, code: int, context: Sequence[str] = ()) -> int:
+    """One line `agrad: error: ...`; then, for expressions, the input and a caret."""
     one_line = " ".join(message.split())
     with contextlib.suppress(BrokenPipeError, ValueError):
         sys.stdout.flush()  # keep whatever was written before the error in order
-    print(f"agrad: error: {one_line}", file=sys.stderr)
+    print(f"agrad: error: {one_line}", *context, sep="\n", file=sys.stderr)
     return int(code)
 
 
@@ -416,6 +421,117 @@ class OutputOptions(NamedTuple):
     output: Path | None
     saved: bool
     max_nodes: int | None
+
+
+EXPR_HELP = "\n\n".join("\b\n" + block.strip("\n") for block in GRAMMAR.strip().split("\n\n"))
+
+
+def _parse_dtype(text: str) -> str:
+    if text.strip() not in DTYPE_NAMES:
+        raise typer.BadParameter(f"{text!r} is not one of: {', '.join(DTYPE_NAMES)}.")
+    return text.strip()
+
+
+@app.command(
+    cls=AgradCommand,
+    short_help='The graph and gradients of your own expression, e.g. "(x + 1).pow(2).t()".',
+    epilog=EXPR_HELP,
+)
+def expr(
+    expression: Annotated[
+        str | None,
+        typer.Argument(
+            metavar="EXPR",
+            parser=lambda text: text,
+            help='The expression, e.g. "(x + 1).pow(2).t()"; the grammar is below.',
+            show_default=False,
+        ),
+    ] = None,
+    var: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--var",
+            metavar="NAME=CONSTRUCTOR",
+            help="Declare a variable, e.g. --var x=eye(4,5); repeat for more. Floating "
+            "variables require grad.",
+            show_default=False,
+        ),
+    ] = None,
+    no_grad: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--no-grad",
+            metavar="NAME",
+            help="Variable NAME does not require grad (repeatable).",
+            show_default=False,
+        ),
+    ] = None,
+    seed: SeedOption = 0,
+    dtype: Annotated[
+        str,
+        typer.Option(
+            "--dtype",
+            parser=_parse_dtype,
+            metavar="[float32|float64]",
+            help="dtype of floating variables (float32 as the tutorial).",
+        ),
+    ] = "float32",
+    repeat: Annotated[
+        int,
+        typer.Option(
+            "--repeat",
+            parser=_int_parser(1, MAX_REPEAT),
+            metavar="N",
+            help=f"backward() calls (1-{MAX_REPEAT}); with N > 1 also shows how .grad "
+            "accumulates, then zero_() and one more call, as agrad jvp does.",
+        ),
+    ] = 1,
+    grammar: Annotated[
+        bool, typer.Option("--grammar", help="Print the grammar of EXPR and exit.")
+    ] = False,
+    precision: PrecisionOption = 4,
+    fmt: FormatOption = "table",
+    json: JsonFlag = False,
+    output: OutputOption = None,
+    saved: SavedFlag = False,
+    max_nodes: MaxNodesOption = None,
+    color: ColorOption = "auto",
+) -> None:
+    """The autograd graph and gradients of your own tensor expression.
+
+    Example: agrad expr "(x + 1).pow(2).t()" --var x=eye(4,5). The expression is
+    parsed and checked against a whitelist (below) before anything runs; it is
+    evaluated by agrad, never by Python's eval. A non-scalar out is back-propagated
+    with v = torch.ones_like(out), i.e. the gradient of out.sum(). --seed S seeds
+    the random variables in --var order.
+    """
+    if grammar:
+        from autograd_cli.render.emit import write_text
+
+        write_text(GRAMMAR.lstrip("\n"))
+        return
+    if expression is None:
+        raise UsageProblem('missing EXPR, e.g. agrad expr "x.sum()" --var x=ones(3)')
+    from autograd_cli.expression.check import check_expression
+    from autograd_cli.expression.variables import parse_variables
+
+    variables = parse_variables(list(var or []))
+    declared = [v.name for v in variables]
+    for name in no_grad or []:
+        if name not in declared:
+            raise UsageProblem(
+                f"--no-grad {name}: no such variable; declared: {', '.join(declared) or 'none'}"
+            )
+    checked = check_expression(expression, declared)
+    params = {
+        "expression": checked,
+        "variables": variables,
+        "seed": seed,
+        "dtype": dtype,
+        "no_grad": set(no_grad or []),
+        "repeat": repeat,
+    }
+    _run("expr", params, fmt, json, OutputOptions(precision, color, output, saved, max_nodes))
 
 
 def _run(command: str, params: dict[str, Any], fmt: str, json: bool, out: OutputOptions) -> None:

@@ -23,6 +23,10 @@ class AgradError(Exception):
         super().__init__(message)
         self.message = message
 
+    def report_lines(self) -> tuple[str, ...]:
+        """The one-line message, then any lines that show where (e.g. a caret)."""
+        return (self.message,)
+
 
 class UsageProblem(AgradError):
     exit_code = ExitCode.USAGE

@@ -140,7 +140,7 @@ class Graph:
 
 @dataclass(frozen=True)
 class Gradient:
-    """`tensor.grad` of one leaf after backward()."""
+    """`tensor.grad` of one leaf after backward(); value None if it was not reached."""
 
     name: str
     shape: tuple[int, ...]
@@ -224,7 +224,46 @@ class ChainReport(_Report):
     command = "chain"
 
 
-Report = LinearReport | JvpReport | ChainReport
+@dataclass(frozen=True)
+class ExprVariable:
+    name: str
+    constructor: str  # as typed, e.g. "randn(5,3)"
+    requires_grad: bool
+
+
+@dataclass(frozen=True)
+class ExprStep:
+    """The gradient of every leaf that requires grad, right after one backward call."""
+
+    call: int
+    zeroed_before: bool
+    grads: dict[str, Values]  # None for a leaf that backward() did not reach
+
+
+@dataclass(frozen=True)
+class ExprReport(_Report):
+    """Everything `agrad expr` shows for the user's own expression."""
+
+    expression: str
+    seed: int
+    dtype: str
+    repeat: int
+    variables: tuple[ExprVariable, ...]
+    statements: tuple[str, ...]
+    tensors: tuple[TensorFacts, ...]
+    graph: Graph
+    vector: str | None  # "torch.ones_like(out)"; None when out is a scalar or has no graph
+    steps: tuple[ExprStep, ...]
+    gradients: tuple[Gradient, ...]
+    warnings: tuple[str, ...]  # torch's warnings while evaluating, first line each
+
+    command = "expr"
+
+    def leaf_gradients(self) -> dict[str, Values]:
+        return {g.name: g.value for g in self.gradients if g.value is not None}
+
+
+Report = LinearReport | JvpReport | ChainReport | ExprReport
 
 
 def _report_dict(report: Report) -> dict[str, Any]:

@@ -45,12 +45,19 @@ def _chain(params: dict[str, Any]) -> Report:
     return chain_report(**params)
 
 
+def _expr(params: dict[str, Any]) -> Report:
+    from autograd_cli.inspection.reports import expr_report
+
+    return expr_report(**params)
+
+
 BUILDERS: dict[str, Callable[[dict[str, Any]], Report]] = {
     "linear": _linear,
     "jvp": _jvp,
     "chain": _chain,
+    "expr": _expr,
 }
-ROOT_NAMES = {"linear": "loss", "jvp": "out", "chain": "loss"}
+ROOT_NAMES = {"linear": "loss", "jvp": "out", "chain": "loss", "expr": "out"}
 
 
 def run_command(command: str, params: dict[str, Any], options: RunOptions) -> None:

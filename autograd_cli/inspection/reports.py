@@ -8,16 +8,22 @@ from __future__ import annotations
 
 import torch
 
+from autograd_cli.expression.check import CheckedExpression
+from autograd_cli.expression.variables import VariableSpec
 from autograd_cli.inspection.graph import graph_report
 from autograd_cli.inspection.tensors import gradient_of, tensor_facts, values_of
 from autograd_cli.model import (
     AccumulationStep,
     ChainReport,
+    ExprReport,
+    ExprStep,
+    ExprVariable,
     FreezeCase,
+    Gradient,
     JvpReport,
     LinearReport,
 )
-from autograd_cli.scenarios import chain, jvp, linear
+from autograd_cli.scenarios import chain, expr, jvp, linear
 
 
 def linear_report(seed: int, max_nodes: int | None = None) -> LinearReport:
@@ -90,4 +96,76 @@ def chain_report(length: int, hidden: int, seed: int, max_nodes: int | None = No
         tensors=tensors,
         graph=graph,
         gradients=tuple(gradient_of(name, getattr(t, name)) for name in ("h0", "a", "b")),
+    )
+
+
+def expr_report(
+    expression: CheckedExpression,
+    variables: list[VariableSpec],
+    seed: int,
+    dtype: str,
+    no_grad: set[str],
+    repeat: int,
+    max_nodes: int | None = None,
+) -> ExprReport:
+    t = expr.build(expression, variables, seed=seed, dtype=dtype, no_grad=no_grad)
+    named = t.named()
+    tensors = tuple(tensor_facts(name, tensor) for name, tensor in named.items())
+    graph = graph_report(t.out, named, max_nodes)
+    leaves = {name: v for name, v in t.variables.items() if v.requires_grad}
+    statements = [
+        f"torch.manual_seed({seed})",
+        *(expr.statement(spec, t.variables[spec.name]) for spec in variables),
+        f"out = {expression.text.strip()}",
+    ]
+
+    steps: list[ExprStep] = []
+    vector = None
+    if t.out.requires_grad:
+        # A scalar needs no v; otherwise backward(v) with v = ones_like(out): vᵀ·J.
+        v = None if t.out.numel() == 1 else torch.ones_like(t.out)
+        vector = None if v is None else "torch.ones_like(out)"
+        args = [] if v is None else ["torch.ones_like(out)"]
+        if repeat > 1:
+            args.append("retain_graph=True")
+        times = "" if repeat == 1 else f"  # {repeat} times, then zero_() and once more"
+        statements.append(f"out.backward({', '.join(args)}){times}")
+
+        def backward_step(number: int, zeroed: bool) -> ExprStep:
+            t.out.backward(v, retain_graph=repeat > 1)
+            return ExprStep(
+                number,
+                zeroed,
+                {
+                    name: None if leaf.grad is None else values_of(leaf.grad)
+                    for name, leaf in leaves.items()
+                },
+            )
+
+        steps = [backward_step(k, False) for k in range(1, repeat + 1)]
+        if repeat > 1:
+            for leaf in leaves.values():
+                if leaf.grad is not None:
+                    leaf.grad.zero_()
+            steps.append(backward_step(repeat + 1, True))
+
+    final = steps[-1].grads if steps else {}
+    return ExprReport(
+        expression=expression.text,
+        seed=seed,
+        dtype=dtype,
+        repeat=repeat,
+        variables=tuple(
+            ExprVariable(spec.name, spec.text, t.variables[spec.name].requires_grad)
+            for spec in variables
+        ),
+        statements=tuple(statements),
+        tensors=tensors,
+        graph=graph,
+        vector=vector,
+        steps=tuple(steps),
+        gradients=tuple(
+            Gradient(name, tuple(leaf.shape), final.get(name)) for name, leaf in leaves.items()
+        ),
+        warnings=t.warnings,
     )

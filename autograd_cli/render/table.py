@@ -17,6 +17,7 @@ from rich.text import Text
 
 from autograd_cli.model import (
     ChainReport,
+    ExprReport,
     Graph,
     JvpReport,
     LinearReport,
@@ -127,6 +128,54 @@ def chain_view(report: ChainReport, precision: int, tree: TreeOptions) -> Iterat
     yield _heading("loss.backward(): gradients stored in .grad of the leaves")
     for gradient in report.gradients:
         yield _matrix(gradient.value, precision, title=f"{gradient.name}.grad")
+
+
+def expr_view(report: ExprReport, precision: int, tree: TreeOptions) -> Iterator[RenderableType]:
+    yield _heading("agrad expr · out = ", first=True).append(report.expression, style=CODE)
+    yield _code(report.statements, intro=f"Run as (seed {report.seed}, {report.dtype}):")
+    for warning in report.warnings:
+        yield Text(f"torch warned: {warning}", style="yellow")
+    yield from _tensor_section(report.tensors, precision)
+    yield _heading("grad_fn chain")
+    yield _grad_fn_lines(("out",), {t.name: t for t in report.tensors})
+    yield from _graph_section(report.graph, "out", tree, precision)
+
+    if not report.steps:
+        yield _note(
+            "out does not require grad (no variable that requires grad reaches it), "
+            "so there is no backward pass and no gradient."
+        )
+        return
+    yield _heading("Gradients")
+    if report.vector:
+        yield _note(
+            f"out is not a scalar, so out.backward(v) needs a vector v = {report.vector}: it "
+            "computes the vector-Jacobian product vᵀ·J, the gradient of out.sum()."
+        )
+    for gradient in report.gradients:
+        title = f"{gradient.name}.grad"
+        if gradient.value is None:
+            yield _note(f"{title} is None: backward() did not reach {gradient.name}.")
+        else:
+            yield _matrix(gradient.value, precision, title=title)
+    if report.repeat > 1:
+        yield _heading(f"Accumulation over {report.repeat} backward() calls")
+        yield _note(
+            "retain_graph=True keeps the graph for the next call; each call adds its "
+            "gradient to .grad, until zero_() starts the sum again."
+        )
+        for step in report.steps:
+            label = (
+                "Call after zeroing gradients"
+                if step.zeroed_before
+                else f"{ORDINALS[step.call - 1]} call"
+                if step.call <= len(ORDINALS)
+                else f"Call {step.call}"
+            )
+            yield Text("\n" + label, style=TITLE)
+            for name, value in step.grads.items():
+                if value is not None:
+                    yield _matrix(value, precision, title=f"{name}.grad")
 
 
 def _call_title(call: int, zeroed_before: bool) -> Text:
@@ -257,4 +306,6 @@ def table_view(report: Report, precision: int, tree: TreeOptions) -> Iterator[Re
         return jvp_view(report, precision, tree)
     if isinstance(report, ChainReport):
         return chain_view(report, precision, tree)
+    if isinstance(report, ExprReport):
+        return expr_view(report, precision, tree)
     raise TypeError(f"no table view for {type(report).__name__}")

@@ -1,0 +1,355 @@
+"""Parse untrusted expression text with `ast` and check every node against the grammar.
+
+Nothing is evaluated here and torch is not imported: a rejected input costs a
+parse and a walk over at most MAX_NODES nodes. The checked tree is evaluated by
+`evaluate.py`, which only knows how to run the node types allowed below.
+"""
+
+from __future__ import annotations
+
+import ast
+import keyword
+import math
+import unicodedata
+from dataclasses import dataclass
+
+from autograd_cli.errors import UsageProblem
+from autograd_cli.expression.grammar import (
+    CONSTRUCTORS,
+    FUNCTIONS,
+    MAX_DEPTH,
+    MAX_LITERAL,
+    MAX_NODES,
+    MAX_TEXT,
+    MAX_VARS,
+    METHODS,
+    REQUIRED_KEYWORDS,
+)
+
+BINARY_OPERATORS: dict[type, str] = {
+    ast.Add: "+",
+    ast.Sub: "-",
+    ast.Mult: "*",
+    ast.Div: "/",
+    ast.Pow: "**",
+    ast.MatMult: "@",
+}
+UNARY_OPERATORS: dict[type, str] = {ast.USub: "-", ast.UAdd: "+"}
+HELP = "see 'agrad expr --grammar'"
+
+
+class ExpressionError(UsageProblem):
+    """A rejected input: the message, then the input with a caret under `column`."""
+
+    def __init__(self, message: str, source: str, column: int, label: str = "") -> None:
+        super().__init__(message)
+        self.source = source
+        self.column = column  # 0-based; shown 1-based
+        self.label = label  # e.g. "--var w" when the text came from an option
+
+    def report_lines(self) -> tuple[str, ...]:
+        where = (
+            f"{self.label}, column {self.column + 1}"
+            if self.label
+            else (f"column {self.column + 1}")
+        )
+        shown, caret_at = visible(self.source, self.column)
+        return (f"{self.message} ({where})", "  " + shown, "  " + " " * caret_at + "^")
+
+
+def visible(text: str, column: int) -> tuple[str, int]:
+    """Text with anything but printable ASCII spelled out (\\x1b, \\u200b), and where
+    `column` lands in it: user input is shown as typed, never interpreted."""
+    out: list[str] = []
+    caret = len(text)
+    for index, ch in enumerate(text):
+        if index == column:
+            caret = sum(len(piece) for piece in out)
+        out.append(
+            ch
+            if " " <= ch <= "~"
+            else (f"\\x{ord(ch):02x}" if ord(ch) < 0x100 else f"\\u{ord(ch):04x}")
+        )
+    if column >= len(text):
+        caret = sum(len(piece) for piece in out)
+    return "".join(out), caret
+
+
+def check_text(text: str, label: str = "") -> None:
+    """Length and characters: printable ASCII only, so look-alikes cannot hide."""
+    if len(text) > MAX_TEXT:
+        raise ExpressionError(
+            f"input is {len(text)} characters long; at most {MAX_TEXT} are allowed",
+            text,
+            MAX_TEXT,
+            label,
+        )
+    for column, ch in enumerate(text):
+        if not (" " <= ch <= "~"):
+            name = unicodedata.name(ch, "a control character")
+            raise ExpressionError(
+                f"character U+{ord(ch):04X} ({name}) is not allowed; only printable ASCII is",
+                text,
+                column,
+                label,
+            )
+    if not text.strip():
+        raise ExpressionError(
+            "the input is empty; write an expression such as x.sum()", text, 0, label
+        )
+
+
+def parse(text: str, label: str = "") -> ast.expr:
+    """`ast.parse` in eval mode; a syntax error becomes an ExpressionError."""
+    check_text(text, label)
+    lead = len(text) - len(text.lstrip())
+    try:
+        tree = ast.parse(text.strip(), mode="eval")
+    except SyntaxError as e:
+        column = lead + max((e.offset or 1) - 1, 0)
+        raise ExpressionError(f"syntax error: {e.msg}", text, column, label) from None
+    except (MemoryError, RecursionError, ValueError):
+        raise ExpressionError("the input is nested too deeply", text, 0, label) from None
+    body = tree.body
+    if lead:
+        for node in ast.walk(body):  # positions relative to the text as typed
+            if hasattr(node, "col_offset"):
+                node.col_offset += lead
+                node.end_col_offset = (node.end_col_offset or 0) + lead
+    return body
+
+
+@dataclass(frozen=True)
+class CheckedExpression:
+    text: str
+    tree: ast.expr
+
+
+def check_expression(text: str, variables: list[str]) -> CheckedExpression:
+    tree = parse(text)
+    _Checker(text, set(variables)).run(tree)
+    return CheckedExpression(text=text, tree=tree)
+
+
+class _Checker:
+    """Walks the tree with an explicit stack; every node type must be listed here."""
+
+    def __init__(self, text: str, variables: set[str]) -> None:
+        self.text = text
+        self.variables = variables
+
+    def fail(self, node: ast.AST, message: str) -> ExpressionError:
+        return ExpressionError(message, self.text, getattr(node, "col_offset", 0))
+
+    def run(self, root: ast.expr) -> None:
+        stack: list[tuple[ast.AST, int, str]] = [(root, 1, "value")]
+        count = 0
+        while stack:
+            node, depth, role = stack.pop()
+            count += 1
+            if count > MAX_NODES:
+                raise self.fail(
+                    node, f"the expression has more than {MAX_NODES} syntax nodes; that is the cap"
+                )
+            if depth > MAX_DEPTH:
+                raise self.fail(
+                    node, f"the expression is nested deeper than {MAX_DEPTH}; that is the cap"
+                )
+            stack.extend(
+                (child, depth + 1, child_role)
+                for child, child_role in reversed(self.children(node, role))
+            )
+
+    def children(self, node: ast.AST, role: str) -> list[tuple[ast.AST, str]]:
+        """Checks one node; returns its children with the role each plays."""
+        if role == "index" and not isinstance(node, ast.Constant):
+            return self.index(node)
+        if isinstance(node, ast.Constant):
+            self.constant(node, role)
+            return []
+        if isinstance(node, ast.Name):
+            self.name(node)
+            return []
+        if isinstance(node, ast.BinOp):
+            if type(node.op) not in BINARY_OPERATORS:
+                raise self.fail(
+                    node, f"operator {_op_symbol(node.op)} is not allowed; allowed: + - * / ** @"
+                )
+            return [(node.left, "value"), (node.right, "value")]
+        if isinstance(node, ast.UnaryOp):
+            if type(node.op) not in UNARY_OPERATORS:
+                raise self.fail(
+                    node, f"operator {_op_symbol(node.op)} is not allowed; allowed: unary - and +"
+                )
+            return [(node.operand, role)]
+        if isinstance(node, ast.Call):
+            return self.call(node)
+        if isinstance(node, ast.Subscript):
+            return [(node.value, "value"), (node.slice, "index")]
+        if isinstance(node, ast.Tuple) and role in ("argument", "keyword"):
+            return [(element, role) for element in node.elts]
+        if isinstance(node, ast.Attribute):
+            raise self.fail(
+                node,
+                f"attribute access .{node.attr} is not allowed; only "
+                f"calls of allowed methods, like x.sum() ({HELP})",
+            )
+        raise self.fail(node, f"{_describe(node)} is not allowed here ({HELP})")
+
+    def constant(self, node: ast.Constant, role: str) -> None:
+        value = node.value
+        if isinstance(value, bool):
+            if role != "keyword":
+                raise self.fail(
+                    node, f"{value} is only allowed as a keyword value, e.g. keepdim=True"
+                )
+            return
+        if not isinstance(value, int | float) or isinstance(value, complex):
+            raise self.fail(node, f"{_describe(node)} is not allowed; only numbers are")
+        if role == "index" and not isinstance(value, int):
+            raise self.fail(node, "indices must be integers")
+        if not math.isfinite(value) or abs(value) > MAX_LITERAL:
+            raise self.fail(
+                node, f"the number {value!r} is larger than {MAX_LITERAL:,}, the cap on literals"
+            )
+
+    def name(self, node: ast.Name) -> None:
+        identifier = node.id
+        if identifier.startswith("_") or identifier.endswith("_"):
+            raise self.fail(node, f"names starting or ending with _ are not allowed: {identifier}")
+        if identifier not in self.variables:
+            declared = ", ".join(sorted(self.variables)) or "none"
+            hint = (
+                f"; {identifier} is a function: call it, {identifier}(...)"
+                if identifier in FUNCTIONS
+                else ""
+            )
+            raise self.fail(
+                node, f"unknown name {identifier}; variables declared with --var: {declared}{hint}"
+            )
+
+    def call(self, node: ast.Call) -> list[tuple[ast.AST, str]]:
+        func = node.func
+        children: list[tuple[ast.AST, str]] = []
+        if isinstance(func, ast.Name):
+            if func.id not in FUNCTIONS:
+                kind = (
+                    "a variable, not a function"
+                    if func.id in self.variables
+                    else ("not an allowed function")
+                )
+                raise self.fail(func, f"{func.id} is {kind} ({HELP})")
+            allowed = FUNCTIONS[func.id][1]
+            callee = func.id
+        elif isinstance(func, ast.Attribute):
+            if func.attr not in METHODS:
+                raise ExpressionError(
+                    f"method .{func.attr}() is not allowed ({HELP}: allowed methods such as "
+                    ".sum() .mean() .pow() .t() .reshape())",
+                    self.text,
+                    (func.value.end_col_offset or 0) + 1,
+                )
+            allowed = METHODS[func.attr]
+            callee = func.attr
+            children.append((func.value, "value"))
+        else:
+            raise self.fail(node, f"only named functions and methods can be called ({HELP})")
+        for argument in node.args:
+            if isinstance(argument, ast.Starred):
+                raise self.fail(argument, "*arguments are not allowed")
+            children.append((argument, "argument"))
+        given = set()
+        for kw in node.keywords:
+            if kw.arg is None:
+                raise self.fail(kw.value, "**keyword arguments are not allowed")
+            if kw.arg not in allowed:
+                names = ", ".join(sorted(allowed)) or "none"
+                raise self.fail(
+                    kw, f"keyword {kw.arg}= is not allowed for {callee}; allowed: {names}"
+                )
+            given.add(kw.arg)
+            children.append((kw.value, "keyword"))
+        required = REQUIRED_KEYWORDS.get(callee)
+        if required and required not in given:
+            raise self.fail(
+                node,
+                f"{callee} needs {required}=..., e.g. {callee}(x, {required}=-1)"
+                if isinstance(func, ast.Name)
+                else f"{callee} needs {required}=..., e.g. x.{callee}({required}=-1)",
+            )
+        return children
+
+    def index(self, node: ast.AST) -> list[tuple[ast.AST, str]]:
+        if isinstance(node, ast.Slice):
+            return [
+                (part, "index") for part in (node.lower, node.upper, node.step) if part is not None
+            ]
+        if isinstance(node, ast.Tuple):
+            return [(element, "index") for element in node.elts]
+        if isinstance(node, ast.UnaryOp) and isinstance(node.op, ast.USub):
+            return [(node.operand, "index")]
+        raise self.fail(node, "indices must be integers or slices such as 1:3")
+
+
+def check_variable_name(name: str, seen: set[str], spec: str) -> None:
+    label = "--var"
+    problem = None
+    if not name:
+        problem = "a variable needs a name: --var NAME=CONSTRUCTOR"
+    elif not name.isascii() or not name.isidentifier():
+        problem = f"variable name {name!r} is not an identifier (letters, digits, _)"
+    elif keyword.iskeyword(name) or keyword.issoftkeyword(name) or name in ("True", "False"):
+        problem = f"variable name {name} is a Python keyword"
+    elif name.startswith("_") or name.endswith("_"):
+        problem = f"variable name {name} starts or ends with _, which is not allowed"
+    elif name in FUNCTIONS or name in CONSTRUCTORS or name in METHODS:
+        problem = f"variable name {name} is the name of a function"
+    elif name in seen:
+        problem = f"variable {name} is declared twice"
+    elif len(seen) >= MAX_VARS:
+        problem = f"more than {MAX_VARS} variables; that is the cap"
+    if problem:
+        raise ExpressionError(problem, spec, 0, label)
+
+
+def _op_symbol(op: ast.AST) -> str:
+    return {
+        ast.FloorDiv: "//",
+        ast.Mod: "%",
+        ast.LShift: "<<",
+        ast.RShift: ">>",
+        ast.BitOr: "|",
+        ast.BitXor: "^",
+        ast.BitAnd: "&",
+        ast.Invert: "~",
+        ast.Not: "not",
+    }.get(type(op), type(op).__name__)
+
+
+def _describe(node: ast.AST) -> str:
+    if isinstance(node, ast.Constant):
+        return {str: "a string", bytes: "bytes", type(None): "None", type(...): "..."}.get(
+            type(node.value), f"the constant {node.value!r}"
+        )
+    names = {
+        ast.Lambda: "lambda",
+        ast.ListComp: "a comprehension",
+        ast.SetComp: "a comprehension",
+        ast.DictComp: "a comprehension",
+        ast.GeneratorExp: "a generator",
+        ast.NamedExpr: "an assignment expression (:=)",
+        ast.Compare: "a comparison",
+        ast.BoolOp: "and/or",
+        ast.IfExp: "if/else",
+        ast.JoinedStr: "an f-string",
+        ast.List: "a list",
+        ast.Dict: "a dict",
+        ast.Set: "a set",
+        ast.Tuple: "a tuple",
+        ast.Starred: "*unpacking",
+        ast.Await: "await",
+        ast.Yield: "yield",
+        ast.YieldFrom: "yield",
+        ast.Slice: "a slice",
+    }
+    return names.get(type(node), type(node).__name__)

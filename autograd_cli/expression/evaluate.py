@@ -1,0 +1,190 @@
+"""Evaluate a checked expression with torch: first on the meta device, then for real.
+
+The meta run computes every shape and dtype without allocating or computing, so
+caps on element counts and shape errors are found before any real work, and a
+shape error points at its operator. Only node types that `check.py` lets through
+are handled; anything else is a bug and raises.
+"""
+
+from __future__ import annotations
+
+import ast
+import operator
+from collections.abc import Callable
+from typing import Any
+
+import torch
+import torch.nn.functional as F
+
+from autograd_cli.expression.check import BINARY_OPERATORS, CheckedExpression, ExpressionError
+from autograd_cli.expression.grammar import FUNCTIONS, MAX_NUMEL
+from autograd_cli.expression.variables import VariableSpec
+
+OPERATORS: dict[type, Callable[[Any, Any], Any]] = {
+    ast.Add: operator.add,
+    ast.Sub: operator.sub,
+    ast.Mult: operator.mul,
+    ast.Div: operator.truediv,
+    ast.Pow: operator.pow,
+    ast.MatMult: operator.matmul,
+}
+MAX_COMPUTED_NUMBER = 10**9  # numbers computed from literals, e.g. 10**6
+DTYPES = {"float32": torch.float32, "float64": torch.float64}
+
+
+def build_variable(spec: VariableSpec, dtype: torch.dtype, device: str) -> torch.Tensor:
+    """The tensor of one --var, floating ones in `dtype`; checked on meta first."""
+    factory = getattr(torch, spec.constructor)
+    args = spec.args
+    kwargs: dict[str, Any] = {"device": device}
+    if spec.constructor in ("eye", "ones", "zeros", "randn", "rand", "linspace"):
+        kwargs["dtype"] = dtype
+    elif spec.constructor == "full":
+        if isinstance(args[1], float):
+            kwargs["dtype"] = dtype
+    elif _all_ints(args):  # arange(6), tensor([1, 2]): integers stay int64
+        kwargs["dtype"] = torch.int64
+    else:
+        kwargs["dtype"] = dtype
+    if (
+        spec.constructor in ("ones", "zeros", "randn", "rand")
+        and len(args) == 1
+        and isinstance(args[0], tuple)
+    ):
+        args = args[0]  # ones((2, 3)) as well as ones(2, 3)
+    if spec.constructor in ("ones", "zeros", "randn", "rand", "eye") and not _all_ints(args):
+        raise ExpressionError(
+            f"{spec.constructor}() takes whole numbers as sizes", spec.text, 0, f"--var {spec.name}"
+        )
+    try:
+        return factory(*args, **kwargs)
+    except (RuntimeError, ValueError, TypeError, OverflowError) as e:
+        raise ExpressionError(_first_line(e), spec.text, 0, f"--var {spec.name}") from None
+
+
+def _all_ints(values: Any) -> bool:
+    if isinstance(values, list | tuple):
+        return all(_all_ints(v) for v in values)
+    return isinstance(values, int) and not isinstance(values, bool)
+
+
+class Evaluator:
+    """Runs the checked tree against named tensors (meta or real)."""
+
+    def __init__(self, expression: CheckedExpression, env: dict[str, torch.Tensor]) -> None:
+        self.text = expression.text
+        self.tree = expression.tree
+        self.env = env
+
+    def run(self) -> torch.Tensor:
+        result = self.value(self.tree)
+        if not isinstance(result, torch.Tensor):
+            raise ExpressionError(
+                "the expression is a plain number; it must involve a variable",
+                self.text,
+                self.tree.col_offset,
+            )
+        return result
+
+    def fail(self, node: ast.AST, message: str, column: int | None = None) -> ExpressionError:
+        return ExpressionError(
+            message, self.text, getattr(node, "col_offset", 0) if column is None else column
+        )
+
+    def value(self, node: ast.AST) -> Any:
+        # Recursion is bounded: check.py caps the depth at MAX_DEPTH.
+        try:
+            result = self._value(node)
+        except ExpressionError:
+            raise
+        except (
+            RuntimeError,
+            ValueError,
+            TypeError,
+            IndexError,
+            OverflowError,
+            ZeroDivisionError,
+        ) as e:
+            raise self.fail(node, _first_line(e), self._column(node)) from None
+        if isinstance(result, torch.Tensor) and result.numel() > MAX_NUMEL:
+            raise self.fail(
+                node,
+                f"this makes a tensor of {result.numel():,} elements "
+                f"{tuple(result.shape)}; the cap is {MAX_NUMEL:,}",
+                self._column(node),
+            )
+        if isinstance(result, int | float) and abs(result) > MAX_COMPUTED_NUMBER:
+            raise self.fail(
+                node,
+                f"the number {result:.3g} is too large; the cap is {MAX_COMPUTED_NUMBER:.0e}",
+                self._column(node),
+            )
+        return result
+
+    def _value(self, node: ast.AST) -> Any:
+        if isinstance(node, ast.Constant):
+            return node.value
+        if isinstance(node, ast.Name):
+            return self.env[node.id]
+        if isinstance(node, ast.UnaryOp):
+            operand = self.value(node.operand)
+            return -operand if isinstance(node.op, ast.USub) else operand
+        if isinstance(node, ast.BinOp):
+            left, right = self.value(node.left), self.value(node.right)
+            if (
+                isinstance(node.op, ast.Pow)
+                and not isinstance(left, torch.Tensor)
+                and not (isinstance(right, torch.Tensor))
+                and abs(right) > 64
+            ):
+                raise self.fail(
+                    node, "exponents of plain numbers are capped at 64", self._column(node)
+                )
+            return OPERATORS[type(node.op)](left, right)
+        if isinstance(node, ast.Tuple):
+            return tuple(self.value(element) for element in node.elts)
+        if isinstance(node, ast.Subscript):
+            return self.value(node.value)[self.index(node.slice)]
+        if isinstance(node, ast.Call):
+            return self.call(node)
+        raise AssertionError(f"unchecked node {type(node).__name__}")  # check.py let it in
+
+    def call(self, node: ast.Call) -> Any:
+        keywords = {kw.arg: self.value(kw.value) for kw in node.keywords}
+        args = [self.value(arg) for arg in node.args]
+        func = node.func
+        if isinstance(func, ast.Name):
+            home = torch if FUNCTIONS[func.id][0] == "torch" else F
+            return getattr(home, func.id)(*args, **keywords)
+        target = self.value(func.value)
+        if not isinstance(target, torch.Tensor):
+            raise self.fail(func, f".{func.attr}() is a tensor method; this is a number")
+        return getattr(target, func.attr)(*args, **keywords)
+
+    def index(self, node: ast.AST) -> Any:
+        if isinstance(node, ast.Tuple):
+            return tuple(self.index(element) for element in node.elts)
+        if isinstance(node, ast.Slice):
+            return slice(
+                *(
+                    None if part is None else self.value(part)
+                    for part in (node.lower, node.upper, node.step)
+                )
+            )
+        return self.value(node)
+
+    def _column(self, node: ast.AST) -> int:
+        """Where to put the caret: at the operator of a binary operation."""
+        if isinstance(node, ast.BinOp):
+            symbol = BINARY_OPERATORS[type(node.op)]
+            start = node.left.end_col_offset or node.col_offset
+            found = self.text.find(symbol, start, node.right.col_offset)
+            return found if found >= 0 else node.col_offset
+        if isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute):
+            return (node.func.value.end_col_offset or node.col_offset) + 1
+        return node.col_offset
+
+
+def _first_line(e: BaseException) -> str:
+    text = str(e).strip().splitlines()
+    return text[0] if text else type(e).__name__

@@ -1,0 +1,182 @@
+"""What `agrad expr` accepts: the whitelists, the caps, and the grammar as text.
+
+Everything here is data; `check.py` enforces it on the parsed tree and
+`evaluate.py` maps the names to torch. Nothing outside these tables can run.
+"""
+
+from __future__ import annotations
+
+# Caps, all checked before anything is allocated.
+MAX_TEXT = 500  # characters of one expression or one --var constructor
+MAX_NODES = 200  # syntax-tree nodes of one expression
+MAX_DEPTH = 32  # nesting depth of the syntax tree
+MAX_LITERAL = 1_000_000  # largest |number| written in the input
+MAX_NUMEL = 1_000_000  # elements of any tensor, variable or intermediate
+MAX_VARS = 16
+
+# Keyword arguments that take numbers, booleans or tuples of ints; never strings.
+_DIM = frozenset({"dim", "keepdim"})
+
+# Functions callable by name: name -> (where torch keeps it, allowed keywords).
+FUNCTIONS: dict[str, tuple[str, frozenset[str]]] = {
+    # elementwise maths
+    **{
+        name: ("torch", frozenset())
+        for name in (
+            "exp",
+            "log",
+            "log1p",
+            "expm1",
+            "sin",
+            "cos",
+            "tan",
+            "tanh",
+            "sigmoid",
+            "relu",
+            "abs",
+            "sqrt",
+            "rsqrt",
+            "square",
+            "neg",
+            "reciprocal",
+            "erf",
+            "sign",
+        )
+    },
+    "pow": ("torch", frozenset()),
+    "clamp": ("torch", frozenset({"min", "max"})),
+    "maximum": ("torch", frozenset()),
+    "minimum": ("torch", frozenset()),
+    # reductions
+    "sum": ("torch", _DIM),
+    "mean": ("torch", _DIM),
+    "prod": ("torch", _DIM),
+    "amax": ("torch", _DIM),
+    "amin": ("torch", _DIM),
+    "logsumexp": ("torch", _DIM),
+    "norm": ("torch", _DIM | {"p"}),
+    "std": ("torch", _DIM | {"correction"}),
+    "var": ("torch", _DIM | {"correction"}),
+    # linear algebra and shapes
+    "matmul": ("torch", frozenset()),
+    "mm": ("torch", frozenset()),
+    "mv": ("torch", frozenset()),
+    "dot": ("torch", frozenset()),
+    "outer": ("torch", frozenset()),
+    "t": ("torch", frozenset()),
+    "transpose": ("torch", frozenset()),
+    "reshape": ("torch", frozenset()),
+    "flatten": ("torch", frozenset({"start_dim", "end_dim"})),
+    "cat": ("torch", frozenset({"dim"})),
+    "stack": ("torch", frozenset({"dim"})),
+    # activations
+    "softmax": ("F", frozenset({"dim"})),
+    "log_softmax": ("F", frozenset({"dim"})),
+    "softplus": ("F", frozenset({"beta", "threshold"})),
+    "gelu": ("F", frozenset()),
+    "silu": ("F", frozenset()),
+    "elu": ("F", frozenset({"alpha"})),
+    "leaky_relu": ("F", frozenset({"negative_slope"})),
+    "hardtanh": ("F", frozenset({"min_val", "max_val"})),
+    # losses (mean reduction, as torch defaults)
+    "mse_loss": ("F", frozenset()),
+    "l1_loss": ("F", frozenset()),
+    "smooth_l1_loss": ("F", frozenset({"beta"})),
+    "binary_cross_entropy": ("F", frozenset()),
+    "binary_cross_entropy_with_logits": ("F", frozenset()),
+    "cross_entropy": ("F", frozenset()),
+    "nll_loss": ("F", frozenset()),
+}
+
+# torch.nn.functional.softmax without dim= warns on stderr; agrad asks for it instead.
+REQUIRED_KEYWORDS = {"softmax": "dim", "log_softmax": "dim"}
+
+# Tensor methods: name -> allowed keywords. No in-place (trailing _) methods, nothing
+# that leaves the tensor world (numpy, tolist, item, storage, to, cuda, hooks...).
+METHODS: dict[str, frozenset[str]] = {
+    **{
+        name: frozenset()
+        for name in (
+            "exp",
+            "log",
+            "log1p",
+            "sin",
+            "cos",
+            "tanh",
+            "sigmoid",
+            "relu",
+            "abs",
+            "sqrt",
+            "square",
+            "neg",
+            "reciprocal",
+            "t",
+            "detach",
+            "pow",
+            "matmul",
+            "mm",
+            "mv",
+            "dot",
+            "reshape",
+            "view",
+            "transpose",
+            "permute",
+            "expand",
+            "squeeze",
+            "unsqueeze",
+        )
+    },
+    "sum": _DIM,
+    "mean": _DIM,
+    "prod": _DIM,
+    "amax": _DIM,
+    "amin": _DIM,
+    "logsumexp": _DIM,
+    "norm": _DIM | {"p"},
+    "std": _DIM | {"correction"},
+    "var": _DIM | {"correction"},
+    "clamp": frozenset({"min", "max"}),
+    "flatten": frozenset({"start_dim", "end_dim"}),
+    "softmax": frozenset({"dim"}),
+    "log_softmax": frozenset({"dim"}),
+}
+
+# Constructors of --var values: name -> does it draw random numbers?
+CONSTRUCTORS: dict[str, bool] = {
+    "eye": False,
+    "ones": False,
+    "zeros": False,
+    "randn": True,
+    "rand": True,
+    "arange": False,
+    "linspace": False,
+    "full": False,
+    "tensor": False,
+}
+
+# Shown by `agrad expr --help`. Keep it in step with the tables above (a test does).
+GRAMMAR = f"""
+Grammar of EXPR (a Python-like expression, checked before anything runs):
+
+  numbers      2, 0.5, 1e-3 (|n| <= {MAX_LITERAL:,}); True, False for keywords
+  names        the variables declared with --var
+  operators    + - * / ** @, unary -, parentheses
+  calls        {", ".join(sorted(FUNCTIONS))}
+  methods      x.NAME(...) for NAME in: {", ".join(sorted(METHODS))}
+  keywords     only those each call accepts, e.g. dim=, keepdim=, min=, max=, p=
+  indexing     x[0], x[-1], x[1:3], x[:, 0], x[::2] (integers and slices only)
+  tuples       (2, 10) as arguments, e.g. x.reshape((2, 10))
+
+--var NAME=CONSTRUCTOR, CONSTRUCTOR one of:
+  {", ".join(CONSTRUCTORS)}
+  e.g. eye(4,5) ones(5) zeros(3) randn(5,3) rand(2,2) arange(6) linspace(0,1,5)
+  full((2,3), 0.5) tensor([[1,2],[3,4]]). Floating ones use --dtype and require grad
+  (unless --no-grad NAME); integer ones (arange(6), tensor([1,2])) stay int64.
+
+Not allowed: strings, other names or attributes, names starting or ending with _,
+lambda, comprehensions, :=, *args/**kwargs, comparisons, in-place methods, methods
+that leave torch (numpy, tolist, item, to, cuda...), non-ASCII characters.
+Caps: {MAX_TEXT} characters, {MAX_NODES} syntax nodes, depth {MAX_DEPTH},
+{MAX_NUMEL:,} elements per tensor (checked on the meta device before allocating),
+{MAX_VARS} variables.
+"""

@@ -1,0 +1,136 @@
+"""`--var NAME=CONSTRUCTOR`: checked as text here, built as tensors in evaluate.py.
+
+A constructor is a call of one whitelisted torch factory with literal arguments
+only: numbers, tuples of numbers, and (for `tensor`) nested lists of numbers.
+"""
+
+from __future__ import annotations
+
+import ast
+from dataclasses import dataclass
+from typing import Any
+
+from autograd_cli.expression.check import (
+    ExpressionError,
+    check_text,
+    check_variable_name,
+    parse,
+)
+from autograd_cli.expression.grammar import CONSTRUCTORS, MAX_LITERAL, MAX_NUMEL
+
+ARITY = {  # how many positional arguments each constructor takes
+    "eye": (1, 2),
+    "ones": (1, 8),
+    "zeros": (1, 8),
+    "randn": (1, 8),
+    "rand": (1, 8),
+    "arange": (1, 3),
+    "linspace": (3, 3),
+    "full": (2, 2),
+    "tensor": (1, 1),
+}
+
+
+@dataclass(frozen=True)
+class VariableSpec:
+    name: str
+    constructor: str  # e.g. "randn"
+    args: tuple[Any, ...]  # literal Python values: numbers, tuples, nested lists
+    text: str  # the constructor as typed, e.g. "randn(5,3)"
+
+    @property
+    def random(self) -> bool:
+        return CONSTRUCTORS[self.constructor]
+
+
+def parse_variables(specs: list[str]) -> list[VariableSpec]:
+    seen: set[str] = set()
+    out = []
+    for spec in specs:
+        variable = parse_variable(spec, seen)
+        seen.add(variable.name)
+        out.append(variable)
+    return out
+
+
+def parse_variable(spec: str, seen: set[str]) -> VariableSpec:
+    label = "--var"
+    check_text(spec, label)
+    name, sep, text = spec.partition("=")
+    name = name.strip()
+    if not sep:
+        raise ExpressionError(
+            "--var needs NAME=CONSTRUCTOR, e.g. --var x=ones(5)", spec, len(spec), label
+        )
+    check_variable_name(name, seen, spec)
+    offset = len(spec) - len(text)
+
+    def fail(message: str, column: int) -> ExpressionError:
+        return ExpressionError(message, spec, offset + column, label)
+
+    try:
+        tree = parse(text)
+    except ExpressionError as e:
+        raise fail(e.message, e.column) from None
+    if not (
+        isinstance(tree, ast.Call)
+        and isinstance(tree.func, ast.Name)
+        and tree.func.id in CONSTRUCTORS
+    ):
+        raise fail(
+            f"a variable is built by one of: {', '.join(CONSTRUCTORS)}, e.g. randn(5,3)",
+            getattr(tree, "col_offset", 0),
+        )
+    constructor = tree.func.id
+    if tree.keywords:
+        raise fail(
+            f"{constructor}() takes no keywords here (--dtype sets the dtype, "
+            "--no-grad NAME turns off requires_grad)",
+            tree.keywords[0].value.col_offset,
+        )
+    low, high = ARITY[constructor]
+    if not low <= len(tree.args) <= high:
+        count = f"{low}" if low == high else f"{low} to {high}"
+        raise fail(
+            f"{constructor}() takes {count} arguments, got {len(tree.args)}", tree.col_offset
+        )
+    args = tuple(_literal(arg, fail, constructor == "tensor") for arg in tree.args)
+    return VariableSpec(name=name, constructor=constructor, args=args, text=text.strip())
+
+
+def _literal(node: ast.AST, fail: Any, lists_allowed: bool) -> Any:
+    """A literal argument; recursion is bounded by the 500-character cap on the text."""
+    if isinstance(node, ast.UnaryOp) and isinstance(node.op, ast.USub | ast.UAdd):
+        value = _literal(node.operand, fail, False)
+        if not isinstance(value, int | float):
+            raise fail("only numbers can be negated", node.col_offset)
+        return -value if isinstance(node.op, ast.USub) else value
+    if isinstance(node, ast.Constant):
+        value = node.value
+        if isinstance(value, bool) or not isinstance(value, int | float):
+            raise fail(f"only numbers are allowed here, not {value!r}", node.col_offset)
+        if abs(value) > MAX_LITERAL or value != value:
+            raise fail(
+                f"the number {value!r} is larger than {MAX_LITERAL:,}, the cap", node.col_offset
+            )
+        return value
+    if isinstance(node, ast.Tuple):
+        return tuple(_literal(element, fail, False) for element in node.elts)
+    if isinstance(node, ast.List) and lists_allowed:
+        values = [_literal(element, fail, True) for element in node.elts]
+        if _count(values) > MAX_NUMEL:
+            raise fail(f"more than {MAX_NUMEL:,} elements", node.col_offset)
+        return values
+    kind = (
+        "a list (only tensor([...]) takes one)"
+        if isinstance(node, ast.List)
+        else (type(node).__name__)
+    )
+    raise fail(
+        f"constructor arguments must be literal numbers or tuples, not {kind}",
+        getattr(node, "col_offset", 0),
+    )
+
+
+def _count(values: list[Any]) -> int:
+    return sum(_count(v) if isinstance(v, list) else 1 for v in values)
