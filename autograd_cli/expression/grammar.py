@@ -6,6 +6,8 @@ Everything here is data; `check.py` enforces it on the parsed tree and
 
 from __future__ import annotations
 
+import textwrap
+
 # Caps, all checked before anything is allocated.
 MAX_TEXT = 500  # characters of one expression or one --var constructor
 MAX_NODES = 200  # syntax-tree nodes of one expression
@@ -154,6 +156,14 @@ CONSTRUCTORS: dict[str, bool] = {
     "tensor": False,
 }
 
+
+def _listing(names: list[str]) -> str:
+    indent = " " * 15  # lines up under the first entry
+    return textwrap.fill(
+        ", ".join(names), width=88, initial_indent=indent, subsequent_indent=indent
+    ).lstrip()
+
+
 # Shown by `agrad expr --help`. Keep it in step with the tables above (a test does).
 GRAMMAR = f"""
 Grammar of EXPR (a Python-like expression, checked before anything runs):
@@ -161,8 +171,9 @@ Grammar of EXPR (a Python-like expression, checked before anything runs):
   numbers      2, 0.5, 1e-3 (|n| <= {MAX_LITERAL:,}); True, False for keywords
   names        the variables declared with --var
   operators    + - * / ** @, unary -, parentheses
-  calls        {", ".join(sorted(FUNCTIONS))}
-  methods      x.NAME(...) for NAME in: {", ".join(sorted(METHODS))}
+  calls        {_listing(sorted(FUNCTIONS))}
+  methods      x.NAME(...), NAME one of:
+               {_listing(sorted(METHODS))}
   keywords     only those each call accepts, e.g. dim=, keepdim=, min=, max=, p=
   indexing     x[0], x[-1], x[1:3], x[:, 0], x[::2] (integers and slices only)
   tuples       (2, 10) as arguments, e.g. x.reshape((2, 10))
