@@ -177,6 +177,7 @@ Grammar of EXPR (a Python-like expression, checked before anything runs):
   keywords     only those each call accepts, e.g. dim=, keepdim=, min=, max=, p=
   indexing     x[0], x[-1], x[1:3], x[:, 0], x[::2] (integers and slices only)
   tuples       (2, 10) as arguments, e.g. x.reshape((2, 10))
+  (an EXPR that starts with - would read as an option: write "(-x)" or " -x")
 
 --var NAME=CONSTRUCTOR, CONSTRUCTOR one of:
   {", ".join(CONSTRUCTORS)}
