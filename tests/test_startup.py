@@ -31,7 +31,15 @@ def test_importing_the_cli_leaves_torch_unloaded():
 
 @pytest.mark.parametrize(
     "args",
-    [["--help"], ["linear", "--help"], ["jvp", "-h"], ["--version"], ["jvp", "--repeat", "0"]],
+    [
+        ["--help"],
+        ["linear", "--help"],
+        ["jvp", "-h"],
+        ["--version"],
+        ["jvp", "--repeat", "0"],
+        ["expr", "--grammar"],
+        ["expr", "x.__class__", "--var", "x=ones(3)"],  # rejected before torch is needed
+    ],
 )
 def test_help_version_and_usage_errors_do_not_import_torch_or_rich(args):
     result = _python(PROBE.format(args=args))
@@ -39,7 +47,15 @@ def test_help_version_and_usage_errors_do_not_import_torch_or_rich(args):
     assert (torch_loaded, rich_loaded) == ("False", "False")
 
 
-@pytest.mark.parametrize("args", [["linear", "--seed", "0", "--json"], ["jvp", "--repeat", "2"]])
+@pytest.mark.parametrize(
+    "args",
+    [
+        ["linear", "--seed", "0", "--json"],
+        ["jvp", "--repeat", "2"],
+        ["chain", "--format", "dot"],
+        ["expr", "mse_loss(x, y)", "--var", "x=ones(3,1)", "--var", "y=zeros(3)"],  # warns
+    ],
+)
 def test_success_writes_nothing_to_stderr(args):
     result = subprocess.run(
         [sys.executable, "-m", "autograd_cli", *args], capture_output=True, text=True, timeout=120
