@@ -228,3 +228,9 @@ def test_a_shared_leaf_is_one_node_in_every_format(agrad, agrad_json):
     tree = agrad("chain", "--length", "4").stdout
     assert tree.count("AccumulateGrad → a (4, 4)") == 1
     assert tree.count("AccumulateGrad → a (shown above)") == 3
+
+
+def test_saved_int64_attributes_keep_their_sign(agrad_json):
+    doc = agrad_json("expr", "softmax(x, dim=-1)", "--var", "x=ones(2,3)")
+    softmax = next(n for n in doc["graph"]["nodes"] if n["grad_fn"] == "SoftmaxBackward0")
+    assert softmax["saved_attributes"]["dim"] == -1

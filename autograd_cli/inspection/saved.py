@@ -85,10 +85,14 @@ def plain_value(value: Any) -> Any:
 
     Floats stay floats, even NaN: the JSON renderer encodes non-finite numbers.
     """
+    if type(value) is int and value >= 2**63:
+        # Some getters hand back an int64 as unsigned: softmax's dim=-1 arrives as
+        # 2**64 - 1. Every saved integer is an int64 in C++, so fold it back.
+        return value - 2**64
     if type(value) in _JSON_SCALARS:
         return value
     if isinstance(value, tuple | list):
-        if all(type(v) in _JSON_SCALARS for v in value):
+        if all(type(v) in _JSON_SCALARS and not (type(v) is int and v >= 2**63) for v in value):
             return value  # sizes and strides: the common case, kept as they are
         return [plain_value(v) for v in value]
     return str(value)  # dtypes, memory formats, SymInts...: their printed form
