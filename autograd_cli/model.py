@@ -7,7 +7,7 @@ is just `to_dict()` of a report.
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, fields, is_dataclass
+from dataclasses import dataclass, fields, is_dataclass
 from typing import Any, NamedTuple
 
 # A tensor's value as nested Python lists (`Tensor.tolist()`); a float for 0-d.
@@ -276,6 +276,8 @@ def _report_dict(report: Report) -> dict[str, Any]:
 
 
 def _plain(value: Any) -> Any:
+    # One level of fields is enough: report fields hold flat dataclasses whose
+    # values are plain data already (asdict's deep copy costs ~0.7 ms a report).
     if isinstance(value, tuple) and value and is_dataclass(value[0]):
-        return [asdict(item) for item in value]
+        return [{f.name: getattr(item, f.name) for f in fields(item)} for item in value]
     return value

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import functools
 import platform
 from importlib import metadata
 
 from autograd_cli import __version__
 
 
+@functools.cache  # reading package metadata costs ~2 ms; every JSON document asks
 def torch_version() -> str:
     try:
         return metadata.version("torch")
