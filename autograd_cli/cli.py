@@ -4,8 +4,6 @@ Nothing here imports torch or Rich at module level, so `agrad --help` stays as f
 as any Typer app. Commands only declare options and call `runner.run_command`.
 """
 
-from __future__ import annotations
-
 import contextlib
 import sys
 from collections.abc import Sequence
@@ -25,6 +23,7 @@ MAX_PRECISION = 12
 MAX_LENGTH = 200_000
 MAX_HIDDEN = 256
 MAX_NODES_CAP = 10_000_000
+MAX_SEEDS = 100_000
 FORMATS = ("table", "json", "dot", "mermaid")
 COLOR_MODES = ("auto", "always", "never")
 DTYPE_NAMES = ("float32", "float64")
@@ -43,7 +42,8 @@ class _DirectCoercion:
         self.parser = parser
 
     def coerce(self, value: Any, *, param: Any, ctx: Any) -> Any:
-        if self.parser is not None and isinstance(value, str):
+        # Defaults arrive here too (as declared, e.g. 0 or "table"): parsers take both.
+        if self.parser is not None and value is not None:
             return self.parser(value)
         return value
 
@@ -200,13 +200,54 @@ def _int_parser(low: int, high: int, what: str = "") -> Any:
     return parse
 
 
+class SeedSpec(NamedTuple):
+    """--seed as given: one seed, or a sweep over a range or list of seeds."""
+
+    seeds: tuple[int, ...]
+    sweep: bool  # written as a range or a list, even of one seed
+
+
+def _parse_seeds(text: str | int | SeedSpec) -> SeedSpec:
+    """`7`, `0..999` (inclusive), `1,5,9`, or a mix such as `0..9,100,200..210`."""
+    if isinstance(text, SeedSpec):
+        return text
+    if isinstance(text, int):  # the declared default
+        return SeedSpec((text,), sweep=False)
+    one = _int_parser(SEED_MIN, SEED_MAX, " (what torch.manual_seed accepts)")
+    form = "S, A..B (inclusive, A <= B) or a comma-separated list of those, e.g. 0..999 or 1,5,9"
+    seeds: list[int] = []
+    for item in text.split(","):
+        low, dots, high = item.strip().partition("..")
+        if not dots:
+            seeds.append(one(low))
+        else:
+            if not low.strip() or not high.strip():
+                raise typer.BadParameter(f"{item.strip()!r} is not a range; allowed: {form}.")
+            first, last = one(low), one(high)
+            if first > last:
+                raise typer.BadParameter(
+                    f"{item.strip()!r} is an empty range (start > end); allowed: {form}."
+                )
+            if last - first + 1 + len(seeds) > MAX_SEEDS:
+                seeds.extend(range(MAX_SEEDS + 1))  # reported just below
+            else:
+                seeds.extend(range(first, last + 1))
+        if len(seeds) > MAX_SEEDS:
+            raise typer.BadParameter(
+                f"more than {MAX_SEEDS:,} seeds; a sweep runs at most {MAX_SEEDS:,}."
+            )
+    return SeedSpec(tuple(seeds), sweep=len(seeds) > 1 or "," in text or ".." in text)
+
+
 SeedOption = Annotated[
-    int,
+    SeedSpec,
     typer.Option(
         "--seed",
-        parser=_int_parser(SEED_MIN, SEED_MAX, " (what torch.manual_seed accepts)"),
+        parser=_parse_seeds,
         metavar="S",
-        help=f"torch.manual_seed(S) before the statements; {SEED_MIN} to {SEED_MAX}.",
+        help=f"torch.manual_seed(S) before the statements; {SEED_MIN} to {SEED_MAX}. A range "
+        f"A..B or a list 1,5,9 (up to {MAX_SEEDS:,} seeds) sweeps them all in one process: "
+        "JSON Lines with --json, one summary table otherwise.",
     ),
 ]
 
@@ -318,7 +359,8 @@ def linear(
     """
     _run(
         "linear",
-        {"seed": seed},
+        {},
+        seed,
         fmt,
         json,
         OutputOptions(precision, color, output, saved, max_nodes),
@@ -358,6 +400,7 @@ def jvp(
     _run(
         "jvp",
         {"repeat": repeat},
+        None,
         fmt,
         json,
         OutputOptions(precision, color, output, saved, max_nodes),
@@ -406,7 +449,8 @@ def chain(
     """
     _run(
         "chain",
-        {"length": length, "hidden": hidden, "seed": seed},
+        {"length": length, "hidden": hidden},
+        seed,
         fmt,
         json,
         OutputOptions(precision, color, output, saved, max_nodes),
@@ -526,15 +570,21 @@ def expr(
     params = {
         "expression": checked,
         "variables": variables,
-        "seed": seed,
         "dtype": dtype,
         "no_grad": set(no_grad or []),
         "repeat": repeat,
     }
-    _run("expr", params, fmt, json, OutputOptions(precision, color, output, saved, max_nodes))
+    _run("expr", params, seed, fmt, json, OutputOptions(precision, color, output, saved, max_nodes))
 
 
-def _run(command: str, params: dict[str, Any], fmt: str, json: bool, out: OutputOptions) -> None:
+def _run(
+    command: str,
+    params: dict[str, Any],
+    seed: SeedSpec | None,
+    fmt: str,
+    json: bool,
+    out: OutputOptions,
+) -> None:
     """Checks the options that depend on each other, then hands over to the runner."""
     if json:
         if fmt not in ("table", "json"):
@@ -542,9 +592,21 @@ def _run(command: str, params: dict[str, Any], fmt: str, json: bool, out: Output
                 f"--json means --format json; it cannot be combined with --format {fmt}"
             )
         fmt = "json"
-    from autograd_cli.runner import RunOptions, run_command
+    from autograd_cli.runner import RunOptions, run_command, run_sweep
 
-    run_command(command, params, RunOptions(format=fmt, **out._asdict()))
+    options = RunOptions(format=fmt, **out._asdict())
+    if seed is not None and seed.sweep:
+        if fmt not in ("table", "json"):
+            raise UsageProblem(f"a --seed sweep writes json or table, not --format {fmt}")
+        if out.output is not None:
+            raise UsageProblem(
+                "a --seed sweep streams to stdout; redirect it (> sweep.jsonl) instead of --output"
+            )
+        run_sweep(command, params, seed.seeds, options)
+        return
+    if seed is not None:
+        params = {**params, "seed": seed.seeds[0]}
+    run_command(command, params, options)
 
 
 def run() -> None:

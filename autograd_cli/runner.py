@@ -75,6 +75,41 @@ def run_command(command: str, params: dict[str, Any], options: RunOptions) -> No
     run_with_big_stack(work)
 
 
+def run_sweep(
+    command: str, params: dict[str, Any], seeds: tuple[int, ...], options: RunOptions
+) -> None:
+    """One process, every seed: JSON Lines (one document per seed, each flushed as
+    written, identical to a single run's) or one summary table, streamed."""
+    root = ROOT_NAMES[command]
+    seed_width = max(4, *(len(str(seed)) for seed in seeds))
+
+    def work() -> None:
+        if options.format == "json":
+            from autograd_cli.render.emit import write_text
+            from autograd_cli.render.json_doc import report_json
+
+            for seed in seeds:
+                report = BUILDERS[command]({**params, "seed": seed, "max_nodes": None})
+                write_text(report_json(report) + "\n")
+            return
+        from autograd_cli.render.console import make_console
+        from autograd_cli.render.sweep import sweep_header, sweep_row
+
+        console = make_console(options.color)
+        for index, seed in enumerate(seeds):
+            # The rows need no graph: a one-node cap keeps the walk from collecting facts.
+            report = BUILDERS[command]({**params, "seed": seed, "max_nodes": 1})
+            if index == 0:
+                for line in sweep_header(report, root, seed_width):
+                    console.print(line, soft_wrap=True)
+            console.print(
+                sweep_row(report, root, seed, seed_width, options.precision), soft_wrap=True
+            )
+            console.file.flush()
+
+    run_with_big_stack(work)
+
+
 def _render(
     report: Report, command: str, options: RunOptions, cap: int, target: output.Target
 ) -> str | None:

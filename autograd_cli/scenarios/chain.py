@@ -12,6 +12,8 @@ from dataclasses import dataclass
 
 import torch
 
+from autograd_cli.scenarios.seeding import manual_seed
+
 
 def statements(length: int, hidden: int) -> tuple[str, ...]:
     return (
@@ -39,7 +41,7 @@ class ChainTensors:
 
 
 def build(length: int, hidden: int, seed: int) -> ChainTensors:
-    torch.manual_seed(seed)
+    manual_seed(seed)
     h0 = torch.randn(1, hidden, requires_grad=True)
     # Scaled so that tanh neither saturates nor dies over many steps.
     a = (torch.randn(hidden, hidden) / hidden**0.5).requires_grad_()

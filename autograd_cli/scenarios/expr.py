@@ -15,6 +15,7 @@ from autograd_cli.expression.check import CheckedExpression, ExpressionError
 from autograd_cli.expression.evaluate import DTYPES, Evaluator, build_variable
 from autograd_cli.expression.grammar import MAX_NUMEL
 from autograd_cli.expression.variables import VariableSpec
+from autograd_cli.scenarios.seeding import manual_seed
 
 
 @dataclass
@@ -65,7 +66,7 @@ def _evaluate(
         meta[spec.name] = t
     Evaluator(expression, meta).run()  # shapes, dtypes and caps, before any real work
 
-    torch.manual_seed(seed)
+    manual_seed(seed)
     real: dict[str, torch.Tensor] = {}
     for spec in variables:
         t = build_variable(spec, torch_dtype, "cpu")

@@ -7,6 +7,8 @@ from dataclasses import dataclass
 import torch
 import torch.nn.functional as F
 
+from autograd_cli.scenarios.seeding import manual_seed
+
 # Shown to the user exactly as run below, so the numbers can be reproduced by hand.
 STATEMENTS = (
     "torch.manual_seed(seed)",
@@ -34,7 +36,7 @@ class LinearTensors:
 
 def build(seed: int) -> LinearTensors:
     """Exactly the tutorial's statements, in its order, after manual_seed(seed)."""
-    torch.manual_seed(seed)
+    manual_seed(seed)
     x = torch.ones(5)
     y = torch.zeros(3)
     w = torch.randn(5, 3, requires_grad=True)
