@@ -101,3 +101,13 @@ def test_a_real_run_does_not_import_pydantic():
     result = _python(probe.format(args=args))
     torch_loaded, pydantic_loaded, code = result.stderr.strip().splitlines()[-1].split()
     assert (torch_loaded, pydantic_loaded, code) == ("True", "False", "0")
+
+
+@pytest.mark.parametrize(
+    "args",
+    [["linear", "--json"], ["chain", "--format", "dot"], ["linear", "--seed", "0..3", "--json"]],
+)
+def test_machine_output_never_loads_rich(args):
+    result = _python(PROBE.format(args=args))
+    torch_loaded, rich_loaded, code = result.stderr.strip().splitlines()[-1].split()
+    assert (torch_loaded, rich_loaded, code) == ("True", "False", "0")
