@@ -5,11 +5,13 @@ Imported only after options parsed, so torch is loaded only for real work.
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from dataclasses import dataclass
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
+from autograd_cli.errors import UsageProblem
 from autograd_cli.model import Report
 from autograd_cli.render import output
 from autograd_cli.worker import run_with_big_stack
@@ -60,7 +62,35 @@ BUILDERS: dict[str, Callable[[dict[str, Any]], Report]] = {
 ROOT_NAMES = {"linear": "loss", "jvp": "out", "chain": "loss", "expr": "out"}
 
 
+# Set by `agrad batch` while it runs one of its lines: JSON documents go here
+# instead of stdout, one per report.
+_captured: list[str] | None = None
+
+
+@contextmanager
+def capturing_json() -> Iterator[list[str]]:
+    global _captured
+    _captured = documents = []
+    try:
+        yield documents
+    finally:
+        _captured = None
+
+
+def _check_capture(options: RunOptions) -> bool:
+    """In a batch line: JSON only (the default table view becomes JSON), no files."""
+    if _captured is None:
+        return False
+    if options.format not in ("table", "json"):
+        raise UsageProblem(f"a batch line writes JSON; --format {options.format} is not allowed")
+    if options.output is not None:
+        raise UsageProblem("a batch line writes JSON to the batch; --output is not allowed")
+    return True
+
+
 def run_command(command: str, params: dict[str, Any], options: RunOptions) -> None:
+    if _check_capture(options):
+        options = replace(options, format="json")
     target = output.check_target(options.output, options.format)  # fail before any work
     node_cap = options.max_nodes
     if node_cap is None and options.format == "table" and not target.image:
@@ -70,7 +100,10 @@ def run_command(command: str, params: dict[str, Any], options: RunOptions) -> No
         # Build, render and free the graph on one big-stack thread: see worker.py.
         report = BUILDERS[command]({**params, "max_nodes": node_cap})
         text = _render(report, command, options, node_cap or TREE_MAX_NODES, target)
-        output.deliver(text, target)
+        if _captured is not None:
+            _captured.append(text or "")
+        else:
+            output.deliver(text, target)
 
     run_with_big_stack(work)
 
@@ -82,15 +115,19 @@ def run_sweep(
     written, identical to a single run's) or one summary table, streamed."""
     root = ROOT_NAMES[command]
     seed_width = max(4, *(len(str(seed)) for seed in seeds))
+    json_only = _check_capture(options) or options.format == "json"
 
     def work() -> None:
-        if options.format == "json":
+        if json_only:
             from autograd_cli.render.emit import write_text
             from autograd_cli.render.json_doc import report_json
 
             for seed in seeds:
-                report = BUILDERS[command]({**params, "seed": seed, "max_nodes": None})
-                write_text(report_json(report) + "\n")
+                text = report_json(BUILDERS[command]({**params, "seed": seed, "max_nodes": None}))
+                if _captured is not None:
+                    _captured.append(text)
+                else:
+                    write_text(text + "\n")
             return
         from autograd_cli.render.console import make_console
         from autograd_cli.render.sweep import sweep_header, sweep_row

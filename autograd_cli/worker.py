@@ -14,9 +14,13 @@ import threading
 from collections.abc import Callable
 
 STACK_BYTES = 1 << 30
+THREAD_NAME = "agrad-work"
 
 
 def run_with_big_stack(work: Callable[[], None]) -> None:
+    if threading.current_thread().name == THREAD_NAME:  # already there (agrad batch)
+        work()
+        return
     failure: list[BaseException] = []
 
     def target() -> None:
@@ -31,7 +35,7 @@ def run_with_big_stack(work: Callable[[], None]) -> None:
         finally:
             gc.enable()
 
-    thread = threading.Thread(target=target, name="agrad-work", daemon=True)
+    thread = threading.Thread(target=target, name=THREAD_NAME, daemon=True)
     previous = threading.stack_size()
     try:
         # The size applies to threads started while it is set, so start() goes inside.

@@ -1,0 +1,104 @@
+"""`agrad batch`: many command lines, one process, one JSON record per result."""
+
+from __future__ import annotations
+
+import json
+import shlex
+import sys
+from collections.abc import Iterator
+from typing import Any, TextIO
+
+from typer.core import TyperGroup
+
+from autograd_cli.errors import ExitCode, UsageProblem
+from autograd_cli.worker import run_with_big_stack
+
+REFUSED = {"batch": "a batch line cannot run batch"}
+NO_TEXT_OUTPUT = {"-h", "--help", "--version", "--grammar"}
+
+
+def run_batch(path: str, group: Any) -> int:
+    source = _open(path)
+    worst = ExitCode.OK
+
+    def work() -> None:
+        nonlocal worst
+        from autograd_cli.render.emit import write_text
+
+        for number, text in _lines(source):
+            for record, code in _run_line(group, number, text):
+                write_text(record + "\n")
+                worst = max(worst, code)
+                if code == ExitCode.INTERRUPTED:
+                    raise KeyboardInterrupt
+
+    try:
+        # One worker thread for every line, not one per line (see worker.py).
+        run_with_big_stack(work)
+    finally:
+        if source is not sys.stdin:
+            source.close()
+    return int(worst)
+
+
+def _open(path: str) -> TextIO:
+    if path == "-":
+        return sys.stdin
+    try:
+        return open(path, encoding="utf-8")  # noqa: SIM115 - closed by run_batch
+    except OSError as e:
+        raise UsageProblem(f"batch file {path}: cannot read it ({e.strerror or e})") from None
+
+
+def _lines(source: TextIO) -> Iterator[tuple[int, str]]:
+    try:
+        for number, raw in enumerate(source, start=1):
+            text = raw.strip()
+            if text and not text.startswith("#"):
+                yield number, text
+    except UnicodeDecodeError as e:
+        raise UsageProblem(f"batch input is not UTF-8 text ({e.reason})") from None
+
+
+def _run_line(group: Any, number: int, text: str) -> Iterator[tuple[str, int]]:
+    from autograd_cli.cli import outcome
+    from autograd_cli.runner import capturing_json
+
+    head = f'{{"line":{number},"command":{json.dumps(text, ensure_ascii=False)}'
+    try:
+        argv = shlex.split(text, comments=True)
+    except ValueError as e:
+        yield _error(head, ExitCode.USAGE, f"cannot split the line: {e}"), ExitCode.USAGE
+        return
+    if argv[:1] == ["agrad"]:
+        argv = argv[1:]
+    problem = _refusal(argv)
+    if problem:
+        yield _error(head, ExitCode.USAGE, problem), ExitCode.USAGE
+        return
+    with capturing_json() as documents:
+        code, lines = outcome(
+            lambda: TyperGroup.main(group, args=argv, prog_name="agrad", standalone_mode=False)
+        )
+    if code != ExitCode.OK or not documents:
+        yield _error(head, code, (lines or ("no output",))[0]), code
+        return
+    for document in documents:
+        yield f'{head},"exit_code":0,"result":{document}}}', ExitCode.OK
+
+
+def _refusal(argv: list[str]) -> str | None:
+    if not argv:
+        return "the line has no command"
+    if argv[0] in REFUSED:
+        return REFUSED[argv[0]]
+    if NO_TEXT_OUTPUT.intersection(argv):
+        return "--help, --version and --grammar print text, not JSON; not in a batch"
+    return None
+
+
+def _error(head: str, code: int, message: str) -> str:
+    return (
+        f'{head},"exit_code":{int(code)},'
+        f'"error":{json.dumps(" ".join(message.split()), ensure_ascii=False)}}}'
+    )
