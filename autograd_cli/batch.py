@@ -45,7 +45,7 @@ def _open(path: str) -> TextIO:
     if path == "-":
         return sys.stdin
     try:
-        return open(path, encoding="utf-8")  # noqa: SIM115 - closed by run_batch
+        return open(path, encoding="utf-8")  # closed by run_batch
     except OSError as e:
         raise UsageProblem(f"batch file {path}: cannot read it ({e.strerror or e})") from None
 

@@ -78,6 +78,15 @@ class AgradGroup(TyperGroup):
                 args=argv or ["--help"], prog_name="agrad", standalone_mode=False, **extra
             )
         )
+        from autograd_cli.worker import worker_left_running
+
+        if worker_left_running():  # interrupted mid-work: see worker.py
+            import os
+
+            with contextlib.suppress(OSError, ValueError):
+                sys.stdout.flush()
+            sys.stderr.flush()
+            os._exit(code)
         sys.exit(code)
 
     def get_params(self, ctx: Any) -> list[Any]:
@@ -297,6 +306,16 @@ OutputOption = Annotated[
         "with Graphviz's dot program (which must be installed).",
     ),
 ]
+ExportOption = Annotated[
+    Path | None,
+    typer.Option(
+        "--export",
+        parser=lambda text: Path(text) if isinstance(text, str) else text,
+        metavar="FILE",
+        help="Also write the human view to FILE.svg (a picture), FILE.html (a page) or "
+        "FILE.txt, for slides and notes; stdout is unchanged.",
+    ),
+]
 SavedFlag = Annotated[
     bool,
     typer.Option(
@@ -357,6 +376,7 @@ def linear(
     fmt: FormatOption = "table",
     json: JsonFlag = False,
     output: OutputOption = None,
+    export: ExportOption = None,
     saved: SavedFlag = False,
     max_nodes: MaxNodesOption = None,
     color: ColorOption = "auto",
@@ -374,7 +394,7 @@ def linear(
         seed,
         fmt,
         json,
-        OutputOptions(precision, color, output, saved, max_nodes),
+        OutputOptions(precision, color, output, saved, max_nodes, export),
     )
 
 
@@ -397,6 +417,7 @@ def jvp(
     fmt: FormatOption = "table",
     json: JsonFlag = False,
     output: OutputOption = None,
+    export: ExportOption = None,
     saved: SavedFlag = False,
     max_nodes: MaxNodesOption = None,
     color: ColorOption = "auto",
@@ -414,7 +435,7 @@ def jvp(
         None,
         fmt,
         json,
-        OutputOptions(precision, color, output, saved, max_nodes),
+        OutputOptions(precision, color, output, saved, max_nodes, export),
     )
 
 
@@ -447,6 +468,7 @@ def chain(
     fmt: FormatOption = "table",
     json: JsonFlag = False,
     output: OutputOption = None,
+    export: ExportOption = None,
     saved: SavedFlag = False,
     max_nodes: MaxNodesOption = None,
     color: ColorOption = "auto",
@@ -464,7 +486,7 @@ def chain(
         seed,
         fmt,
         json,
-        OutputOptions(precision, color, output, saved, max_nodes),
+        OutputOptions(precision, color, output, saved, max_nodes, export),
     )
 
 
@@ -476,6 +498,7 @@ class OutputOptions(NamedTuple):
     output: Path | None
     saved: bool
     max_nodes: int | None
+    export: Path | None
 
 
 EXPR_HELP = "\n\n".join("\b\n" + block.strip("\n") for block in GRAMMAR.strip().split("\n\n"))
@@ -548,6 +571,7 @@ def expr(
     fmt: FormatOption = "table",
     json: JsonFlag = False,
     output: OutputOption = None,
+    export: ExportOption = None,
     saved: SavedFlag = False,
     max_nodes: MaxNodesOption = None,
     color: ColorOption = "auto",
@@ -585,7 +609,14 @@ def expr(
         "no_grad": set(no_grad or []),
         "repeat": repeat,
     }
-    _run("expr", params, seed, fmt, json, OutputOptions(precision, color, output, saved, max_nodes))
+    _run(
+        "expr",
+        params,
+        seed,
+        fmt,
+        json,
+        OutputOptions(precision, color, output, saved, max_nodes, export),
+    )
 
 
 @app.command(
@@ -642,9 +673,10 @@ def _run(
     if seed is not None and seed.sweep:
         if fmt not in ("table", "json"):
             raise UsageProblem(f"a --seed sweep writes json or table, not --format {fmt}")
-        if out.output is not None:
+        if out.output is not None or out.export is not None:
+            flag = "--output" if out.output is not None else "--export"
             raise UsageProblem(
-                "a --seed sweep streams to stdout; redirect it (> sweep.jsonl) instead of --output"
+                f"a --seed sweep streams to stdout; redirect it (> sweep.jsonl) instead of {flag}"
             )
         run_sweep(command, params, seed.seeds, options)
         return

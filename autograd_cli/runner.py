@@ -27,6 +27,7 @@ class RunOptions:
     output: Path | None = None
     saved: bool = False
     max_nodes: int | None = None  # None: TREE_MAX_NODES for the tree, all nodes otherwise
+    export: Path | None = None  # the human view, also written to this .svg/.html/.txt
 
 
 def _linear(params: dict[str, Any]) -> Report:
@@ -92,6 +93,7 @@ def run_command(command: str, params: dict[str, Any], options: RunOptions) -> No
     if _check_capture(options):
         options = replace(options, format="json")
     target = output.check_target(options.output, options.format)  # fail before any work
+    output.check_export(options.export)
     node_cap = options.max_nodes
     if node_cap is None and options.format == "table" and not target.image:
         node_cap = TREE_MAX_NODES
@@ -99,7 +101,10 @@ def run_command(command: str, params: dict[str, Any], options: RunOptions) -> No
     def work() -> None:
         # Build, render and free the graph on one big-stack thread: see worker.py.
         report = BUILDERS[command]({**params, "max_nodes": node_cap})
-        text = _render(report, command, options, node_cap or TREE_MAX_NODES, target)
+        cap = node_cap or TREE_MAX_NODES
+        if options.export is not None:
+            _export(report, command, options, cap)
+        text = _render(report, command, options, cap, target)
         if _captured is not None:
             _captured.append(text or "")
         else:
@@ -145,6 +150,14 @@ def run_sweep(
             console.file.flush()
 
     run_with_big_stack(work)
+
+
+def _export(report: Report, command: str, options: RunOptions, cap: int) -> None:
+    from autograd_cli.render.table import TreeOptions, table_view
+
+    assert options.export is not None
+    view = list(table_view(report, options.precision, TreeOptions(cap, options.saved)))
+    output.export_view(options.export, view, title=f"agrad {command}")
 
 
 def _render(

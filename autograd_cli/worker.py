@@ -17,11 +17,23 @@ STACK_BYTES = 1 << 30
 THREAD_NAME = "agrad-work"
 
 
+# A worker still busy when Ctrl-C came: Python's shutdown would tear it down in the
+# middle of torch's C++ code (std::terminate, SIGABRT), so the CLI leaves by os._exit.
+# (Its "finished" event, not Thread.is_alive(): Python 3.11 marks a thread stopped
+# when a join() on it is interrupted, though it still runs.)
+_left_running: list[threading.Event] = []
+
+
+def worker_left_running() -> bool:
+    return any(not finished.is_set() for finished in _left_running)
+
+
 def run_with_big_stack(work: Callable[[], None]) -> None:
     if threading.current_thread().name == THREAD_NAME:  # already there (agrad batch)
         work()
         return
     failure: list[BaseException] = []
+    finished = threading.Event()
 
     def target() -> None:
         # One short-lived command makes millions of small acyclic objects on big
@@ -34,6 +46,7 @@ def run_with_big_stack(work: Callable[[], None]) -> None:
             failure.append(e)
         finally:
             gc.enable()
+            finished.set()
 
     thread = threading.Thread(target=target, name=THREAD_NAME, daemon=True)
     previous = threading.stack_size()
@@ -46,8 +59,13 @@ def run_with_big_stack(work: Callable[[], None]) -> None:
         return
     finally:
         threading.stack_size(previous)
-    # join() with a timeout, so Ctrl-C reaches the main thread while it waits.
-    while thread.is_alive():
-        thread.join(0.2)
+    # Wait with a timeout, so Ctrl-C reaches the main thread while it waits.
+    try:
+        while not finished.wait(0.2):
+            pass
+    except KeyboardInterrupt:
+        _left_running.append(finished)
+        raise
+    thread.join()
     if failure:
         raise failure[0]

@@ -56,11 +56,15 @@ def main() -> int:
     for name in ("sweep", "batch"):
         ratio = median[name] / single
         verdict = "ok" if ratio <= 1.5 else "OVER TARGET"
-        print(f"{name:<6} 1,000 in one process {median[name]:8.2f} s  {ratio:5.2f} x single "
-              f"(target <= 1.5) {verdict}")
+        print(
+            f"{name:<6} 1,000 in one process {median[name]:8.2f} s  {ratio:5.2f} x single "
+            f"(target <= 1.5) {verdict}"
+        )
     shell = statistics.median(loop)
-    print(f"loop   1,000 single calls  {shell:8.2f} s  (20 timed, x50)  "
-          f"{shell / median['sweep']:5.0f} x the sweep")
+    print(
+        f"loop   1,000 single calls  {shell:8.2f} s  (20 timed, x50)  "
+        f"{shell / median['sweep']:5.0f} x the sweep"
+    )
     return 0
 
 

@@ -29,8 +29,10 @@ def pytest_addoption(parser: pytest.Parser) -> None:
 def agrad() -> Callable[..., Result]:
     """Runs `agrad ARGS...` in-process; stdout and stderr stay separate."""
 
-    def invoke(*args: str, env: dict[str, str | None] | None = None) -> Result:
-        return CliRunner().invoke(app, list(args), env={**PINNED_ENV, **(env or {})})
+    def invoke(
+        *args: str, env: dict[str, str | None] | None = None, input: str | None = None
+    ) -> Result:
+        return CliRunner().invoke(app, list(args), env={**PINNED_ENV, **(env or {})}, input=input)
 
     return invoke
 

@@ -13,6 +13,7 @@ import tempfile
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from autograd_cli.errors import RuntimeProblem, UsageProblem
 
@@ -53,6 +54,51 @@ def check_target(path: Path | None, fmt: str) -> Target:
             f"installed; {INSTALL_DOT}"
         )
     return Target(path=path, image=image)
+
+
+EXPORT_SUFFIXES = (".svg", ".html", ".txt")
+
+
+def check_export(path: Path | None) -> Path | None:
+    """Validates --export before any work, like --output."""
+    if path is None:
+        return None
+    if path.suffix.lower() not in EXPORT_SUFFIXES:
+        raise UsageProblem(
+            f"--export {path}: unknown kind of file {path.suffix or '(no extension)'}; "
+            f"allowed: {', '.join(EXPORT_SUFFIXES)}"
+        )
+    check_target(path, "table")
+    return path
+
+
+def export_view(path: Path, renderables: list[Any], title: str) -> None:
+    """The human view as a picture (.svg), a page (.html) or plain text (.txt)."""
+    import io
+
+    from rich.console import Console
+
+    width = int(os.environ["COLUMNS"]) if os.environ.get("COLUMNS", "").isdigit() else 100
+    console = Console(
+        file=io.StringIO(),
+        record=True,
+        width=width,
+        color_system="truecolor",
+        force_terminal=True,
+        highlight=False,
+        markup=False,
+        emoji=False,
+    )
+    for renderable in renderables:
+        console.print(renderable)
+    kind = path.suffix.lower()
+    if kind == ".svg":
+        text = console.export_svg(title=title)
+    elif kind == ".html":
+        text = console.export_html()
+    else:
+        text = console.export_text()
+    _write_atomically(path, lambda tmp: tmp.write_text(text, encoding="utf-8"))
 
 
 def deliver(text: str | None, target: Target) -> None:

@@ -1,0 +1,211 @@
+"""Scripting at scale: seed sweeps, agrad batch, clean pipes, Ctrl-C, --export."""
+
+from __future__ import annotations
+
+import json
+import signal
+import subprocess
+import sys
+import xml.etree.ElementTree as ET
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+
+from autograd_cli.errors import ExitCode
+
+ROOT = Path(__file__).parent.parent
+
+
+@pytest.mark.parametrize(
+    ("args", "seeds"),
+    [
+        (["linear"], ["0", "1", "2", "3", "4"]),
+        (["chain", "--length", "3"], ["1", "5"]),
+        (["expr", "(x * w).sum()", "--var", "x=randn(3)", "--var", "w=rand(3)"], ["2", "3", "9"]),
+    ],
+)
+def test_sweep_json_lines_equal_the_single_runs(agrad, args, seeds):
+    spec = f"{seeds[0]}..{seeds[-1]}" if seeds == [str(n) for n in range(5)] else ",".join(seeds)
+    sweep = agrad(*args, "--seed", spec, "--json")
+    assert sweep.exit_code == 0 and sweep.stderr == ""
+    singles = "".join(agrad(*args, "--seed", seed, "--json").stdout for seed in seeds)
+    assert sweep.stdout == singles
+    assert len(sweep.stdout.splitlines()) == len(seeds)
+
+
+def test_mixed_ranges_and_lists(agrad):
+    out = agrad("linear", "--seed", "0..2,7,10..11", "--json").stdout
+    assert [json.loads(line)["seed"] for line in out.splitlines()] == [0, 1, 2, 7, 10, 11]
+
+
+def test_sweep_summary_rows_hold_the_loss_and_gradient_norms(agrad):
+    text = agrad("linear", "--seed", "0..3", "--precision", "6").stdout
+    header, _rule, *rows = text.splitlines()
+    assert header.split() == ["seed", "loss", "‖w.grad‖", "‖b.grad‖"]
+    assert len(rows) == 4
+    for row in rows:
+        seed, loss, w_norm, b_norm = row.split()
+        torch.manual_seed(int(seed))
+        w, b = torch.randn(5, 3).double().numpy(), torch.randn(3).double().numpy()
+        z = w.sum(axis=0) + b  # x = ones(5), y = zeros(3)
+        dl_dz = 1.0 / (1.0 + np.exp(-z)) / 3.0
+        assert float(loss) == pytest.approx(np.mean(np.logaddexp(0.0, z)), abs=2e-6)
+        assert float(w_norm) == pytest.approx(np.sqrt(5) * np.linalg.norm(dl_dz), abs=2e-6)
+        assert float(b_norm) == pytest.approx(np.linalg.norm(dl_dz), abs=2e-6)
+
+
+@pytest.mark.parametrize(
+    ("spec", "words"),
+    [
+        ("5..1", ["empty range"]),
+        ("a..b", ["'a' is not an integer"]),
+        ("1..", ["not a range"]),
+        ("..3", ["not a range"]),
+        ("0..100000", ["more than 100,000 seeds"]),
+        ("1,,2", ["'' is not an integer"]),
+        ("0..18446744073709551616", ["out of range"]),
+    ],
+)
+def test_malformed_seed_specs(agrad, spec, words):
+    result = agrad("linear", "--seed", spec, "--json")
+    assert result.exit_code == ExitCode.USAGE and result.stdout == ""
+    (line,) = result.stderr.splitlines()
+    assert line.startswith("agrad: error: Invalid value for '--seed'")
+    assert all(word in line for word in words)
+
+
+@pytest.mark.parametrize(
+    "extra", [["--format", "dot"], ["--output", "x.json"], ["--export", "x.svg"]]
+)
+def test_sweeps_refuse_single_document_options(agrad, extra):
+    result = agrad("linear", "--seed", "0..2", *extra)
+    assert result.exit_code == ExitCode.USAGE and result.stdout == ""
+
+
+BATCH = """\
+# a comment, then a blank line
+
+linear --seed 1
+agrad jvp --repeat 3   # trailing comments are comments too
+linear --seed abc
+expr "x +" --var x=ones(2)
+batch
+chain --length 2 --seed 0..1
+linear --format mermaid
+"""
+
+
+def test_batch_records_exit_code_and_errors_as_alone(agrad, tmp_path):
+    path = tmp_path / "lines.txt"
+    path.write_text(BATCH)
+    for result in (agrad("batch", str(path)), agrad("batch", input=BATCH)):
+        assert result.exit_code == ExitCode.USAGE  # the highest of its lines
+        assert result.stderr == ""
+        records = [json.loads(line) for line in result.stdout.splitlines()]
+        assert [(r["line"], r["exit_code"]) for r in records] == [
+            (3, 0),
+            (4, 0),
+            (5, 2),
+            (6, 2),
+            (7, 2),
+            (8, 0),
+            (8, 0),
+            (9, 2),
+        ]
+        assert records[0]["result"] == json.loads(agrad("linear", "--seed", "1", "--json").stdout)
+        assert (
+            records[1]["command"] == "agrad jvp --repeat 3   # trailing comments are comments too"
+        )
+        assert records[1]["result"]["repeat"] == 3
+        alone = agrad("linear", "--seed", "abc").stderr.splitlines()[0]
+        assert "agrad: error: " + records[2]["error"] == alone
+        assert records[4]["error"] == "a batch line cannot run batch"
+        assert [r["result"]["seed"] for r in records[5:7]] == [0, 1]
+        assert "--format mermaid" in records[7]["error"]
+
+
+def test_batch_of_good_lines_exits_0(agrad):
+    result = agrad("batch", "-", input="linear\njvp\n")
+    assert result.exit_code == 0
+    assert len(result.stdout.splitlines()) == 2
+
+
+def test_unreadable_batch_file(agrad, tmp_path):
+    result = agrad("batch", str(tmp_path / "missing.txt"))
+    assert result.exit_code == ExitCode.USAGE and result.stdout == ""
+    (line,) = result.stderr.splitlines()
+    assert "missing.txt" in line and "cannot read" in line
+
+
+def test_sweep_through_head_ends_quietly():
+    # `agrad linear --seed 0..2999 --json | head -1`, with a real pipe between them.
+    producer = subprocess.Popen(
+        [sys.executable, "-m", "autograd_cli", "linear", "--seed", "0..2999", "--json"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+    )
+    head = subprocess.Popen(["head", "-1"], stdin=producer.stdout, stdout=subprocess.PIPE)
+    producer.stdout.close()  # only head reads it now
+    first, _ = head.communicate(timeout=120)
+    errors = producer.stderr.read().decode()
+    producer.wait(timeout=120)
+    assert json.loads(first)["seed"] == 0
+    assert errors == ""  # no traceback, no "Exception ignored"
+    assert producer.returncode in (ExitCode.RUNTIME, -signal.SIGPIPE)
+
+
+def test_ctrl_c_mid_sweep_exits_130_with_one_line():
+    process = subprocess.Popen(
+        [sys.executable, "-m", "autograd_cli", "linear", "--seed", "0..99999", "--json"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+    )
+    assert json.loads(process.stdout.readline())["seed"] == 0  # streamed, not buffered
+    process.send_signal(signal.SIGINT)
+    _, errors = process.communicate(timeout=60)
+    assert process.returncode == ExitCode.INTERRUPTED
+    assert errors.decode() == "agrad: error: interrupted\n"
+
+
+@pytest.mark.parametrize("kind", ["svg", "html", "txt"])
+def test_export_writes_the_human_view_while_stdout_is_unchanged(agrad, tmp_path, kind):
+    target = tmp_path / f"view.{kind}"
+    result = agrad("jvp", "--json", "--export", str(target))
+    assert result.exit_code == 0 and result.stderr == ""
+    assert json.loads(result.stdout)["command"] == "jvp"  # stdout as --json asks
+    text = target.read_text(encoding="utf-8")
+    if kind == "svg":
+        assert ET.fromstring(text).tag == "{http://www.w3.org/2000/svg}svg"
+        assert "Call&#160;after&#160;zeroing&#160;gradients" in text or (
+            "Call after zeroing gradients" in text
+        )
+    elif kind == "html":
+        assert text.lstrip().lower().startswith("<!doctype html") and "First call" in text
+    else:
+        assert text == agrad("jvp").stdout  # the same view, without colour
+
+
+@pytest.mark.parametrize(
+    ("name", "words"),
+    [
+        ("view.png", ["unknown kind of file .png", ".svg, .html, .txt"]),
+        ("missing/view.svg", ["does not exist"]),
+    ],
+)
+def test_bad_export_paths(agrad, tmp_path, name, words):
+    result = agrad("linear", "--export", str(tmp_path / name))
+    assert result.exit_code == ExitCode.USAGE and result.stdout == ""
+    (line,) = result.stderr.splitlines()
+    assert all(word in line for word in words)
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_readme_picture_is_up_to_date(agrad, tmp_path):
+    fresh = tmp_path / "agrad-jvp.svg"
+    assert agrad("jvp", "--export", str(fresh)).exit_code == 0  # COLUMNS=100 (conftest)
+    committed = ROOT / "docs" / "agrad-jvp.svg"
+    assert fresh.read_bytes() == committed.read_bytes(), (
+        "regenerate: COLUMNS=100 agrad jvp --export docs/agrad-jvp.svg > /dev/null"
+    )
