@@ -39,7 +39,7 @@ def test_readme_has_exactly_the_two_setup_commands_and_ci_runs_the_test_one():
 
 
 def test_documented_caps_match_the_cli():
-    from autograd_cli import cli
+    from autograd_cli import options
 
-    assert f"| `--repeat` | 1 to {cli.MAX_REPEAT} |" in README
-    assert f"| `--precision` | 0 to {cli.MAX_PRECISION} |" in README
+    assert f"| `--repeat` | 1 to {options.MAX_REPEAT} |" in README
+    assert f"| `--precision` | 0 to {options.MAX_PRECISION} |" in README

@@ -48,19 +48,26 @@ def print_all(console: Console, renderables: Iterable[RenderableType]) -> None:
     console.file.flush()
 
 
-def recorded_text(renderables: Iterable[RenderableType]) -> str:
-    """The human view as plain text, for --output FILE: no colour, a fixed width."""
+def offscreen_console(color: bool) -> Console:
+    """A recording console for files: COLUMNS wide (else 100), never a terminal's."""
     import io
 
     width = int(os.environ["COLUMNS"]) if os.environ.get("COLUMNS", "").isdigit() else 100
-    console = Console(
+    return Console(
         file=io.StringIO(),
+        record=True,
         width=width,
-        color_system=None,
+        color_system="truecolor" if color else None,
+        force_terminal=color,
         highlight=False,
         markup=False,
         emoji=False,
     )
+
+
+def recorded_text(renderables: Iterable[RenderableType]) -> str:
+    """The human view as plain text, for --output FILE: no colour, a fixed width."""
+    console = offscreen_console(color=False)
     for renderable in renderables:
         console.print(renderable)
-    return console.file.getvalue()
+    return console.export_text()

@@ -74,21 +74,9 @@ def check_export(path: Path | None) -> Path | None:
 
 def export_view(path: Path, renderables: list[Any], title: str) -> None:
     """The human view as a picture (.svg), a page (.html) or plain text (.txt)."""
-    import io
+    from autograd_cli.render.console import offscreen_console
 
-    from rich.console import Console
-
-    width = int(os.environ["COLUMNS"]) if os.environ.get("COLUMNS", "").isdigit() else 100
-    console = Console(
-        file=io.StringIO(),
-        record=True,
-        width=width,
-        color_system="truecolor",
-        force_terminal=True,
-        highlight=False,
-        markup=False,
-        emoji=False,
-    )
+    console = offscreen_console(color=True)
     for renderable in renderables:
         console.print(renderable)
     kind = path.suffix.lower()

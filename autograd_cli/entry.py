@@ -1,0 +1,145 @@
+"""The Click entry point around the Typer app: every outcome becomes an exit code
+and, on failure, one `agrad: error: ...` line on stderr.
+
+Also the fast path for option values: see `_DirectCoercion`.
+"""
+
+import contextlib
+import sys
+from collections.abc import Sequence
+from typing import Any, NoReturn
+
+import typer
+from typer.core import TyperCommand, TyperGroup
+
+from autograd_cli.errors import AgradError, ExitCode
+
+
+class _DirectCoercion:
+    """Stands in for Typer's pydantic-based coercion of one option.
+
+    Typer 0.29 coerces every option value through pydantic, and importing it costs
+    ~150 ms per run: more than all of agrad's own work. agrad's options are either
+    flags or have their own `parser=`, so this does the same job directly. Where a
+    later Typer lacks the private hook, nothing is replaced and Typer's path runs.
+    """
+
+    def __init__(self, parser: Any) -> None:
+        self.parser = parser
+
+    def coerce(self, value: Any, *, param: Any, ctx: Any) -> Any:
+        # Defaults arrive here too (as declared, e.g. 0 or "table"): parsers take both.
+        if self.parser is not None and value is not None:
+            return self.parser(value)
+        return value
+
+
+def _with_direct_coercion(params: list[Any]) -> list[Any]:
+    for param in params:
+        if getattr(param, "_runtime_param", False) is not None:
+            continue  # already set, or not a Typer parameter
+        info = getattr(getattr(param, "type_descriptor", None), "parameter_info", None)
+        parser = getattr(info, "parser", None)
+        # Flags arrive as bools and repeated options (--var) as tuples of str: as is.
+        if parser is not None or getattr(param, "is_flag", False) or param.multiple:
+            param._runtime_param = _DirectCoercion(parser)
+    return params
+
+
+class AgradCommand(TyperCommand):
+    def get_params(self, ctx: Any) -> list[Any]:
+        return _with_direct_coercion(super().get_params(ctx))
+
+
+class AgradGroup(TyperGroup):
+    """Runs Click non-standalone so every failure becomes one `agrad: error:` line."""
+
+    def main(  # type: ignore[override]
+        self, args: Sequence[str] | None = None, prog_name: str | None = None, **extra: Any
+    ) -> NoReturn:
+        argv = list(sys.argv[1:] if args is None else args)
+        # A bare `agrad` teaches instead of failing.
+        code = _guarded(
+            lambda: super(AgradGroup, self).main(
+                args=argv or ["--help"], prog_name="agrad", standalone_mode=False, **extra
+            )
+        )
+        from autograd_cli.worker import worker_left_running
+
+        if worker_left_running():  # interrupted mid-work: see worker.py
+            import os
+
+            with contextlib.suppress(OSError, ValueError):
+                sys.stdout.flush()
+            sys.stderr.flush()
+            os._exit(code)
+        sys.exit(code)
+
+    def get_params(self, ctx: Any) -> list[Any]:
+        return _with_direct_coercion(super().get_params(ctx))
+
+
+def _guarded(call: Any) -> int:
+    """Calls the Click entry point; maps every outcome to an exit code and a message."""
+    code, lines = outcome(call)
+    if lines:
+        _fail(lines[0], code, lines[1:])
+    elif code == ExitCode.RUNTIME and lines is None:
+        _quiet_broken_pipe()
+    return code
+
+
+def outcome(call: Any) -> tuple[int, tuple[str, ...] | None]:
+    """Runs `call`; returns (exit code, error lines), without printing anything.
+
+    Error lines are () on success and None when the reader of stdout went away.
+    """
+    try:
+        rv = call()
+    except typer.TyperException as e:  # Click's usage errors are TyperExceptions
+        return getattr(e, "exit_code", ExitCode.USAGE), (_usage_message(e),)
+    except AgradError as e:
+        return e.exit_code, e.report_lines()
+    except typer.Abort:
+        return ExitCode.RUNTIME, ("aborted",)
+    except KeyboardInterrupt:
+        return ExitCode.INTERRUPTED, ("interrupted",)
+    except BrokenPipeError:
+        return ExitCode.RUNTIME, None
+    except Exception as e:  # a bug or an environment failure: still one line, no traceback
+        return ExitCode.RUNTIME, (f"internal error: {type(e).__name__}: {e}",)
+    # Non-standalone Click returns the exit code of an Exit (e.g. 0 after --help);
+    # Ctrl-C arrives here too, already turned into Exit(130) by Click.
+    if rv == ExitCode.INTERRUPTED:
+        return ExitCode.INTERRUPTED, ("interrupted",)
+    return (rv if isinstance(rv, int) else ExitCode.OK), ()
+
+
+def _usage_message(e: typer.TyperException) -> str:
+    message = e.format_message()
+    ctx = getattr(e, "ctx", None)
+    if ctx is not None and message.startswith("No such command"):
+        commands = ", ".join(ctx.command.list_commands(ctx))
+        message = f"{message.rstrip('.')}; commands: {commands}"
+    if ctx is not None:
+        message = f"{message.rstrip('.')}. See '{ctx.command_path} --help'."
+    return message
+
+
+def _fail(message: str, code: int, context: Sequence[str] = ()) -> int:
+    """One line `agrad: error: ...`; then, for expressions, the input and a caret."""
+    one_line = " ".join(message.split())
+    with contextlib.suppress(BrokenPipeError, ValueError):
+        sys.stdout.flush()  # keep whatever was written before the error in order
+    print(f"agrad: error: {one_line}", *context, sep="\n", file=sys.stderr)
+    return int(code)
+
+
+def _quiet_broken_pipe() -> None:
+    # The reader went away (`| head`): stop writing, and keep Python from
+    # complaining about the unflushed stdout at exit. Exit 1 without a message,
+    # as Rich does for the table view, so both views end the same way.
+    import os
+
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    os.dup2(devnull, sys.stdout.fileno())

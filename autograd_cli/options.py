@@ -1,0 +1,202 @@
+"""The options the commands share: caps, parsers and Typer option types.
+
+Every parser takes the text typed on the command line or the declared default, and
+raises typer.BadParameter naming what is allowed. Nothing here imports torch.
+"""
+
+from pathlib import Path
+from typing import Annotated, Any, NamedTuple
+
+import typer
+
+SEED_MIN = -(2**63)  # torch.manual_seed accepts any value that fits int64 or uint64
+SEED_MAX = 2**64 - 1
+MAX_REPEAT = 1000
+MAX_PRECISION = 12
+MAX_LENGTH = 200_000
+MAX_HIDDEN = 256
+MAX_NODES_CAP = 10_000_000
+MAX_SEEDS = 100_000
+FORMATS = ("table", "json", "dot", "mermaid")
+COLOR_MODES = ("auto", "always", "never")
+DTYPE_NAMES = ("float32", "float64")
+
+
+def int_parser(low: int, high: int, what: str = "") -> Any:
+    """A Typer parser for an integer in [low, high] whose error names the range."""
+    allowed = f"an integer from {low} to {high}{what}"
+
+    def parse(text: str | int) -> int:
+        if isinstance(text, int):  # the declared default arrives already parsed
+            return text
+        try:
+            number = int(text.strip(), 10)
+        except ValueError:
+            raise typer.BadParameter(f"{text!r} is not an integer; allowed: {allowed}.") from None
+        if not low <= number <= high:
+            raise typer.BadParameter(f"{number} is out of range; allowed: {allowed}.")
+        return number
+
+    return parse
+
+
+class SeedSpec(NamedTuple):
+    """--seed as given: one seed, or a sweep over a range or list of seeds."""
+
+    seeds: tuple[int, ...]
+    sweep: bool  # written as a range or a list, even of one seed
+
+
+def parse_seeds(text: str | int | SeedSpec) -> SeedSpec:
+    """`7`, `0..999` (inclusive), `1,5,9`, or a mix such as `0..9,100,200..210`."""
+    if isinstance(text, SeedSpec):
+        return text
+    if isinstance(text, int):  # the declared default
+        return SeedSpec((text,), sweep=False)
+    one = int_parser(SEED_MIN, SEED_MAX, " (what torch.manual_seed accepts)")
+    form = "S, A..B (inclusive, A <= B) or a comma-separated list of those, e.g. 0..999 or 1,5,9"
+    seeds: list[int] = []
+    for item in text.split(","):
+        low, dots, high = item.strip().partition("..")
+        if not dots:
+            seeds.append(one(low))
+        else:
+            if not low.strip() or not high.strip():
+                raise typer.BadParameter(f"{item.strip()!r} is not a range; allowed: {form}.")
+            first, last = one(low), one(high)
+            if first > last:
+                raise typer.BadParameter(
+                    f"{item.strip()!r} is an empty range (start > end); allowed: {form}."
+                )
+            if last - first + 1 + len(seeds) > MAX_SEEDS:
+                seeds.extend(range(MAX_SEEDS + 1))  # reported just below
+            else:
+                seeds.extend(range(first, last + 1))
+        if len(seeds) > MAX_SEEDS:
+            raise typer.BadParameter(
+                f"more than {MAX_SEEDS:,} seeds; a sweep runs at most {MAX_SEEDS:,}."
+            )
+    return SeedSpec(tuple(seeds), sweep=len(seeds) > 1 or "," in text or ".." in text)
+
+
+SeedOption = Annotated[
+    SeedSpec,
+    typer.Option(
+        "--seed",
+        parser=parse_seeds,
+        metavar="S",
+        help=f"torch.manual_seed(S) before the statements; {SEED_MIN} to {SEED_MAX}. A range "
+        f"A..B or a list 1,5,9 (up to {MAX_SEEDS:,} seeds) sweeps them all in one process: "
+        "JSON Lines with --json, one summary table otherwise.",
+    ),
+]
+
+
+def parse_format(text: str) -> str:
+    fmt = text.strip().lower()
+    if fmt not in FORMATS:
+        raise typer.BadParameter(f"{text!r} is not one of: {', '.join(FORMATS)}.")
+    return fmt
+
+
+JsonFlag = Annotated[
+    bool,
+    typer.Option("--json", help="Shorthand for --format json."),
+]
+FormatOption = Annotated[
+    str,
+    typer.Option(
+        "--format",
+        "-f",
+        parser=parse_format,
+        metavar="[" + "|".join(FORMATS) + "]",
+        help="table: the human view. json: one strict JSON document. dot: Graphviz DOT "
+        "text of the backward graph (render with dot -Tsvg). mermaid: a Mermaid flowchart "
+        "for Markdown.",
+    ),
+]
+OutputOption = Annotated[
+    Path | None,
+    typer.Option(
+        "--output",
+        "-o",
+        parser=lambda text: Path(text) if isinstance(text, str) else text,
+        metavar="FILE",
+        help="Write to FILE instead of stdout. FILE.svg or FILE.png draws the graph "
+        "with Graphviz's dot program (which must be installed).",
+    ),
+]
+ExportOption = Annotated[
+    Path | None,
+    typer.Option(
+        "--export",
+        parser=lambda text: Path(text) if isinstance(text, str) else text,
+        metavar="FILE",
+        help="Also write the human view to FILE.svg (a picture), FILE.html (a page) or "
+        "FILE.txt, for slides and notes; stdout is unchanged.",
+    ),
+]
+SavedFlag = Annotated[
+    bool,
+    typer.Option(
+        "--saved",
+        help="Show what each node saved for backward (tensors, alpha, reduction...) in "
+        "the tree, DOT and Mermaid views. JSON always carries it.",
+    ),
+]
+MaxNodesOption = Annotated[
+    int | None,
+    typer.Option(
+        "--max-nodes",
+        parser=int_parser(1, MAX_NODES_CAP),
+        metavar="N",
+        help="Show at most N nodes of the graph, in walk order. Default: 200 in the "
+        "tree view, every node in json, dot and mermaid.",
+    ),
+]
+PrecisionOption = Annotated[
+    int,
+    typer.Option(
+        "--precision",
+        parser=int_parser(0, MAX_PRECISION),
+        metavar="N",
+        help=f"Decimals shown in tables and graph labels (0-{MAX_PRECISION}). JSON is always "
+        "full precision.",
+    ),
+]
+
+
+def parse_color(text: str) -> str:
+    mode = text.strip().lower()
+    if mode not in COLOR_MODES:
+        raise typer.BadParameter(f"{text!r} is not one of: {', '.join(COLOR_MODES)}.")
+    return mode
+
+
+ColorOption = Annotated[
+    str,
+    typer.Option(
+        "--color",
+        parser=parse_color,
+        metavar="[" + "|".join(COLOR_MODES) + "]",
+        help="Colour in tables: auto (only on a terminal, off when NO_COLOR is set), "
+        "always, or never.",
+    ),
+]
+
+
+class OutputOptions(NamedTuple):
+    """The output options every command shares, as parsed."""
+
+    precision: int
+    color: str
+    output: Path | None
+    saved: bool
+    max_nodes: int | None
+    export: Path | None
+
+
+def parse_dtype(text: str) -> str:
+    if text.strip() not in DTYPE_NAMES:
+        raise typer.BadParameter(f"{text!r} is not one of: {', '.join(DTYPE_NAMES)}.")
+    return text.strip()
