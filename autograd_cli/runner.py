@@ -84,8 +84,9 @@ def _check_capture(options: RunOptions) -> bool:
         return False
     if options.format not in ("table", "json"):
         raise UsageProblem(f"a batch line writes JSON; --format {options.format} is not allowed")
-    if options.output is not None:
-        raise UsageProblem("a batch line writes JSON to the batch; --output is not allowed")
+    if options.output is not None or options.export is not None:
+        flag = "--output" if options.output is not None else "--export"
+        raise UsageProblem(f"a batch line writes JSON to the batch; {flag} is not allowed")
     return True
 
 

@@ -209,3 +209,18 @@ def test_readme_picture_is_up_to_date(agrad, tmp_path):
     assert fresh.read_bytes() == committed.read_bytes(), (
         "regenerate: COLUMNS=100 agrad jvp --export docs/agrad-jvp.svg > /dev/null"
     )
+
+
+def test_export_caps_the_tree_whatever_the_format(agrad, tmp_path):
+    target = tmp_path / "chain.txt"
+    result = agrad("chain", "--length", "1000", "--json", "--export", str(target))
+    assert json.loads(result.stdout)["graph"]["node_count"] == 3004  # stdout: every node
+    text = target.read_text(encoding="utf-8")
+    assert "… 2,804 more nodes not shown (--max-nodes 200)" in text
+
+
+def test_batch_lines_cannot_write_files(agrad, tmp_path):
+    result = agrad("batch", input=f"linear --export {tmp_path / 'x.svg'}\n")
+    record = json.loads(result.stdout)
+    assert record["exit_code"] == 2 and "--export is not allowed" in record["error"]
+    assert list(tmp_path.iterdir()) == []

@@ -26,7 +26,7 @@ from autograd_cli.model import (
     Values,
 )
 from autograd_cli.render.labels import flat, number_text, shape_text, values_preview
-from autograd_cli.render.tree import omitted_line, tree_lines
+from autograd_cli.render.tree import tree_lines
 
 TITLE = "bold"
 CODE = "cyan"
@@ -236,10 +236,9 @@ def _graph_section(
     graph: Graph, root_name: str, tree: TreeOptions, precision: int
 ) -> Iterator[RenderableType]:
     yield _heading(f"Backward graph: from {root_name}.grad_fn to the leaves (next_functions order)")
-    yield from tree_lines(graph, root_name, saved=tree.saved, precision=precision)
-    omitted = omitted_line(graph, tree.max_nodes)
-    if omitted is not None:
-        yield omitted
+    yield from tree_lines(
+        graph, root_name, saved=tree.saved, precision=precision, max_nodes=tree.max_nodes
+    )
     yield _note(
         f"{graph.node_count:,} nodes, {graph.edge_count:,} edges. backward() runs this graph "
         "from the root, applying the chain rule at each node; AccumulateGrad adds the result "

@@ -17,8 +17,14 @@ NOTE = "dim"
 
 
 def tree_lines(
-    graph: Graph, root_name: str, *, saved: bool = False, precision: int = 4
+    graph: Graph,
+    root_name: str,
+    *,
+    saved: bool = False,
+    precision: int = 4,
+    max_nodes: int | None = None,
 ) -> list[Text]:
+    """The tree, at most `max_nodes` nodes of it, then a line saying what was left out."""
     if graph.root is None:
         return [Text(f"{root_name} does not require grad: there is no graph.", style=NOTE)]
     nodes = {node.id: node for node in graph.nodes}
@@ -27,9 +33,12 @@ def tree_lines(
     expanded: set[str] = set()
     # (node id, guide before this node, guide for what hangs below it)
     stack: list[tuple[str, str, str]] = [(graph.root, "", "")]
+    cap = len(graph.nodes) if max_nodes is None else max_nodes
     while stack:
         node_id, lead, below = stack.pop()
         node = nodes[node_id]
+        if node_id not in expanded and len(expanded) >= cap:
+            break  # the rest is counted below, not drawn
         line = Text(_fold(lead))
         if node_id in expanded:
             leaf = f" → {node.leaf.name}" if node.leaf else ""
@@ -55,17 +64,16 @@ def tree_lines(
             stack.append(
                 (kid, below + ("└── " if last else "├── "), below + ("    " if last else "│   "))
             )
+    left_out = graph.node_count - len(expanded)
+    if left_out > 0:
+        lines.append(
+            Text(
+                f"… {left_out:,} more nodes not shown (--max-nodes {cap}); "
+                "--format json, dot or mermaid carry every node.",
+                style=NOTE,
+            )
+        )
     return lines
-
-
-def omitted_line(graph: Graph, cap: int) -> Text | None:
-    if graph.omitted_nodes <= 0:
-        return None
-    return Text(
-        f"… {graph.omitted_nodes:,} more nodes not shown (--max-nodes {cap}); "
-        "--format json, dot or mermaid carry every node.",
-        style=NOTE,
-    )
 
 
 def _fold(guide: str) -> str:
