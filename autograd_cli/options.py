@@ -22,6 +22,22 @@ COLOR_MODES = ("auto", "always", "never")
 DTYPE_NAMES = ("float32", "float64")
 
 
+def choice_parser(choices: tuple[str, ...]) -> Any:
+    """A Typer parser for one of `choices` (any case), whose error lists them."""
+
+    def parse(text: str) -> str:
+        choice = text.strip().lower()
+        if choice not in choices:
+            raise typer.BadParameter(f"{text!r} is not one of: {', '.join(choices)}.")
+        return choice
+
+    return parse
+
+
+def as_path(text: str | Path) -> Path:
+    return Path(text) if isinstance(text, str) else text
+
+
 def int_parser(low: int, high: int, what: str = "") -> Any:
     """A Typer parser for an integer in [low, high] whose error names the range."""
     allowed = f"an integer from {low} to {high}{what}"
@@ -92,13 +108,6 @@ SeedOption = Annotated[
 ]
 
 
-def parse_format(text: str) -> str:
-    fmt = text.strip().lower()
-    if fmt not in FORMATS:
-        raise typer.BadParameter(f"{text!r} is not one of: {', '.join(FORMATS)}.")
-    return fmt
-
-
 JsonFlag = Annotated[
     bool,
     typer.Option("--json", help="Shorthand for --format json."),
@@ -108,7 +117,7 @@ FormatOption = Annotated[
     typer.Option(
         "--format",
         "-f",
-        parser=parse_format,
+        parser=choice_parser(FORMATS),
         metavar="[" + "|".join(FORMATS) + "]",
         help="table: the human view. json: one strict JSON document. dot: Graphviz DOT "
         "text of the backward graph (render with dot -Tsvg). mermaid: a Mermaid flowchart "
@@ -120,7 +129,7 @@ OutputOption = Annotated[
     typer.Option(
         "--output",
         "-o",
-        parser=lambda text: Path(text) if isinstance(text, str) else text,
+        parser=as_path,
         metavar="FILE",
         help="Write to FILE instead of stdout. FILE.svg or FILE.png draws the graph "
         "with Graphviz's dot program (which must be installed).",
@@ -130,7 +139,7 @@ ExportOption = Annotated[
     Path | None,
     typer.Option(
         "--export",
-        parser=lambda text: Path(text) if isinstance(text, str) else text,
+        parser=as_path,
         metavar="FILE",
         help="Also write the human view to FILE.svg (a picture), FILE.html (a page) or "
         "FILE.txt, for slides and notes; stdout is unchanged.",
@@ -166,18 +175,11 @@ PrecisionOption = Annotated[
 ]
 
 
-def parse_color(text: str) -> str:
-    mode = text.strip().lower()
-    if mode not in COLOR_MODES:
-        raise typer.BadParameter(f"{text!r} is not one of: {', '.join(COLOR_MODES)}.")
-    return mode
-
-
 ColorOption = Annotated[
     str,
     typer.Option(
         "--color",
-        parser=parse_color,
+        parser=choice_parser(COLOR_MODES),
         metavar="[" + "|".join(COLOR_MODES) + "]",
         help="Colour in tables: auto (only on a terminal, off when NO_COLOR is set), "
         "always, or never.",
@@ -196,7 +198,4 @@ class OutputOptions(NamedTuple):
     export: Path | None
 
 
-def parse_dtype(text: str) -> str:
-    if text.strip() not in DTYPE_NAMES:
-        raise typer.BadParameter(f"{text!r} is not one of: {', '.join(DTYPE_NAMES)}.")
-    return text.strip()
+parse_dtype = choice_parser(DTYPE_NAMES)
