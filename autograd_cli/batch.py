@@ -80,11 +80,14 @@ def _run_line(group: Any, number: int, text: str) -> Iterator[tuple[str, int]]:
         code, lines = outcome(
             lambda: TyperGroup.main(group, args=argv, prog_name="agrad", standalone_mode=False)
         )
-    if code != ExitCode.OK or not documents:
-        yield _error(head, code, (lines or ("no output",))[0]), code
+    message = (lines or ("no output",))[0]
+    if not documents:
+        yield _error(head, code, message), code
         return
+    # Results despite a non-zero code: a failed --check (exit 3) still has its result.
+    error = "" if code == ExitCode.OK else f',"error":{json.dumps(message, ensure_ascii=False)}'
     for document in documents:
-        yield f'{head},"exit_code":0,"result":{document}}}', ExitCode.OK
+        yield f'{head},"exit_code":{int(code)}{error},"result":{document}}}', code
 
 
 def _refusal(argv: list[str]) -> str | None:

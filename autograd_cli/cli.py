@@ -15,6 +15,7 @@ from autograd_cli.options import (
     MAX_HIDDEN,
     MAX_LENGTH,
     MAX_REPEAT,
+    CheckFlag,
     ColorOption,
     ExportOption,
     FormatOption,
@@ -49,7 +50,8 @@ app = typer.Typer(
         "Rich tables for people, strict JSON (--json) for scripts."
     ),
     epilog=(
-        "Exit codes: 0 success, 1 runtime failure, 2 bad usage, 130 interrupted. "
+        "Exit codes: 0 success, 1 runtime failure, 2 bad usage, 3 failed --check, "
+        "130 interrupted. "
         "Try: agrad linear --seed 0, agrad jvp --repeat 3 --json."
     ),
     context_settings={"help_option_names": ["-h", "--help"]},
@@ -88,6 +90,7 @@ def linear(
     export: ExportOption = None,
     saved: SavedFlag = False,
     max_nodes: MaxNodesOption = None,
+    check: CheckFlag = False,
     color: ColorOption = "auto",
 ) -> None:
     """The tutorial's one-layer network: z = x·w + b, loss = BCE-with-logits(z, y).
@@ -99,7 +102,7 @@ def linear(
     """
     _run(
         "linear",
-        {},
+        {"check": check},
         seed,
         fmt,
         json,
@@ -129,6 +132,7 @@ def jvp(
     export: ExportOption = None,
     saved: SavedFlag = False,
     max_nodes: MaxNodesOption = None,
+    check: CheckFlag = False,
     color: ColorOption = "auto",
 ) -> None:
     """The tutorial's Jacobian product: out = (inp + 1).pow(2).t(), inp = eye(4, 5).
@@ -140,7 +144,7 @@ def jvp(
     """
     _run(
         "jvp",
-        {"repeat": repeat},
+        {"repeat": repeat, "check": check},
         None,
         fmt,
         json,
@@ -180,6 +184,7 @@ def chain(
     export: ExportOption = None,
     saved: SavedFlag = False,
     max_nodes: MaxNodesOption = None,
+    check: CheckFlag = False,
     color: ColorOption = "auto",
 ) -> None:
     """An RNN-like recurrence unrolled over N time steps: a graph as deep as you like.
@@ -191,7 +196,7 @@ def chain(
     """
     _run(
         "chain",
-        {"length": length, "hidden": hidden},
+        {"length": length, "hidden": hidden, "check": check},
         seed,
         fmt,
         json,
@@ -267,6 +272,7 @@ def expr(
     export: ExportOption = None,
     saved: SavedFlag = False,
     max_nodes: MaxNodesOption = None,
+    check: CheckFlag = False,
     color: ColorOption = "auto",
 ) -> None:
     """The autograd graph and gradients of your own tensor expression.
@@ -301,6 +307,7 @@ def expr(
         "dtype": dtype,
         "no_grad": set(no_grad or []),
         "repeat": repeat,
+        "check": check,
     }
     _run(
         "expr",

@@ -11,6 +11,7 @@ class ExitCode(IntEnum):
     OK = 0
     RUNTIME = 1  # the command was fine, the environment or computation failed
     USAGE = 2  # bad option, value, or command
+    CHECK_FAILED = 3  # ran fine, but --check found a gradient that disagrees
     INTERRUPTED = 130  # Ctrl-C, as shells report SIGINT
 
 
@@ -34,3 +35,7 @@ class UsageProblem(AgradError):
 
 class RuntimeProblem(AgradError):
     exit_code = ExitCode.RUNTIME
+
+
+class CheckFailed(AgradError):
+    exit_code = ExitCode.CHECK_FAILED

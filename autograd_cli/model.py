@@ -156,6 +156,28 @@ class FreezeCase:
     requires_grad: bool
 
 
+@dataclass(frozen=True)
+class LeafCheck:
+    """One leaf's gradient against an independent reference."""
+
+    name: str
+    max_abs_diff: float
+    max_rel_diff: float
+    ok: bool
+
+
+@dataclass(frozen=True)
+class CheckReport:
+    """What --check found: finite differences for every leaf; closed forms where known."""
+
+    method: str
+    atol: float
+    rtol: float
+    leaves: tuple[LeafCheck, ...]
+    closed_form: tuple[LeafCheck, ...]  # linear only: (σ(z) − y)/3 and outer(x, ·)
+    ok: bool
+
+
 class _Report:
     """What every report offers its renderers."""
 
@@ -179,6 +201,7 @@ class LinearReport(_Report):
     graph: Graph
     gradients: tuple[Gradient, ...]
     freezing: tuple[FreezeCase, ...]
+    check: CheckReport | None = None  # with --check
 
     command = "linear"
 
@@ -202,6 +225,7 @@ class JvpReport(_Report):
     graph: Graph
     vector: str  # the v of each backward(v) call, as code
     steps: tuple[AccumulationStep, ...]
+    check: CheckReport | None = None  # with --check
 
     command = "jvp"
 
@@ -220,6 +244,7 @@ class ChainReport(_Report):
     tensors: tuple[TensorFacts, ...]
     graph: Graph
     gradients: tuple[Gradient, ...]
+    check: CheckReport | None = None  # with --check
 
     command = "chain"
 
@@ -256,6 +281,7 @@ class ExprReport(_Report):
     steps: tuple[ExprStep, ...]
     gradients: tuple[Gradient, ...]
     warnings: tuple[str, ...]  # torch's warnings while evaluating, first line each
+    check: CheckReport | None = None  # with --check
 
     command = "expr"
 
@@ -276,8 +302,10 @@ def _report_dict(report: Report) -> dict[str, Any]:
 
 
 def _plain(value: Any) -> Any:
-    # One level of fields is enough: report fields hold flat dataclasses whose
-    # values are plain data already (asdict's deep copy costs ~0.7 ms a report).
+    # Report fields hold flat dataclasses (or tuples of them) whose values are plain
+    # data already; asdict's deep copy would cost ~0.7 ms a report.
     if isinstance(value, tuple) and value and is_dataclass(value[0]):
-        return [{f.name: getattr(item, f.name) for f in fields(item)} for item in value]
+        return [_plain(item) for item in value]
+    if is_dataclass(value) and not isinstance(value, type):
+        return {f.name: _plain(getattr(value, f.name)) for f in fields(value)}
     return value

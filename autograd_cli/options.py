@@ -199,3 +199,12 @@ class OutputOptions(NamedTuple):
 
 
 parse_dtype = choice_parser(DTYPE_NAMES)
+
+CheckFlag = Annotated[
+    bool,
+    typer.Option(
+        "--check",
+        help="Recompute every leaf's gradient independently (central finite differences "
+        "in float64) and compare; a gradient outside the tolerance exits 3.",
+    ),
+]

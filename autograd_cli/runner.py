@@ -11,7 +11,7 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
-from autograd_cli.errors import UsageProblem
+from autograd_cli.errors import CheckFailed, UsageProblem
 from autograd_cli.model import Report
 from autograd_cli.render import output
 from autograd_cli.worker import run_with_big_stack
@@ -110,8 +110,25 @@ def run_command(command: str, params: dict[str, Any], options: RunOptions) -> No
             _captured.append(text or "")
         else:
             output.deliver(text, target)
+        _raise_if_check_failed([report])
 
     run_with_big_stack(work)
+
+
+def _raise_if_check_failed(reports: list[Report]) -> None:
+    """After the output is written: a failed --check is exit 3, named on stderr."""
+    failed = [
+        f"{leaf.name} (max abs diff {leaf.max_abs_diff:.3g})"
+        for report in reports
+        if report.check is not None
+        for leaf in (*report.check.leaves, *report.check.closed_form)
+        if not leaf.ok
+    ]
+    if failed:
+        raise CheckFailed(
+            "gradient check failed: " + ", ".join(dict.fromkeys(failed)) + "; tolerance "
+            "|grad - reference| <= atol + rtol * |reference| (see the check section)"
+        )
 
 
 def run_sweep(
@@ -128,17 +145,23 @@ def run_sweep(
             from autograd_cli.render.emit import write_text
             from autograd_cli.render.json_doc import report_json
 
+            failures = []
             for seed in seeds:
-                text = report_json(BUILDERS[command]({**params, "seed": seed, "max_nodes": None}))
+                report = BUILDERS[command]({**params, "seed": seed, "max_nodes": None})
+                text = report_json(report)
                 if _captured is not None:
                     _captured.append(text)
                 else:
                     write_text(text + "\n")
+                if report.check is not None and not report.check.ok:
+                    failures.append(report)
+            _raise_if_check_failed(failures)
             return
         from autograd_cli.render.console import make_console
         from autograd_cli.render.sweep import sweep_header, sweep_row
 
         console = make_console(options.color)
+        failures = []
         for index, seed in enumerate(seeds):
             # The rows need no graph: a one-node cap keeps the walk from collecting facts.
             report = BUILDERS[command]({**params, "seed": seed, "max_nodes": 1})
@@ -149,6 +172,9 @@ def run_sweep(
                 sweep_row(report, root, seed, seed_width, options.precision), soft_wrap=True
             )
             console.file.flush()
+            if report.check is not None and not report.check.ok:
+                failures.append(report)
+        _raise_if_check_failed(failures)
 
     run_with_big_stack(work)
 

@@ -14,7 +14,7 @@ from autograd_cli.model import (
 )
 from autograd_cli.render.json_doc import report_json
 
-TOP_KEYS = {"schema_version", "agrad_version", "torch_version", "command"}
+TOP_KEYS = {"schema_version", "agrad_version", "torch_version", "command", "check"}
 GRAPH_KEYS = {"root", "node_count", "edge_count", "omitted_nodes", "nodes", "edges"}
 NODE_KEYS = {"id", "grad_fn", "leaf", "saved_tensors", "saved_attributes"}
 SAVED_KEYS = {"name", "state", "shape", "dtype", "value"}

@@ -10,6 +10,7 @@ import torch
 
 from autograd_cli.expression.check import CheckedExpression
 from autograd_cli.expression.variables import VariableSpec
+from autograd_cli.inspection.check import check_budget, gradient_check
 from autograd_cli.inspection.graph import graph_report
 from autograd_cli.inspection.tensors import gradient_of, tensor_facts, values_of
 from autograd_cli.model import (
@@ -26,7 +27,7 @@ from autograd_cli.model import (
 from autograd_cli.scenarios import chain, expr, jvp, linear
 
 
-def linear_report(seed: int, max_nodes: int | None = None) -> LinearReport:
+def linear_report(seed: int, max_nodes: int | None = None, check: bool = False) -> LinearReport:
     t = linear.build(seed)
     named = t.named()
     tensors = tuple(tensor_facts(name, tensor) for name, tensor in named.items())
@@ -34,6 +35,16 @@ def linear_report(seed: int, max_nodes: int | None = None) -> LinearReport:
 
     t.loss.backward()
     gradients = (gradient_of("w", t.w), gradient_of("b", t.b))
+    verdict = None
+    if check:
+        verdict = gradient_check(
+            linear.forward,
+            named,
+            {g.name: g.value for g in gradients},
+            "float32",
+            graph.node_count,
+            closed_form=linear.closed_form(named),
+        )
 
     with torch.no_grad():
         z_no_grad = linear.recompute_z(t)
@@ -53,10 +64,11 @@ def linear_report(seed: int, max_nodes: int | None = None) -> LinearReport:
         graph=graph,
         gradients=gradients,
         freezing=freezing,
+        check=verdict,
     )
 
 
-def jvp_report(repeat: int, max_nodes: int | None = None) -> JvpReport:
+def jvp_report(repeat: int, max_nodes: int | None = None, check: bool = False) -> JvpReport:
     t = jvp.build()
     named = t.named()
     tensors = tuple(tensor_facts(name, tensor) for name, tensor in named.items())
@@ -72,6 +84,11 @@ def jvp_report(repeat: int, max_nodes: int | None = None) -> JvpReport:
     t.out.backward(v, retain_graph=True)
     steps.append(AccumulationStep(call=repeat + 1, zeroed_before=True, grad=values_of(t.inp.grad)))
 
+    verdict = None
+    if check:  # the first call's gradient: one vector-Jacobian product
+        verdict = gradient_check(
+            jvp.forward, named, {"inp": steps[0].grad}, "float32", graph.node_count
+        )
     return JvpReport(
         repeat=repeat,
         statements=jvp.STATEMENTS,
@@ -79,15 +96,30 @@ def jvp_report(repeat: int, max_nodes: int | None = None) -> JvpReport:
         graph=graph,
         vector=jvp.VECTOR,
         steps=tuple(steps),
+        check=verdict,
     )
 
 
-def chain_report(length: int, hidden: int, seed: int, max_nodes: int | None = None) -> ChainReport:
+def chain_report(
+    length: int, hidden: int, seed: int, max_nodes: int | None = None, check: bool = False
+) -> ChainReport:
+    if check:  # refused before the graph is even built
+        check_budget(2 * hidden + hidden * hidden, 3 * length + 4)
     t = chain.build(length, hidden, seed)
     named = t.named()
     tensors = tuple(tensor_facts(name, tensor) for name, tensor in named.items())
     graph = graph_report(t.loss, named, max_nodes)
     t.loss.backward()
+    gradients = tuple(gradient_of(name, getattr(t, name)) for name in ("h0", "a", "b"))
+    verdict = None
+    if check:
+        verdict = gradient_check(
+            chain.forward_for(length),
+            named,
+            {g.name: g.value for g in gradients},
+            "float32",
+            graph.node_count,
+        )
     return ChainReport(
         length=length,
         hidden=hidden,
@@ -95,7 +127,8 @@ def chain_report(length: int, hidden: int, seed: int, max_nodes: int | None = No
         statements=chain.statements(length, hidden),
         tensors=tensors,
         graph=graph,
-        gradients=tuple(gradient_of(name, getattr(t, name)) for name in ("h0", "a", "b")),
+        gradients=gradients,
+        check=verdict,
     )
 
 
@@ -107,6 +140,7 @@ def expr_report(
     no_grad: set[str],
     repeat: int,
     max_nodes: int | None = None,
+    check: bool = False,
 ) -> ExprReport:
     t = expr.build(expression, variables, seed=seed, dtype=dtype, no_grad=no_grad)
     named = t.named()
@@ -150,6 +184,15 @@ def expr_report(
             steps.append(backward_step(repeat + 1, True))
 
     final = steps[-1].grads if steps else {}
+    verdict = None
+    if check and steps:
+        verdict = gradient_check(
+            expr.forward_for(expression),
+            t.variables,
+            steps[0].grads,
+            dtype,
+            graph.node_count,
+        )
     return ExprReport(
         expression=expression.text,
         seed=seed,
@@ -168,4 +211,5 @@ def expr_report(
             Gradient(name, tuple(leaf.shape), final.get(name)) for name, leaf in leaves.items()
         ),
         warnings=t.warnings,
+        check=verdict,
     )

@@ -21,6 +21,8 @@ def sweep_header(report: Report, root: str, seed_width: int) -> list[Text]:
     columns = [root if not isinstance(value, list) else f"‖{root}‖"]
     columns += [f"‖{g.name}.grad‖" for g in report.gradients]
     line = "seed".rjust(seed_width) + "".join(c.rjust(NUMBER_WIDTH) for c in columns)
+    if report.check is not None:
+        line += "  check"
     return [Text(line, style="bold"), Text("─" * len(line), style="dim")]
 
 
@@ -31,7 +33,13 @@ def sweep_row(report: Report, root: str, seed: int, seed_width: int, precision: 
     text = str(seed).rjust(seed_width)
     for cell in cells:
         text += ("—" if cell is None else number_text(float(cell), precision)).rjust(NUMBER_WIDTH)
-    return Text(text)
+    row = Text(text)
+    if report.check is not None:
+        row.append(
+            "  ok" if report.check.ok else "  FAILED",
+            style="green" if report.check.ok else "bold red",
+        )
+    return row
 
 
 def _norm(values: object) -> float:

@@ -17,6 +17,7 @@ from rich.text import Text
 
 from autograd_cli.model import (
     ChainReport,
+    CheckReport,
     ExprReport,
     Graph,
     JvpReport,
@@ -299,12 +300,34 @@ def _shape_of(value: Values) -> tuple[int, ...]:
 
 
 def table_view(report: Report, precision: int, tree: TreeOptions) -> Iterator[RenderableType]:
-    if isinstance(report, LinearReport):
-        return linear_view(report, precision, tree)
-    if isinstance(report, JvpReport):
-        return jvp_view(report, precision, tree)
-    if isinstance(report, ChainReport):
-        return chain_view(report, precision, tree)
-    if isinstance(report, ExprReport):
-        return expr_view(report, precision, tree)
-    raise TypeError(f"no table view for {type(report).__name__}")
+    views = {
+        LinearReport: linear_view,
+        JvpReport: jvp_view,
+        ChainReport: chain_view,
+        ExprReport: expr_view,
+    }
+    yield from views[type(report)](report, precision, tree)  # type: ignore[operator]
+    if report.check is not None:
+        yield from check_section(report.check)
+
+
+def check_section(check: CheckReport) -> Iterator[RenderableType]:
+    yield _heading("--check: every gradient recomputed independently")
+    yield _note(
+        f"{check.method}; an element passes when |grad − reference| ≤ {check.atol:g} + "
+        f"{check.rtol:g}·|reference|."
+    )
+    table = Table(box=box.SIMPLE_HEAD, show_edge=False, pad_edge=False, padding=(0, 2, 0, 0))
+    for column in ("leaf", "reference", "max abs diff", "max rel diff", "verdict"):
+        table.add_column(column, justify="right" if "diff" in column else "left")
+    rows = [(leaf, "finite differences") for leaf in check.leaves]
+    rows += [(leaf, "closed form") for leaf in check.closed_form]
+    for leaf, reference in rows:
+        table.add_row(
+            leaf.name,
+            reference,
+            f"{leaf.max_abs_diff:.2e}",
+            f"{leaf.max_rel_diff:.2e}",
+            Text("ok", style="green") if leaf.ok else Text("FAILED", style="bold red"),
+        )
+    yield table

@@ -46,7 +46,21 @@ def build(length: int, hidden: int, seed: int) -> ChainTensors:
     # Scaled so that tanh neither saturates nor dies over many steps.
     a = (torch.randn(hidden, hidden) / hidden**0.5).requires_grad_()
     b = torch.randn(hidden, requires_grad=True)
+    h = unroll(h0, a, b, length)
+    return ChainTensors(h0=h0, a=a, b=b, h=h, loss=h.sum())
+
+
+def unroll(h0: torch.Tensor, a: torch.Tensor, b: torch.Tensor, length: int) -> torch.Tensor:
     h = h0
     for _ in range(length):
         h = torch.tanh(h @ a + b)
-    return ChainTensors(h0=h0, a=a, b=b, h=h, loss=h.sum())
+    return h
+
+
+def forward_for(length: int):
+    """loss from (float64 copies of) the leaves, for --check's finite differences."""
+
+    def forward(leaves: dict[str, torch.Tensor]) -> torch.Tensor:
+        return unroll(leaves["h0"], leaves["a"], leaves["b"], length).sum()
+
+    return forward

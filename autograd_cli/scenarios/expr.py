@@ -81,3 +81,13 @@ def statement(spec: VariableSpec, t: torch.Tensor) -> str:
     dtype = str(t.dtype).removeprefix("torch.")
     grad = ", requires_grad=True" if t.requires_grad else ""
     return f"{spec.name} = torch.{spec.constructor}({args}, dtype=torch.{dtype}{grad})"
+
+
+def forward_for(expression: CheckedExpression):
+    """v·out from (float64 copies of) the variables, v = ones_like(out) as backward's;
+    for --check's finite differences."""
+
+    def forward(leaves: dict[str, torch.Tensor]) -> torch.Tensor:
+        return Evaluator(expression, leaves).run().sum()
+
+    return forward

@@ -24,5 +24,13 @@ class JvpTensors:
 
 def build() -> JvpTensors:
     inp = torch.eye(4, 5, requires_grad=True)
-    out = (inp + 1).pow(2).t()
-    return JvpTensors(inp=inp, out=out)
+    return JvpTensors(inp=inp, out=output(inp))
+
+
+def output(inp: torch.Tensor) -> torch.Tensor:
+    return (inp + 1).pow(2).t()
+
+
+def forward(leaves: dict[str, torch.Tensor]) -> torch.Tensor:
+    """v·out with v = ones: the scalar whose gradient one backward(v) call computes."""
+    return output(leaves["inp"]).sum()

@@ -41,10 +41,28 @@ def build(seed: int) -> LinearTensors:
     y = torch.zeros(3)
     w = torch.randn(5, 3, requires_grad=True)
     b = torch.randn(3, requires_grad=True)
-    z = torch.matmul(x, w) + b
+    z = logits(x, w, b)
     loss = F.binary_cross_entropy_with_logits(z, y)
     return LinearTensors(x=x, y=y, w=w, b=b, z=z, loss=loss)
 
 
+def logits(x: torch.Tensor, w: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
+    return torch.matmul(x, w) + b
+
+
 def recompute_z(t: LinearTensors) -> torch.Tensor:
-    return torch.matmul(t.x, t.w) + t.b
+    return logits(t.x, t.w, t.b)
+
+
+def forward(leaves: dict[str, torch.Tensor]) -> torch.Tensor:
+    """loss from (float64 copies of) the tensors, for --check's finite differences."""
+    z = logits(leaves["x"], leaves["w"], leaves["b"])
+    return F.binary_cross_entropy_with_logits(z, leaves["y"])
+
+
+def closed_form(leaves: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
+    """The tutorial's gradients by hand: dL/dz = (σ(z) − y)/3, outer(x, dL/dz)."""
+    x, y = leaves["x"].double(), leaves["y"].double()
+    z = x @ leaves["w"].double() + leaves["b"].double()
+    dl_dz = (1.0 / (1.0 + torch.exp(-z)) - y) / z.numel()
+    return {"w": torch.outer(x, dl_dz), "b": dl_dz}
