@@ -59,7 +59,7 @@ class WrongMatmul(torch.autograd.Function):
 
     @staticmethod
     def backward(ctx, grad):
-        x, w = ctx.saved_tensors
+        x, _w = ctx.saved_tensors
         grad_w = torch.outer(x, grad) * 2.0  # the bug
         return None, grad_w
 
