@@ -19,14 +19,17 @@ from autograd_cli.options import (
     ColorOption,
     ExportOption,
     FormatOption,
+    JacobianFlag,
     JsonFlag,
     MaxNodesOption,
+    ModeOption,
     OutputOption,
     OutputOptions,
     PrecisionOption,
     SavedFlag,
     SeedOption,
     SeedSpec,
+    TangentOption,
     int_parser,
     parse_dtype,
 )
@@ -110,21 +113,27 @@ def linear(
     )
 
 
+RepeatOption = Annotated[
+    int,
+    typer.Option(
+        "--repeat",
+        parser=int_parser(1, MAX_REPEAT),
+        metavar="N",
+        help=f"How many backward() calls accumulate before zeroing (1-{MAX_REPEAT}).",
+    ),
+]
+
+
 @app.command(
     cls=AgradCommand,
     short_help="Jacobian products vᵀ·J and how .grad accumulates over backward() calls.",
     epilog="Example: agrad jvp --repeat 3 --json | jq '.steps[-2].grad'",
 )
 def jvp(
-    repeat: Annotated[
-        int,
-        typer.Option(
-            "--repeat",
-            parser=int_parser(1, MAX_REPEAT),
-            metavar="N",
-            help=f"How many backward() calls accumulate before zeroing (1-{MAX_REPEAT}).",
-        ),
-    ] = 2,
+    repeat: RepeatOption = 2,
+    mode: ModeOption = "reverse",
+    tangent: TangentOption = "ones",
+    jacobian: JacobianFlag = False,
     precision: PrecisionOption = 4,
     fmt: FormatOption = "table",
     json: JsonFlag = False,
@@ -140,16 +149,49 @@ def jvp(
     Calls out.backward(torch.ones_like(out), retain_graph=True) N times and shows
     inp.grad after each call: every call adds the vector-Jacobian product vᵀ·J =
     2·(inp + 1) again. Then inp.grad.zero_() and one more call, as in the tutorial's
-    "First call / Second call / Call after zeroing gradients".
+    "First call / Second call / Call after zeroing gradients". --mode forward computes
+    J·t instead (torch.func.jvp); --jacobian shows J itself.
     """
-    _run(
-        "jvp",
-        {"repeat": repeat, "check": check},
-        None,
-        fmt,
-        json,
-        OutputOptions(precision, color, output, saved, max_nodes, export),
-    )
+    params = {
+        "repeat": repeat,
+        "check": check,
+        "mode": mode,
+        "tangent": tangent,
+        "jacobian": jacobian,
+    }
+    outputs = OutputOptions(precision, color, output, saved, max_nodes, export)
+    _run("jvp", params, None, fmt, json, outputs)
+
+
+@app.command(
+    cls=AgradCommand,
+    short_help="agrad jvp in reverse mode: what out.backward(v) computes, vᵀ·J.",
+    epilog="Example: agrad vjp --jacobian",
+)
+def vjp(
+    repeat: RepeatOption = 2,
+    jacobian: JacobianFlag = False,
+    precision: PrecisionOption = 4,
+    fmt: FormatOption = "table",
+    json: JsonFlag = False,
+    output: OutputOption = None,
+    export: ExportOption = None,
+    saved: SavedFlag = False,
+    max_nodes: MaxNodesOption = None,
+    check: CheckFlag = False,
+    color: ColorOption = "auto",
+) -> None:
+    """An alias of agrad jvp --mode reverse: out.backward(v) computes the
+    vector-Jacobian product vᵀ·J, which is what the tutorial's "Jacobian product" is."""
+    params = {
+        "repeat": repeat,
+        "check": check,
+        "mode": "reverse",
+        "tangent": "ones",
+        "jacobian": jacobian,
+    }
+    outputs = OutputOptions(precision, color, output, saved, max_nodes, export)
+    _run("jvp", params, None, fmt, json, outputs)
 
 
 @app.command(

@@ -178,6 +178,27 @@ class CheckReport:
     ok: bool
 
 
+@dataclass(frozen=True)
+class ForwardProduct:
+    """Forward mode: J·t for a tangent t of the input's shape (torch.func.jvp)."""
+
+    tangent: str  # as given: "ones", "randn" or "onehot:I,J"
+    tangent_value: Values
+    product: Values  # J·t, shaped like the output
+
+
+@dataclass(frozen=True)
+class JacobianFacts:
+    """The full Jacobian of the output with respect to one leaf, flattened."""
+
+    leaf: str
+    output_shape: tuple[int, ...]
+    input_shape: tuple[int, ...]
+    matrix: Values  # (output elements) x (input elements), row-major flattening
+    jacfwd_max_abs_diff: float  # jacrev against jacfwd
+    vjp_max_abs_diff: float  # vᵀ·J (v = ones) against backward(v)'s .grad
+
+
 class _Report:
     """What every report offers its renderers."""
 
@@ -224,13 +245,16 @@ class JvpReport(_Report):
     tensors: tuple[TensorFacts, ...]
     graph: Graph
     vector: str  # the v of each backward(v) call, as code
-    steps: tuple[AccumulationStep, ...]
+    steps: tuple[AccumulationStep, ...]  # reverse mode's backward() calls; () in forward mode
     check: CheckReport | None = None  # with --check
+    mode: str = "reverse"  # "reverse", "forward" or "both"
+    forward: ForwardProduct | None = None  # forward mode's J·t
+    jacobian: JacobianFacts | None = None  # with --jacobian
 
     command = "jvp"
 
     def leaf_gradients(self) -> dict[str, Values]:
-        return {"inp": self.steps[-1].grad}
+        return {"inp": self.steps[-1].grad} if self.steps else {}
 
 
 @dataclass(frozen=True)

@@ -208,3 +208,54 @@ CheckFlag = Annotated[
         "in float64) and compare; a gradient outside the tolerance exits 3.",
     ),
 ]
+
+JVP_MODES = ("reverse", "forward", "both")
+JVP_SHAPE = (4, 5)  # inp = eye(4, 5)
+
+
+def parse_tangent(text: str) -> str:
+    """ones, randn, or onehot:I,J with 0 <= I < 4, 0 <= J < 5 (an element of inp)."""
+    spec = text.strip().lower()
+    if spec in ("ones", "randn"):
+        return spec
+    allowed = (
+        f"ones, randn, or onehot:I,J with I in 0-{JVP_SHAPE[0] - 1} and J in 0-{JVP_SHAPE[1] - 1}"
+    )
+    head, _, rest = spec.partition(":")
+    parts = rest.split(",")
+    if head != "onehot" or len(parts) != 2 or not all(p.strip().isdigit() for p in parts):
+        raise typer.BadParameter(f"{text!r} is not a tangent; allowed: {allowed}.")
+    i, j = (int(p) for p in parts)
+    if not (i < JVP_SHAPE[0] and j < JVP_SHAPE[1]):
+        raise typer.BadParameter(f"{text!r} is outside inp {JVP_SHAPE}; allowed: {allowed}.")
+    return f"onehot:{i},{j}"
+
+
+ModeOption = Annotated[
+    str,
+    typer.Option(
+        "--mode",
+        parser=choice_parser(JVP_MODES),
+        metavar="[" + "|".join(JVP_MODES) + "]",
+        help="reverse: out.backward(v), vᵀ·J, as the tutorial. forward: torch.func.jvp, "
+        "J·t, no backward pass. both: side by side.",
+    ),
+]
+TangentOption = Annotated[
+    str,
+    typer.Option(
+        "--tangent",
+        parser=parse_tangent,
+        metavar="[ones|randn|onehot:I,J]",
+        help="The t of forward mode's J·t: ones, randn (seeded with 0), or onehot:I,J, "
+        "a 1 at inp[I, J].",
+    ),
+]
+JacobianFlag = Annotated[
+    bool,
+    typer.Option(
+        "--jacobian",
+        help="Also show the full Jacobian (torch.func.jacrev, checked against jacfwd), "
+        "flattened to (outputs x inputs), and check that vᵀ·J equals backward(v)'s .grad.",
+    ),
+]

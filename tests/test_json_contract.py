@@ -44,7 +44,17 @@ def test_linear_document_keys(agrad_json):
 
 def test_jvp_document_keys(agrad_json):
     doc = agrad_json("jvp")
-    assert set(doc) == TOP_KEYS | {"repeat", "statements", "tensors", "graph", "vector", "steps"}
+    assert set(doc) == TOP_KEYS | {
+        "repeat",
+        "statements",
+        "tensors",
+        "graph",
+        "vector",
+        "steps",
+        "mode",
+        "forward",
+        "jacobian",
+    }
     assert doc["command"] == "jvp" and doc["repeat"] == 2
     assert all(set(s) == {"call", "zeroed_before", "grad"} for s in doc["steps"])
 

@@ -6,6 +6,11 @@ but the tensors its nodes saved are released by backward().
 
 from __future__ import annotations
 
+import warnings
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Any
+
 import torch
 
 from autograd_cli.expression.check import CheckedExpression
@@ -19,8 +24,10 @@ from autograd_cli.model import (
     ExprReport,
     ExprStep,
     ExprVariable,
+    ForwardProduct,
     FreezeCase,
     Gradient,
+    JacobianFacts,
     JvpReport,
     LinearReport,
 )
@@ -68,11 +75,38 @@ def linear_report(seed: int, max_nodes: int | None = None, check: bool = False) 
     )
 
 
-def jvp_report(repeat: int, max_nodes: int | None = None, check: bool = False) -> JvpReport:
+def jvp_report(
+    repeat: int,
+    max_nodes: int | None = None,
+    check: bool = False,
+    mode: str = "reverse",
+    tangent: str = "ones",
+    jacobian: bool = False,
+) -> JvpReport:
     t = jvp.build()
     named = t.named()
     tensors = tuple(tensor_facts(name, tensor) for name, tensor in named.items())
     graph = graph_report(t.out, named, max_nodes)
+    forward = None
+    if mode in ("forward", "both"):
+        tangent_value = jvp.tangent(tangent, tuple(t.inp.shape))
+        # Forward mode: J·t in one pass alongside the function, no backward() at all.
+        with _quiet_deprecations():
+            _, product = torch.func.jvp(jvp.output, (t.inp.detach(),), (tangent_value,))
+        forward = ForwardProduct(tangent, values_of(tangent_value), values_of(product))
+    facts = jacobian_facts("inp", jvp.output, t.inp, t.out) if jacobian else None
+    if mode == "forward":
+        return JvpReport(
+            repeat=repeat,
+            statements=jvp.STATEMENTS,
+            tensors=tensors,
+            graph=graph,
+            vector=jvp.VECTOR,
+            steps=(),
+            mode=mode,
+            forward=forward,
+            jacobian=facts,
+        )
 
     v = torch.ones_like(t.out)
     steps: list[AccumulationStep] = []
@@ -97,6 +131,32 @@ def jvp_report(repeat: int, max_nodes: int | None = None, check: bool = False) -
         vector=jvp.VECTOR,
         steps=tuple(steps),
         check=verdict,
+        mode=mode,
+        forward=forward,
+        jacobian=facts,
+    )
+
+
+def jacobian_facts(
+    leaf: str, function: Any, leaf_tensor: torch.Tensor, out: torch.Tensor
+) -> JacobianFacts:
+    """J of `function` at `leaf_tensor` by jacrev, checked against jacfwd, and vᵀ·J
+    (v = ones) against an independent backward(v)."""
+    point = leaf_tensor.detach()
+    with _quiet_deprecations():
+        reverse = torch.func.jacrev(function)(point)
+        forward = torch.func.jacfwd(function)(point)
+    matrix = reverse.reshape(out.numel(), point.numel())
+    probe = point.clone().requires_grad_()
+    (grad,) = torch.autograd.grad(function(probe), probe, torch.ones_like(out))
+    vjp = torch.ones(out.numel(), dtype=matrix.dtype) @ matrix
+    return JacobianFacts(
+        leaf=leaf,
+        output_shape=tuple(out.shape),
+        input_shape=tuple(point.shape),
+        matrix=values_of(matrix),
+        jacfwd_max_abs_diff=float((reverse - forward).abs().max()),
+        vjp_max_abs_diff=float((vjp - grad.reshape(-1)).abs().max()),
     )
 
 
@@ -213,3 +273,14 @@ def expr_report(
         warnings=t.warnings,
         check=verdict,
     )
+
+
+@contextmanager
+def _quiet_deprecations() -> Iterator[None]:
+    """torch.func in torch 2.13 calls the deprecated torch.jit.script the first time it
+    is used, and warns; a successful run writes nothing to stderr."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", DeprecationWarning)
+        import torch.func  # noqa: F401  (imported here, where its warning is silenced)
+
+        yield

@@ -19,7 +19,9 @@ from autograd_cli.model import (
     ChainReport,
     CheckReport,
     ExprReport,
+    ForwardProduct,
     Graph,
+    JacobianFacts,
     JvpReport,
     LinearReport,
     Report,
@@ -83,7 +85,12 @@ def linear_view(
 
 
 def jvp_view(report: JvpReport, precision: int, tree: TreeOptions) -> Iterator[RenderableType]:
-    yield _heading(f"agrad jvp · {report.repeat} accumulating call(s), then zero_()", first=True)
+    title = {
+        "reverse": f"{report.repeat} accumulating call(s), then zero_()",
+        "forward": "forward mode",
+        "both": "reverse and forward mode",
+    }[report.mode]
+    yield _heading(f"agrad jvp · {title}", first=True)
     yield _code(report.statements, intro="The tutorial's statements:")
     yield from _tensor_section(report.tensors, precision)
 
@@ -91,6 +98,24 @@ def jvp_view(report: JvpReport, precision: int, tree: TreeOptions) -> Iterator[R
     yield _grad_fn_lines(("out",), {t.name: t for t in report.tensors})
     yield from _graph_section(report.graph, "out", tree, precision)
 
+    if report.steps:
+        yield from _reverse_section(report, precision)
+    if report.forward is not None:
+        yield from _forward_section(report.forward, precision)
+    if report.mode == "both":
+        yield _note(
+            "Which is which: out.backward(v) is reverse mode, vᵀ·J: v lives where out does "
+            "(5×4) and the result where inp does (4×5), one backward pass for all of inp's "
+            "gradient. torch.func.jvp is forward mode, J·t: t lives where inp does and the "
+            "result where out does. The tutorial calls its section 'Jacobian product', and "
+            "agrad names the command after it, but backward(v) computes a vector-Jacobian "
+            "product; agrad vjp is the same command in reverse mode."
+        )
+    if report.jacobian is not None:
+        yield from jacobian_section(report.jacobian, precision)
+
+
+def _reverse_section(report: JvpReport, precision: int) -> Iterator[RenderableType]:
     yield _heading("Tensor gradients and the Jacobian product")
     yield _note(
         f"out is not a scalar, so out.backward(v) needs a vector v = {report.vector}. "
@@ -108,6 +133,43 @@ def jvp_view(report: JvpReport, precision: int, tree: TreeOptions) -> Iterator[R
         "backward() adds to .grad instead of replacing it: after k calls inp.grad is "
         "k·2·(inp + 1). inp.grad.zero_() starts the sum again, as optimizer.zero_grad() "
         "does in a training loop."
+    )
+
+
+def _forward_section(forward: ForwardProduct, precision: int) -> Iterator[RenderableType]:
+    yield _heading("Forward mode: J·t with torch.func.jvp, no backward pass")
+    yield _note(
+        "torch.func.jvp(f, (inp,), (t,)) pushes a tangent t, shaped like inp, through f "
+        "alongside the function itself and returns J·t, shaped like out. Nothing is "
+        "recorded and .grad is untouched."
+    )
+    yield _matrix(forward.tangent_value, precision, title=f"t = {forward.tangent}")
+    yield _matrix(forward.product, precision, title="J·t")
+
+
+def jacobian_section(facts: JacobianFacts, precision: int) -> Iterator[RenderableType]:
+    rows, cols = len(facts.matrix), len(facts.matrix[0]) if facts.matrix else 0
+    yield _heading(
+        f"Jacobian ∂out/∂{facts.leaf}: {shape_text(facts.output_shape)} × "
+        f"{shape_text(facts.input_shape)}, flattened to {rows} × {cols}"
+    )
+    yield _note(
+        "Row i is out's element i (row-major), column j is the input's element j; zeros "
+        "are shown as ·, non-zeros in bold (3 significant digits). Computed by "
+        "torch.func.jacrev, checked against torch.func.jacfwd."
+    )
+    # Three significant digits keep a 20-column matrix inside a terminal; --json has all.
+    cells = [[f"{float(v):.3g}" if v else "·" for v in row] for row in facts.matrix]
+    width = max((len(c) for row in cells for c in row), default=1)
+    for row in cells:
+        line = Text()
+        for cell in row:
+            line.append(cell.rjust(width + 1), style="" if cell == "·" else "bold")
+        yield line
+    yield _note(
+        f"jacrev vs jacfwd: max |difference| {facts.jacfwd_max_abs_diff:.1e}. "
+        f"vᵀ·J with v = ones equals what backward(v) puts in .grad: max |difference| "
+        f"{facts.vjp_max_abs_diff:.1e}."
     )
 
 

@@ -34,3 +34,16 @@ def output(inp: torch.Tensor) -> torch.Tensor:
 def forward(leaves: dict[str, torch.Tensor]) -> torch.Tensor:
     """v·out with v = ones: the scalar whose gradient one backward(v) call computes."""
     return output(leaves["inp"]).sum()
+
+
+def tangent(spec: str, shape: tuple[int, ...]) -> torch.Tensor:
+    """The t of forward mode's J·t: ones, randn (seeded with 0) or onehot:I,J."""
+    if spec == "ones":
+        return torch.ones(shape)
+    if spec == "randn":
+        generator = torch.Generator().manual_seed(0)
+        return torch.randn(shape, generator=generator)
+    i, j = (int(n) for n in spec.removeprefix("onehot:").split(","))
+    t = torch.zeros(shape)
+    t[i, j] = 1.0
+    return t
