@@ -307,6 +307,7 @@ def expr(
     grammar: Annotated[
         bool, typer.Option("--grammar", help="Print the grammar of EXPR and exit.")
     ] = False,
+    jacobian: JacobianFlag = False,
     precision: PrecisionOption = 4,
     fmt: FormatOption = "table",
     json: JsonFlag = False,
@@ -350,6 +351,7 @@ def expr(
         "no_grad": set(no_grad or []),
         "repeat": repeat,
         "check": check,
+        "jacobian": jacobian,
     }
     _run(
         "expr",

@@ -306,6 +306,7 @@ class ExprReport(_Report):
     gradients: tuple[Gradient, ...]
     warnings: tuple[str, ...]  # torch's warnings while evaluating, first line each
     check: CheckReport | None = None  # with --check
+    jacobians: tuple[JacobianFacts, ...] = ()  # with --jacobian: one per leaf
 
     command = "expr"
 

@@ -84,3 +84,32 @@ def test_bad_mode_or_tangent(agrad, args, words):
     assert result.exit_code == ExitCode.USAGE and result.stdout == ""
     (line,) = result.stderr.splitlines()
     assert all(word in line for word in words)
+
+
+def test_expr_jacobian_per_leaf(agrad_json):
+    doc = agrad_json("expr", "(x + 1).pow(2).t()", "--var", "x=eye(4,5)", "--jacobian")
+    (facts,) = doc["jacobians"]
+    np.testing.assert_array_equal(np.array(facts["matrix"]), _closed_form_jacobian())
+
+    doc = agrad_json(
+        "expr",
+        "(x * w).sum()",
+        "--var",
+        "x=randn(3)",
+        "--var",
+        "w=randn(3)",
+        "--jacobian",
+        "--dtype",
+        "float64",
+    )
+    values = {t["name"]: t["value"] for t in doc["tensors"]}
+    jacobians = {j["leaf"]: j["matrix"] for j in doc["jacobians"]}
+    assert jacobians == {"x": [values["w"]], "w": [values["x"]]}  # ∂(x·w)/∂x = w, and back
+
+
+def test_expr_jacobian_above_the_cap_is_refused(agrad):
+    result = agrad(
+        "expr", "x @ w", "--var", "x=randn(600,500)", "--var", "w=randn(500,2)", "--jacobian"
+    )
+    assert result.exit_code == ExitCode.USAGE and result.stdout == ""
+    assert "the cap is 250,000" in result.stderr

@@ -13,6 +13,7 @@ from typing import Any
 
 import torch
 
+from autograd_cli.errors import UsageProblem
 from autograd_cli.expression.check import CheckedExpression
 from autograd_cli.expression.variables import VariableSpec
 from autograd_cli.inspection.check import check_budget, gradient_check
@@ -137,18 +138,29 @@ def jvp_report(
     )
 
 
+MAX_JACOBIAN_ENTRIES = 250_000  # outputs x inputs, per leaf
+
+
 def jacobian_facts(
     leaf: str, function: Any, leaf_tensor: torch.Tensor, out: torch.Tensor
 ) -> JacobianFacts:
     """J of `function` at `leaf_tensor` by jacrev, checked against jacfwd, and vᵀ·J
     (v = ones) against an independent backward(v)."""
+    entries = out.numel() * leaf_tensor.numel()
+    if entries > MAX_JACOBIAN_ENTRIES:
+        raise UsageProblem(
+            f"--jacobian: ∂out/∂{leaf} has {out.numel():,} x {leaf_tensor.numel():,} = "
+            f"{entries:,} entries; the cap is {MAX_JACOBIAN_ENTRIES:,}"
+        )
     point = leaf_tensor.detach()
     with _quiet_deprecations():
         reverse = torch.func.jacrev(function)(point)
         forward = torch.func.jacfwd(function)(point)
     matrix = reverse.reshape(out.numel(), point.numel())
     probe = point.clone().requires_grad_()
-    (grad,) = torch.autograd.grad(function(probe), probe, torch.ones_like(out))
+    (grad,) = torch.autograd.grad(function(probe), probe, torch.ones_like(out), allow_unused=True)
+    if grad is None:  # the leaf does not reach out: J is all zeros
+        grad = torch.zeros_like(point)
     vjp = torch.ones(out.numel(), dtype=matrix.dtype) @ matrix
     return JacobianFacts(
         leaf=leaf,
@@ -201,6 +213,7 @@ def expr_report(
     repeat: int,
     max_nodes: int | None = None,
     check: bool = False,
+    jacobian: bool = False,
 ) -> ExprReport:
     t = expr.build(expression, variables, seed=seed, dtype=dtype, no_grad=no_grad)
     named = t.named()
@@ -253,6 +266,12 @@ def expr_report(
             dtype,
             graph.node_count,
         )
+    jacobians: tuple[JacobianFacts, ...] = ()
+    if jacobian and steps:
+        jacobians = tuple(
+            jacobian_facts(name, expr.function_of(expression, t.variables, name), leaf, t.out)
+            for name, leaf in leaves.items()
+        )
     return ExprReport(
         expression=expression.text,
         seed=seed,
@@ -272,6 +291,7 @@ def expr_report(
         ),
         warnings=t.warnings,
         check=verdict,
+        jacobians=jacobians,
     )
 
 

@@ -50,6 +50,7 @@ ORDINALS = (
 )
 
 
+JACOBIAN_SHOWN = 40  # rows and columns of a Jacobian drawn in the table view
 # Tensors with more elements are summarised instead of printed as a grid.
 MATRIX_MAX_NUMEL = 64
 
@@ -158,8 +159,13 @@ def jacobian_section(facts: JacobianFacts, precision: int) -> Iterator[Renderabl
         "are shown as ·, non-zeros in bold (3 significant digits). Computed by "
         "torch.func.jacrev, checked against torch.func.jacfwd."
     )
+    if rows > JACOBIAN_SHOWN or cols > JACOBIAN_SHOWN:
+        yield _note(f"Only the first {JACOBIAN_SHOWN} rows and columns are shown; --json has all.")
     # Three significant digits keep a 20-column matrix inside a terminal; --json has all.
-    cells = [[f"{float(v):.3g}" if v else "·" for v in row] for row in facts.matrix]
+    cells = [
+        [f"{float(v):.3g}" if v else "·" for v in row[:JACOBIAN_SHOWN]]
+        for row in facts.matrix[:JACOBIAN_SHOWN]
+    ]
     width = max((len(c) for row in cells for c in row), default=1)
     for row in cells:
         line = Text()
@@ -221,6 +227,8 @@ def expr_view(report: ExprReport, precision: int, tree: TreeOptions) -> Iterator
             yield _note(f"{title} is None: backward() did not reach {gradient.name}.")
         else:
             yield _matrix(gradient.value, precision, title=title)
+    for facts in report.jacobians:
+        yield from jacobian_section(facts, precision)
     if report.repeat > 1:
         yield _heading(f"Accumulation over {report.repeat} backward() calls")
         yield _note(

@@ -91,3 +91,13 @@ def forward_for(expression: CheckedExpression):
         return Evaluator(expression, leaves).run().sum()
 
     return forward
+
+
+def function_of(expression: CheckedExpression, variables: dict[str, torch.Tensor], name: str):
+    """out as a function of one variable, the others held at their values (--jacobian)."""
+    fixed = {key: value.detach() for key, value in variables.items()}
+
+    def function(value: torch.Tensor) -> torch.Tensor:
+        return Evaluator(expression, {**fixed, name: value}).run()
+
+    return function
