@@ -17,6 +17,8 @@ from autograd_cli.options import (
     MAX_REPEAT,
     CheckFlag,
     ColorOption,
+    DeviceOption,
+    DtypeOption,
     ExportOption,
     FormatOption,
     JacobianFlag,
@@ -31,7 +33,6 @@ from autograd_cli.options import (
     SeedSpec,
     TangentOption,
     int_parser,
-    parse_dtype,
 )
 
 
@@ -86,6 +87,8 @@ def _root(
 )
 def linear(
     seed: SeedOption = 0,
+    dtype: DtypeOption = "float32",
+    device: DeviceOption = "cpu",
     precision: PrecisionOption = 4,
     fmt: FormatOption = "table",
     json: JsonFlag = False,
@@ -105,7 +108,7 @@ def linear(
     """
     _run(
         "linear",
-        {"check": check},
+        {"check": check, "device": device, "dtype": dtype},
         seed,
         fmt,
         json,
@@ -134,6 +137,8 @@ def jvp(
     mode: ModeOption = "reverse",
     tangent: TangentOption = "ones",
     jacobian: JacobianFlag = False,
+    dtype: DtypeOption = "float32",
+    device: DeviceOption = "cpu",
     precision: PrecisionOption = 4,
     fmt: FormatOption = "table",
     json: JsonFlag = False,
@@ -158,6 +163,8 @@ def jvp(
         "mode": mode,
         "tangent": tangent,
         "jacobian": jacobian,
+        "device": device,
+        "dtype": dtype,
     }
     outputs = OutputOptions(precision, color, output, saved, max_nodes, export)
     _run("jvp", params, None, fmt, json, outputs)
@@ -171,6 +178,8 @@ def jvp(
 def vjp(
     repeat: RepeatOption = 2,
     jacobian: JacobianFlag = False,
+    dtype: DtypeOption = "float32",
+    device: DeviceOption = "cpu",
     precision: PrecisionOption = 4,
     fmt: FormatOption = "table",
     json: JsonFlag = False,
@@ -189,6 +198,8 @@ def vjp(
         "mode": "reverse",
         "tangent": "ones",
         "jacobian": jacobian,
+        "device": device,
+        "dtype": dtype,
     }
     outputs = OutputOptions(precision, color, output, saved, max_nodes, export)
     _run("jvp", params, None, fmt, json, outputs)
@@ -219,6 +230,8 @@ def chain(
         ),
     ] = 4,
     seed: SeedOption = 0,
+    dtype: DtypeOption = "float32",
+    device: DeviceOption = "cpu",
     precision: PrecisionOption = 4,
     fmt: FormatOption = "table",
     json: JsonFlag = False,
@@ -238,7 +251,7 @@ def chain(
     """
     _run(
         "chain",
-        {"length": length, "hidden": hidden, "check": check},
+        {"length": length, "hidden": hidden, "check": check, "device": device, "dtype": dtype},
         seed,
         fmt,
         json,
@@ -285,15 +298,8 @@ def expr(
         ),
     ] = None,
     seed: SeedOption = 0,
-    dtype: Annotated[
-        str,
-        typer.Option(
-            "--dtype",
-            parser=parse_dtype,
-            metavar="[float32|float64]",
-            help="dtype of floating variables (float32 as the tutorial).",
-        ),
-    ] = "float32",
+    dtype: DtypeOption = "float32",
+    device: DeviceOption = "cpu",
     repeat: Annotated[
         int,
         typer.Option(
@@ -352,6 +358,7 @@ def expr(
         "repeat": repeat,
         "check": check,
         "jacobian": jacobian,
+        "device": device,
     }
     _run(
         "expr",

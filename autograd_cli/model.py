@@ -223,6 +223,8 @@ class LinearReport(_Report):
     gradients: tuple[Gradient, ...]
     freezing: tuple[FreezeCase, ...]
     check: CheckReport | None = None  # with --check
+    device: str = "cpu"
+    dtype: str = "float32"
 
     command = "linear"
 
@@ -250,6 +252,8 @@ class JvpReport(_Report):
     mode: str = "reverse"  # "reverse", "forward" or "both"
     forward: ForwardProduct | None = None  # forward mode's J·t
     jacobian: JacobianFacts | None = None  # with --jacobian
+    device: str = "cpu"
+    dtype: str = "float32"
 
     command = "jvp"
 
@@ -269,6 +273,8 @@ class ChainReport(_Report):
     graph: Graph
     gradients: tuple[Gradient, ...]
     check: CheckReport | None = None  # with --check
+    device: str = "cpu"
+    dtype: str = "float32"
 
     command = "chain"
 
@@ -307,6 +313,7 @@ class ExprReport(_Report):
     warnings: tuple[str, ...]  # torch's warnings while evaluating, first line each
     check: CheckReport | None = None  # with --check
     jacobians: tuple[JacobianFacts, ...] = ()  # with --jacobian: one per leaf
+    device: str = "cpu"
 
     command = "expr"
 

@@ -259,3 +259,25 @@ JacobianFlag = Annotated[
         "flattened to (outputs x inputs), and check that vᵀ·J equals backward(v)'s .grad.",
     ),
 ]
+
+DEVICES = ("cpu", "cuda", "mps", "auto")
+DeviceOption = Annotated[
+    str,
+    typer.Option(
+        "--device",
+        parser=choice_parser(DEVICES),
+        metavar="[" + "|".join(DEVICES) + "]",
+        help="Where the tensors live: cpu (the tutorial's), cuda, mps, or auto (an "
+        "accelerator when there is one). Random numbers on an accelerator come from its "
+        "own generator.",
+    ),
+]
+DtypeOption = Annotated[
+    str,
+    typer.Option(
+        "--dtype",
+        parser=parse_dtype,
+        metavar="[float32|float64]",
+        help="dtype of the floating tensors (float32, as the tutorial).",
+    ),
+]

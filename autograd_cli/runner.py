@@ -90,7 +90,17 @@ def _check_capture(options: RunOptions) -> bool:
     return True
 
 
+def _on_device(params: dict[str, Any]) -> dict[str, Any]:
+    """--device resolved (auto picks) and checked before any work."""
+    if "device" not in params:
+        return params
+    from autograd_cli.devices import resolve_device
+
+    return {**params, "device": resolve_device(params["device"])}
+
+
 def run_command(command: str, params: dict[str, Any], options: RunOptions) -> None:
+    params = _on_device(params)
     if _check_capture(options):
         options = replace(options, format="json")
     target = output.check_target(options.output, options.format)  # fail before any work
@@ -136,6 +146,7 @@ def run_sweep(
 ) -> None:
     """One process, every seed: JSON Lines (one document per seed, each flushed as
     written, identical to a single run's) or one summary table, streamed."""
+    params = _on_device(params)
     root = ROOT_NAMES[command]
     seed_width = max(4, *(len(str(seed)) for seed in seeds))
     json_only = _check_capture(options) or options.format == "json"

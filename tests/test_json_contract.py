@@ -30,6 +30,8 @@ def test_linear_document_keys(agrad_json):
         "graph",
         "gradients",
         "freezing",
+        "device",
+        "dtype",
     }
     assert doc["schema_version"] == 1 and doc["command"] == "linear"
     assert all(set(t) == TENSOR_KEYS for t in doc["tensors"])
@@ -54,6 +56,8 @@ def test_jvp_document_keys(agrad_json):
         "mode",
         "forward",
         "jacobian",
+        "device",
+        "dtype",
     }
     assert doc["command"] == "jvp" and doc["repeat"] == 2
     assert all(set(s) == {"call", "zeroed_before", "grad"} for s in doc["steps"])
@@ -69,6 +73,8 @@ def test_chain_document_keys(agrad_json):
         "tensors",
         "graph",
         "gradients",
+        "device",
+        "dtype",
     }
     assert set(doc["graph"]) == GRAPH_KEYS
     assert doc["graph"]["omitted_nodes"] == 0

@@ -94,7 +94,7 @@ def _compare(
     name: str, grad: Values, reference: torch.Tensor, atol: float, rtol: float
 ) -> LeafCheck:
     got = torch.tensor(grad, dtype=torch.float64).reshape(reference.shape)
-    ref = reference.detach().double()
+    ref = reference.detach().double().cpu()
     same_nonfinite = (~torch.isfinite(got) | ~torch.isfinite(ref)) & (
         (got == ref) | (torch.isnan(got) & torch.isnan(ref))
     )

@@ -15,6 +15,7 @@ import torch
 
 from autograd_cli.errors import UsageProblem
 from autograd_cli.expression.check import CheckedExpression
+from autograd_cli.expression.evaluate import DTYPES
 from autograd_cli.expression.variables import VariableSpec
 from autograd_cli.inspection.check import check_budget, gradient_check
 from autograd_cli.inspection.graph import graph_report
@@ -35,8 +36,14 @@ from autograd_cli.model import (
 from autograd_cli.scenarios import chain, expr, jvp, linear
 
 
-def linear_report(seed: int, max_nodes: int | None = None, check: bool = False) -> LinearReport:
-    t = linear.build(seed)
+def linear_report(
+    seed: int,
+    max_nodes: int | None = None,
+    check: bool = False,
+    device: str = "cpu",
+    dtype: str = "float32",
+) -> LinearReport:
+    t = linear.build(seed, device, DTYPES[dtype])
     named = t.named()
     tensors = tuple(tensor_facts(name, tensor) for name, tensor in named.items())
     graph = graph_report(t.loss, named, max_nodes)
@@ -49,7 +56,7 @@ def linear_report(seed: int, max_nodes: int | None = None, check: bool = False) 
             linear.forward,
             named,
             {g.name: g.value for g in gradients},
-            "float32",
+            dtype,
             graph.node_count,
             closed_form=linear.closed_form(named),
         )
@@ -73,6 +80,8 @@ def linear_report(seed: int, max_nodes: int | None = None, check: bool = False) 
         gradients=gradients,
         freezing=freezing,
         check=verdict,
+        device=device,
+        dtype=dtype,
     )
 
 
@@ -83,14 +92,16 @@ def jvp_report(
     mode: str = "reverse",
     tangent: str = "ones",
     jacobian: bool = False,
+    device: str = "cpu",
+    dtype: str = "float32",
 ) -> JvpReport:
-    t = jvp.build()
+    t = jvp.build(device, DTYPES[dtype])
     named = t.named()
     tensors = tuple(tensor_facts(name, tensor) for name, tensor in named.items())
     graph = graph_report(t.out, named, max_nodes)
     forward = None
     if mode in ("forward", "both"):
-        tangent_value = jvp.tangent(tangent, tuple(t.inp.shape))
+        tangent_value = jvp.tangent(tangent, tuple(t.inp.shape)).to(t.inp)
         # Forward mode: J·t in one pass alongside the function, no backward() at all.
         with _quiet_deprecations():
             _, product = torch.func.jvp(jvp.output, (t.inp.detach(),), (tangent_value,))
@@ -122,7 +133,7 @@ def jvp_report(
     verdict = None
     if check:  # the first call's gradient: one vector-Jacobian product
         verdict = gradient_check(
-            jvp.forward, named, {"inp": steps[0].grad}, "float32", graph.node_count
+            jvp.forward, named, {"inp": steps[0].grad}, dtype, graph.node_count
         )
     return JvpReport(
         repeat=repeat,
@@ -135,6 +146,8 @@ def jvp_report(
         mode=mode,
         forward=forward,
         jacobian=facts,
+        device=device,
+        dtype=dtype,
     )
 
 
@@ -161,7 +174,7 @@ def jacobian_facts(
     (grad,) = torch.autograd.grad(function(probe), probe, torch.ones_like(out), allow_unused=True)
     if grad is None:  # the leaf does not reach out: J is all zeros
         grad = torch.zeros_like(point)
-    vjp = torch.ones(out.numel(), dtype=matrix.dtype) @ matrix
+    vjp = torch.ones(out.numel(), dtype=matrix.dtype, device=matrix.device) @ matrix
     return JacobianFacts(
         leaf=leaf,
         output_shape=tuple(out.shape),
@@ -173,11 +186,17 @@ def jacobian_facts(
 
 
 def chain_report(
-    length: int, hidden: int, seed: int, max_nodes: int | None = None, check: bool = False
+    length: int,
+    hidden: int,
+    seed: int,
+    max_nodes: int | None = None,
+    check: bool = False,
+    device: str = "cpu",
+    dtype: str = "float32",
 ) -> ChainReport:
     if check:  # refused before the graph is even built
         check_budget(2 * hidden + hidden * hidden, 3 * length + 4)
-    t = chain.build(length, hidden, seed)
+    t = chain.build(length, hidden, seed, device, DTYPES[dtype])
     named = t.named()
     tensors = tuple(tensor_facts(name, tensor) for name, tensor in named.items())
     graph = graph_report(t.loss, named, max_nodes)
@@ -189,7 +208,7 @@ def chain_report(
             chain.forward_for(length),
             named,
             {g.name: g.value for g in gradients},
-            "float32",
+            dtype,
             graph.node_count,
         )
     return ChainReport(
@@ -201,6 +220,8 @@ def chain_report(
         graph=graph,
         gradients=gradients,
         check=verdict,
+        device=device,
+        dtype=dtype,
     )
 
 
@@ -214,8 +235,9 @@ def expr_report(
     max_nodes: int | None = None,
     check: bool = False,
     jacobian: bool = False,
+    device: str = "cpu",
 ) -> ExprReport:
-    t = expr.build(expression, variables, seed=seed, dtype=dtype, no_grad=no_grad)
+    t = expr.build(expression, variables, seed=seed, dtype=dtype, no_grad=no_grad, device=device)
     named = t.named()
     tensors = tuple(tensor_facts(name, tensor) for name, tensor in named.items())
     graph = graph_report(t.out, named, max_nodes)
@@ -292,6 +314,7 @@ def expr_report(
         warnings=t.warnings,
         check=verdict,
         jacobians=jacobians,
+        device=device,
     )
 
 

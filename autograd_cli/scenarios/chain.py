@@ -40,12 +40,19 @@ class ChainTensors:
         return {"h0": self.h0, "a": self.a, "b": self.b, "h": self.h, "loss": self.loss}
 
 
-def build(length: int, hidden: int, seed: int) -> ChainTensors:
-    manual_seed(seed)
-    h0 = torch.randn(1, hidden, requires_grad=True)
+def build(
+    length: int,
+    hidden: int,
+    seed: int,
+    device: str = "cpu",
+    dtype: torch.dtype = torch.float32,
+) -> ChainTensors:
+    manual_seed(seed, device)
+    where = {"device": device, "dtype": dtype}
+    h0 = torch.randn(1, hidden, requires_grad=True, **where)
     # Scaled so that tanh neither saturates nor dies over many steps.
-    a = (torch.randn(hidden, hidden) / hidden**0.5).requires_grad_()
-    b = torch.randn(hidden, requires_grad=True)
+    a = (torch.randn(hidden, hidden, **where) / hidden**0.5).requires_grad_()
+    b = torch.randn(hidden, requires_grad=True, **where)
     h = unroll(h0, a, b, length)
     return ChainTensors(h0=h0, a=a, b=b, h=h, loss=h.sum())
 

@@ -35,12 +35,13 @@ def build(
     seed: int,
     dtype: str,
     no_grad: set[str],
+    device: str = "cpu",
 ) -> ExprTensors:
     # torch's warnings (e.g. mse_loss broadcasting) become part of the report
     # instead of stderr noise: a successful run writes nothing to stderr.
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
-        variables_, out = _evaluate(expression, variables, seed, DTYPES[dtype], no_grad)
+        variables_, out = _evaluate(expression, variables, seed, DTYPES[dtype], no_grad, device)
     said = dict.fromkeys(str(w.message).strip().splitlines()[0] for w in caught)
     return ExprTensors(variables=variables_, out=out, warnings=tuple(said))
 
@@ -51,6 +52,7 @@ def _evaluate(
     seed: int,
     torch_dtype: torch.dtype,
     no_grad: set[str],
+    device: str,
 ) -> tuple[dict[str, torch.Tensor], torch.Tensor]:
     meta = {}
     for spec in variables:
@@ -66,10 +68,10 @@ def _evaluate(
         meta[spec.name] = t
     Evaluator(expression, meta).run()  # shapes, dtypes and caps, before any real work
 
-    manual_seed(seed)
+    manual_seed(seed, device)
     real: dict[str, torch.Tensor] = {}
     for spec in variables:
-        t = build_variable(spec, torch_dtype, "cpu")
+        t = build_variable(spec, torch_dtype, device)
         if t.is_floating_point() and spec.name not in no_grad:
             t.requires_grad_()
         real[spec.name] = t

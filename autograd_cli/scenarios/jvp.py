@@ -22,8 +22,8 @@ class JvpTensors:
         return {"inp": self.inp, "out": self.out}
 
 
-def build() -> JvpTensors:
-    inp = torch.eye(4, 5, requires_grad=True)
+def build(device: str = "cpu", dtype: torch.dtype = torch.float32) -> JvpTensors:
+    inp = torch.eye(4, 5, requires_grad=True, device=device, dtype=dtype)
     return JvpTensors(inp=inp, out=output(inp))
 
 

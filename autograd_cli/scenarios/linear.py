@@ -34,13 +34,15 @@ class LinearTensors:
         return {"x": self.x, "y": self.y, "w": self.w, "b": self.b, "z": self.z, "loss": self.loss}
 
 
-def build(seed: int) -> LinearTensors:
-    """Exactly the tutorial's statements, in its order, after manual_seed(seed)."""
-    manual_seed(seed)
-    x = torch.ones(5)
-    y = torch.zeros(3)
-    w = torch.randn(5, 3, requires_grad=True)
-    b = torch.randn(3, requires_grad=True)
+def build(seed: int, device: str = "cpu", dtype: torch.dtype = torch.float32) -> LinearTensors:
+    """Exactly the tutorial's statements, in its order, after manual_seed(seed)
+    (with device= and dtype= added when they are not the tutorial's CPU float32)."""
+    manual_seed(seed, device)
+    where = {"device": device, "dtype": dtype}
+    x = torch.ones(5, **where)
+    y = torch.zeros(3, **where)
+    w = torch.randn(5, 3, requires_grad=True, **where)
+    b = torch.randn(3, requires_grad=True, **where)
     z = logits(x, w, b)
     loss = F.binary_cross_entropy_with_logits(z, y)
     return LinearTensors(x=x, y=y, w=w, b=b, z=z, loss=loss)

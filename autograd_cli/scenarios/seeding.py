@@ -5,7 +5,7 @@ from __future__ import annotations
 import torch
 
 
-def manual_seed(seed: int) -> None:
+def manual_seed(seed: int, device: str = "cpu") -> None:
     """The numbers of `torch.manual_seed(seed)` for CPU tensors.
 
     torch.manual_seed also queues seeding of CUDA, MPS and XPU generators, and in
@@ -14,4 +14,7 @@ def manual_seed(seed: int) -> None:
     generator: this is the very call torch.manual_seed ends with. Tests compare the
     values with torch.manual_seed's.
     """
+    if device != "cpu":  # an accelerator draws from its own generator: seed them all
+        torch.manual_seed(int(seed))
+        return
     torch.default_generator.manual_seed(int(seed))

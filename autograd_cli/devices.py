@@ -1,0 +1,31 @@
+"""--device: which accelerators this machine has, and which one `auto` picks."""
+
+from __future__ import annotations
+
+from autograd_cli.errors import UsageProblem
+
+DEVICES = ("cpu", "cuda", "mps", "auto")
+
+
+def available_devices() -> list[str]:
+    import torch
+
+    found = ["cpu"]
+    if torch.cuda.is_available():
+        found.append("cuda")
+    mps = getattr(torch.backends, "mps", None)
+    if mps is not None and mps.is_available():
+        found.append("mps")
+    return found
+
+
+def resolve_device(name: str) -> str:
+    """`auto`: an accelerator when there is one, else the CPU; others as asked, if present."""
+    found = available_devices()
+    if name == "auto":
+        return next((d for d in ("cuda", "mps") if d in found), "cpu")
+    if name not in found:
+        raise UsageProblem(
+            f"--device {name} is not available on this machine; available: {', '.join(found)}"
+        )
+    return name
