@@ -29,7 +29,6 @@ OPERATORS: dict[type, Callable[[Any, Any], Any]] = {
     ast.MatMult: operator.matmul,
 }
 MAX_COMPUTED_NUMBER = 10**9  # numbers computed from literals, e.g. 10**6
-DTYPES = {"float32": torch.float32, "float64": torch.float64}
 
 
 def build_variable(spec: VariableSpec, dtype: torch.dtype, device: str) -> torch.Tensor:

@@ -9,14 +9,11 @@ from __future__ import annotations
 import warnings
 from collections.abc import Iterator
 from contextlib import contextmanager
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import torch
 
 from autograd_cli.errors import UsageProblem
-from autograd_cli.expression.check import CheckedExpression
-from autograd_cli.expression.evaluate import DTYPES
-from autograd_cli.expression.variables import VariableSpec
 from autograd_cli.inspection.check import check_budget, gradient_check
 from autograd_cli.inspection.graph import graph_report
 from autograd_cli.inspection.tensors import gradient_of, tensor_facts, values_of
@@ -33,7 +30,12 @@ from autograd_cli.model import (
     JvpReport,
     LinearReport,
 )
-from autograd_cli.scenarios import chain, expr, jvp, linear
+from autograd_cli.scenarios import chain, jvp, linear
+from autograd_cli.scenarios.dtypes import DTYPES
+
+if TYPE_CHECKING:  # agrad expr's machinery loads only when an expression runs
+    from autograd_cli.expression.check import CheckedExpression
+    from autograd_cli.expression.variables import VariableSpec
 
 
 def linear_report(
@@ -237,6 +239,8 @@ def expr_report(
     jacobian: bool = False,
     device: str = "cpu",
 ) -> ExprReport:
+    from autograd_cli.scenarios import expr
+
     t = expr.build(expression, variables, seed=seed, dtype=dtype, no_grad=no_grad, device=device)
     named = t.named()
     tensors = tuple(tensor_facts(name, tensor) for name, tensor in named.items())

@@ -12,9 +12,10 @@ from dataclasses import dataclass
 import torch
 
 from autograd_cli.expression.check import CheckedExpression, ExpressionError
-from autograd_cli.expression.evaluate import DTYPES, Evaluator, build_variable
+from autograd_cli.expression.evaluate import Evaluator, build_variable
 from autograd_cli.expression.grammar import MAX_NUMEL
 from autograd_cli.expression.variables import VariableSpec
+from autograd_cli.scenarios.dtypes import DTYPES
 from autograd_cli.scenarios.seeding import manual_seed
 
 
