@@ -192,17 +192,23 @@ def vjp(
 ) -> None:
     """An alias of agrad jvp --mode reverse: out.backward(v) computes the
     vector-Jacobian product vᵀ·J, which is what the tutorial's "Jacobian product" is."""
-    params = {
-        "repeat": repeat,
-        "check": check,
-        "mode": "reverse",
-        "tangent": "ones",
-        "jacobian": jacobian,
-        "device": device,
-        "dtype": dtype,
-    }
-    outputs = OutputOptions(precision, color, output, saved, max_nodes, export)
-    _run("jvp", params, None, fmt, json, outputs)
+    jvp(
+        repeat=repeat,
+        mode="reverse",
+        tangent="ones",
+        jacobian=jacobian,
+        dtype=dtype,
+        device=device,
+        precision=precision,
+        fmt=fmt,
+        json=json,
+        output=output,
+        export=export,
+        saved=saved,
+        max_nodes=max_nodes,
+        check=check,
+        color=color,
+    )
 
 
 @app.command(

@@ -26,9 +26,11 @@ from autograd_cli.model import (
     ForwardProduct,
     FreezeCase,
     Gradient,
+    Graph,
     JacobianFacts,
     JvpReport,
     LinearReport,
+    TensorFacts,
 )
 from autograd_cli.scenarios import chain, jvp, linear
 from autograd_cli.scenarios.dtypes import DTYPES
@@ -47,8 +49,7 @@ def linear_report(
 ) -> LinearReport:
     t = linear.build(seed, device, DTYPES[dtype])
     named = t.named()
-    tensors = tuple(tensor_facts(name, tensor) for name, tensor in named.items())
-    graph = graph_report(t.loss, named, max_nodes)
+    tensors, graph = _facts_and_graph(t.loss, named, max_nodes)
 
     t.loss.backward()
     gradients = (gradient_of("w", t.w), gradient_of("b", t.b))
@@ -99,8 +100,7 @@ def jvp_report(
 ) -> JvpReport:
     t = jvp.build(device, DTYPES[dtype])
     named = t.named()
-    tensors = tuple(tensor_facts(name, tensor) for name, tensor in named.items())
-    graph = graph_report(t.out, named, max_nodes)
+    tensors, graph = _facts_and_graph(t.out, named, max_nodes)
     forward = None
     if mode in ("forward", "both"):
         tangent_value = jvp.tangent(tangent, tuple(t.inp.shape)).to(t.inp)
@@ -156,6 +156,13 @@ def jvp_report(
 MAX_JACOBIAN_ENTRIES = 250_000  # outputs x inputs, per leaf
 
 
+def _facts_and_graph(
+    root: torch.Tensor, named: dict[str, torch.Tensor], max_nodes: int | None
+) -> tuple[tuple[TensorFacts, ...], Graph]:
+    """Every report starts here: its tensors, and its graph walked before backward()."""
+    return tuple(tensor_facts(n, t) for n, t in named.items()), graph_report(root, named, max_nodes)
+
+
 def jacobian_facts(
     leaf: str, function: Any, leaf_tensor: torch.Tensor, out: torch.Tensor
 ) -> JacobianFacts:
@@ -200,8 +207,7 @@ def chain_report(
         check_budget(2 * hidden + hidden * hidden, 3 * length + 4)
     t = chain.build(length, hidden, seed, device, DTYPES[dtype])
     named = t.named()
-    tensors = tuple(tensor_facts(name, tensor) for name, tensor in named.items())
-    graph = graph_report(t.loss, named, max_nodes)
+    tensors, graph = _facts_and_graph(t.loss, named, max_nodes)
     t.loss.backward()
     gradients = tuple(gradient_of(name, getattr(t, name)) for name in ("h0", "a", "b"))
     verdict = None
@@ -243,8 +249,7 @@ def expr_report(
 
     t = expr.build(expression, variables, seed=seed, dtype=dtype, no_grad=no_grad, device=device)
     named = t.named()
-    tensors = tuple(tensor_facts(name, tensor) for name, tensor in named.items())
-    graph = graph_report(t.out, named, max_nodes)
+    tensors, graph = _facts_and_graph(t.out, named, max_nodes)
     leaves = {name: v for name, v in t.variables.items() if v.requires_grad}
     statements = [
         f"torch.manual_seed({seed})",
