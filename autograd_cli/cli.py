@@ -32,7 +32,11 @@ from autograd_cli.options import (
     SeedOption,
     SeedSpec,
     TangentOption,
+    TargetSpec,
     int_parser,
+    parse_fail_on,
+    parse_target,
+    threshold_parser,
 )
 
 
@@ -259,6 +263,131 @@ def chain(
         "chain",
         {"length": length, "hidden": hidden, "check": check, "device": device, "dtype": dtype},
         seed,
+        fmt,
+        json,
+        OutputOptions(precision, color, output, saved, max_nodes, export),
+    )
+
+
+@app.command(
+    cls=AgradCommand,
+    short_help="Gradient health of your own model: vanishing, exploding, dead, NaN, unused.",
+    epilog="Examples: agrad inspect examples/mlp.py:build; agrad inspect "
+    "examples/nan_sqrt.py:loss --anomaly; agrad inspect examples/rnn.py:build --json "
+    "--fail-on vanishing,nonfinite (exit 3 when one is raised).",
+)
+def inspect(
+    target: Annotated[
+        TargetSpec,
+        typer.Argument(
+            metavar="TARGET",
+            parser=parse_target,
+            help="PATH.py:NAME or module.path:NAME. NAME is called and returns a scalar "
+            "loss tensor, or (model, inputs, loss_fn), or (model, inputs, targets, loss_fn).",
+            show_default=False,
+        ),
+    ],
+    arg: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--arg",
+            metavar="KEY=VALUE",
+            help="A keyword argument for NAME, e.g. --arg steps=500 (repeatable). VALUE "
+            "becomes an int, a float, or else a string; it is never evaluated.",
+            show_default=False,
+        ),
+    ] = None,
+    seed: Annotated[
+        int,
+        typer.Option(
+            "--seed",
+            parser=int_parser(0, 2**63 - 1),
+            metavar="S",
+            help="torch.manual_seed(S) before NAME is called (and before the file is run).",
+        ),
+    ] = 0,
+    vanish: Annotated[
+        float,
+        typer.Option(
+            "--vanish",
+            parser=threshold_parser("--vanish"),
+            metavar="X",
+            help="A non-zero gradient with L2 norm below X is flagged vanishing.",
+        ),
+    ] = 1e-7,
+    explode: Annotated[
+        float,
+        typer.Option(
+            "--explode",
+            parser=threshold_parser("--explode"),
+            metavar="X",
+            help="A gradient with L2 norm above X is flagged exploding.",
+        ),
+    ] = 1e3,
+    fail_on: Annotated[
+        str,
+        typer.Option(
+            "--fail-on",
+            parser=parse_fail_on,
+            metavar="FLAGS",
+            help="Exit 3 (after the output) when any of these flags is raised: a comma-"
+            "separated list of vanishing, exploding, dead, nonfinite, unused, or any.",
+            show_default=False,
+        ),
+    ] = "",
+    anomaly: Annotated[
+        bool,
+        typer.Option(
+            "--anomaly",
+            help="With non-finite gradients, run NAME once more under "
+            "torch.autograd.detect_anomaly() and name the first backward Function that "
+            "returned NaN and the line of your code that created it.",
+        ),
+    ] = False,
+    precision: PrecisionOption = 4,
+    fmt: FormatOption = "table",
+    json: JsonFlag = False,
+    output: OutputOption = None,
+    export: ExportOption = None,
+    saved: SavedFlag = False,
+    max_nodes: MaxNodesOption = None,
+    color: ColorOption = "auto",
+) -> None:
+    """Gradient health of your own model, after one backward() pass.
+
+    agrad imports TARGET's file or module and calls NAME(**--arg values) after
+    torch.manual_seed(S). NOTE: your file is run as Python, like pytest runs test
+    files; only point agrad at code you trust. NAME returns a scalar loss, or
+    (model, inputs, loss_fn) / (model, inputs, targets, loss_fn), from which agrad
+    computes loss_fn(model(inputs)[, targets]). Then loss.backward(), once.
+
+    For every parameter (named_parameters() of the model; for a bare loss, the
+    names its code uses): shape, elements, the gradient's L2 norm, mean and max
+    |g|, the share of exact zeros, NaN/inf counts and ‖grad‖/‖param‖, and at most
+    one flag: unused (requires grad, .grad is None), nonfinite (NaN or inf), dead
+    (all zeros), vanishing (norm below --vanish) or exploding (above --explode).
+    Then the backward graph: its size, depth and nodes per grad_fn class, and the
+    tree (or --format json|dot|mermaid). print() in your code goes to stderr.
+    Exit 0 whatever the flags, unless --fail-on names one that is raised (exit 3);
+    exit 2 when TARGET or its return value is wrong, 1 when your code raises.
+    """
+    from autograd_cli.options import parse_arguments
+
+    params = {
+        "target": target,
+        "arguments": parse_arguments(list(arg or [])),
+        "seed": seed,
+        "vanish": vanish,
+        "explode": explode,
+        "fail_on": tuple(fail_on.split(",")) if fail_on else (),
+        "anomaly": anomaly,
+    }
+    if vanish >= explode:
+        raise UsageProblem(f"--vanish {vanish:g} must be below --explode {explode:g}")
+    _run(
+        "inspect",
+        params,
+        None,
         fmt,
         json,
         OutputOptions(precision, color, output, saved, max_nodes, export),

@@ -321,7 +321,90 @@ class ExprReport(_Report):
         return {g.name: g.value for g in self.gradients if g.value is not None}
 
 
-Report = LinearReport | JvpReport | ChainReport | ExprReport
+HEALTH_FLAGS = ("vanishing", "exploding", "dead", "nonfinite", "unused")
+
+
+@dataclass(frozen=True)
+class ParameterHealth:
+    """One parameter's gradient after a single backward(), as statistics and flags.
+
+    The statistics are None when there is no gradient (frozen, or unused); norms are
+    computed in float64 over every element, so NaN or inf in the gradient shows here.
+    """
+
+    name: str
+    shape: tuple[int, ...]
+    numel: int
+    requires_grad: bool
+    grad_norm: float | None  # L2 norm of .grad
+    mean_abs: float | None
+    max_abs: float | None
+    zero_fraction: float | None  # share of elements that are exactly 0
+    nan_count: int | None
+    inf_count: int | None
+    param_norm: float  # L2 norm of the parameter itself
+    ratio: float | None  # grad_norm / param_norm; None when the parameter is all zeros
+    flags: tuple[str, ...]  # a subset of HEALTH_FLAGS, at most one of them
+
+
+@dataclass(frozen=True)
+class GraphSummary:
+    """The shape of the whole backward graph, whatever --max-nodes keeps."""
+
+    node_count: int
+    edge_count: int
+    depth: int  # nodes on the longest path from the root to a leaf
+    grad_fn_counts: dict[str, int]  # class name -> nodes, most frequent first
+
+
+@dataclass(frozen=True)
+class ForwardFrame:
+    """One line of the forward pass, from torch's anomaly-mode traceback."""
+
+    file: str
+    line: int
+    function: str
+    code: str
+
+
+@dataclass(frozen=True)
+class NanOrigin:
+    """What `--anomaly` found: the first backward Function that returned NaN."""
+
+    grad_fn: str | None  # e.g. "SqrtBackward0"; None when no Function returned NaN
+    message: str  # torch's own words
+    origin: ForwardFrame | None  # the line of the user's code that created that node
+    forward_trace: tuple[ForwardFrame, ...]  # the forward call stack, outermost first
+
+
+@dataclass(frozen=True)
+class InspectReport(_Report):
+    """Everything `agrad inspect` shows about one backward pass of the user's code."""
+
+    target: str  # as typed: PATH.py:NAME or module:NAME
+    arguments: dict[str, Any]  # --arg key=value, parsed
+    seed: int
+    form: str  # "model": NAME returned (model, inputs, [targets,] loss_fn); "loss": a loss
+    model: str | None  # the model's class name
+    loss_fn: str | None  # the loss function's name
+    loss: float
+    vanish: float
+    explode: float
+    parameters: tuple[ParameterHealth, ...]
+    flag_counts: dict[str, int]  # every flag of HEALTH_FLAGS -> parameters that raise it
+    graph_summary: GraphSummary
+    graph: Graph
+    anomaly: NanOrigin | None = None  # with --anomaly and non-finite gradients
+    fail_on: tuple[str, ...] = ()
+    failing: tuple[str, ...] = ()  # flags of fail_on that were raised
+
+    command = "inspect"
+
+    def leaf_gradients(self) -> dict[str, Values]:
+        return {}  # statistics instead: a model's gradients are too big to label nodes
+
+
+Report = LinearReport | JvpReport | ChainReport | ExprReport | InspectReport
 
 
 def _report_dict(report: Report) -> dict[str, Any]:

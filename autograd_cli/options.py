@@ -4,10 +4,13 @@ Every parser takes the text typed on the command line or the declared default, a
 raises typer.BadParameter naming what is allowed. Nothing here imports torch.
 """
 
+import keyword
 from pathlib import Path
 from typing import Annotated, Any, NamedTuple
 
 import typer
+
+from autograd_cli.model import HEALTH_FLAGS
 
 SEED_MIN = -(2**63)  # torch.manual_seed accepts any value that fits int64 or uint64
 SEED_MAX = 2**64 - 1
@@ -281,3 +284,104 @@ DtypeOption = Annotated[
         help="dtype of the floating tensors (float32, as the tutorial).",
     ),
 ]
+
+
+# agrad inspect ------------------------------------------------------------------
+
+INSPECT_FLAGS = HEALTH_FLAGS
+
+
+class TargetSpec(NamedTuple):
+    """`agrad inspect`'s TARGET: a Python file or an importable module, and a name in it."""
+
+    text: str  # as typed
+    path: Path | None  # a file to run, or None for a module
+    module: str | None  # a dotted module name, or None for a file
+    name: str
+
+
+TARGET_FORMS = "PATH.py:NAME or module.path:NAME, e.g. examples/mlp.py:build"
+
+
+def parse_target(text: str | TargetSpec) -> TargetSpec:
+    if isinstance(text, TargetSpec):
+        return text
+    where, colon, name = text.rpartition(":")
+    if not colon or not where or not name:
+        raise typer.BadParameter(f"{text!r} names no callable; expected {TARGET_FORMS}.")
+    if not name.isidentifier():
+        raise typer.BadParameter(f"{name!r} is not a Python name; expected {TARGET_FORMS}.")
+    if where.endswith(".py") or "/" in where or "\\" in where:
+        return TargetSpec(text, Path(where), None, name)
+    if all(part.isidentifier() for part in where.split(".")):
+        return TargetSpec(text, None, where, name)
+    raise typer.BadParameter(
+        f"{where!r} is neither a .py file nor a dotted module name; expected {TARGET_FORMS}."
+    )
+
+
+def parse_arguments(items: list[str]) -> dict[str, int | float | str]:
+    """--arg key=value, repeatable: an int, else a float, else the text as a string.
+
+    Values are never evaluated: `--arg n=2**10` is the string "2**10".
+    """
+    from autograd_cli.errors import UsageProblem
+
+    arguments: dict[str, int | float | str] = {}
+    for item in items:
+        key, equals, raw = item.partition("=")
+        key = key.strip()
+        if not equals or not key.isidentifier() or keyword.iskeyword(key):
+            raise UsageProblem(
+                f"--arg {item!r}: not KEY=VALUE with KEY a Python name; e.g. --arg steps=500"
+            )
+        if key in arguments:
+            raise UsageProblem(f"--arg {key}: given twice; give each keyword once")
+        arguments[key] = _argument_value(raw)
+    return arguments
+
+
+def _argument_value(raw: str) -> int | float | str:
+    text = raw.strip()
+    try:
+        return int(text, 10)
+    except ValueError:
+        pass
+    # Only decimal notation is a number ("nan" and "inf" stay strings, as typed).
+    if text and text.lstrip("+-")[:1] in set("0123456789."):
+        try:
+            return float(text)
+        except ValueError:
+            pass
+    return raw
+
+
+def parse_fail_on(text: str) -> str:
+    """A comma-separated subset of the flags (`any`: all of them), normalised."""
+    allowed = f"a comma-separated list of {', '.join(INSPECT_FLAGS)}, or any"
+    names = [part.strip().lower() for part in text.split(",")] if text.strip() else []
+    unknown = [n for n in names if n not in (*INSPECT_FLAGS, "any")]
+    if unknown:
+        raise typer.BadParameter(f"{unknown[0]!r} is not a flag; allowed: {allowed}.")
+    if "any" in names:
+        return ",".join(INSPECT_FLAGS)
+    return ",".join(dict.fromkeys(names))
+
+
+def threshold_parser(what: str) -> Any:
+    """A Typer parser for a positive, finite float (--vanish, --explode)."""
+
+    def parse(text: str | float) -> float:
+        if isinstance(text, float):
+            return text
+        try:
+            value = float(text)
+        except ValueError:
+            value = float("nan")
+        if not (value > 0 and value != float("inf")):
+            raise typer.BadParameter(
+                f"{text!r} is not allowed; {what} is a positive finite number such as 1e-7."
+            )
+        return value
+
+    return parse

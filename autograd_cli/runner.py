@@ -54,13 +54,20 @@ def _expr(params: dict[str, Any]) -> Report:
     return expr_report(**params)
 
 
+def _inspect(params: dict[str, Any]) -> Report:
+    from autograd_cli.inspection.user_model import inspect_report
+
+    return inspect_report(**params)
+
+
 BUILDERS: dict[str, Callable[[dict[str, Any]], Report]] = {
     "linear": _linear,
     "jvp": _jvp,
     "chain": _chain,
     "expr": _expr,
+    "inspect": _inspect,
 }
-ROOT_NAMES = {"linear": "loss", "jvp": "out", "chain": "loss", "expr": "out"}
+ROOT_NAMES = {"linear": "loss", "jvp": "out", "chain": "loss", "expr": "out", "inspect": "loss"}
 
 
 # Set by `agrad batch` while it runs one of its lines: JSON documents go here
@@ -121,6 +128,7 @@ def run_command(command: str, params: dict[str, Any], options: RunOptions) -> No
         else:
             output.deliver(text, target)
         _raise_if_check_failed([report])
+        _raise_if_flags_failed(report)
 
     run_with_big_stack(work)
 
@@ -130,7 +138,7 @@ def _raise_if_check_failed(reports: list[Report]) -> None:
     failed = [
         f"{leaf.name} (max abs diff {leaf.max_abs_diff:.3g})"
         for report in reports
-        if report.check is not None
+        if getattr(report, "check", None) is not None
         for leaf in (*report.check.leaves, *report.check.closed_form)
         if not leaf.ok
     ]
@@ -139,6 +147,18 @@ def _raise_if_check_failed(reports: list[Report]) -> None:
             "gradient check failed: " + ", ".join(dict.fromkeys(failed)) + "; tolerance "
             "|grad - reference| <= atol + rtol * |reference| (see the check section)"
         )
+
+
+def _raise_if_flags_failed(report: Report) -> None:
+    """agrad inspect --fail-on: a raised flag it names is exit 3, after the output."""
+    failing = getattr(report, "failing", ())
+    if failing:
+        parameters = getattr(report, "parameters", ())
+        named = [
+            f"{flag} ({', '.join(p.name for p in parameters if flag in p.flags)})"
+            for flag in failing
+        ]
+        raise CheckFailed("--fail-on: gradient health flags raised: " + "; ".join(named))
 
 
 def run_sweep(

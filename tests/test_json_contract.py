@@ -110,3 +110,51 @@ def test_non_finite_numbers_are_encoded_as_strings():
     doc = json.loads(text, parse_constant=lambda name: (_ for _ in ()).throw(AssertionError(name)))
     assert doc["tensors"][0]["value"] == ["NaN", "Infinity", "-Infinity"]
     assert doc["gradients"][0]["value"] == [["NaN", 1.5]]
+
+
+PARAMETER_KEYS = {
+    "name",
+    "shape",
+    "numel",
+    "requires_grad",
+    "grad_norm",
+    "mean_abs",
+    "max_abs",
+    "zero_fraction",
+    "nan_count",
+    "inf_count",
+    "param_norm",
+    "ratio",
+    "flags",
+}
+
+
+def test_inspect_document_keys(agrad_json):
+    doc = agrad_json("inspect", "examples/nan_sqrt.py:loss", "--anomaly")
+    assert set(doc) == (TOP_KEYS - {"check"}) | {
+        "target",
+        "arguments",
+        "seed",
+        "form",
+        "model",
+        "loss_fn",
+        "loss",
+        "vanish",
+        "explode",
+        "parameters",
+        "flag_counts",
+        "graph_summary",
+        "graph",
+        "anomaly",
+        "fail_on",
+        "failing",
+    }
+    assert doc["command"] == "inspect" and doc["schema_version"] == 1
+    assert all(set(p) == PARAMETER_KEYS for p in doc["parameters"])
+    assert set(doc["flag_counts"]) == {"vanishing", "exploding", "dead", "nonfinite", "unused"}
+    assert set(doc["graph_summary"]) == {"node_count", "edge_count", "depth", "grad_fn_counts"}
+    assert set(doc["graph"]) == GRAPH_KEYS
+    assert set(doc["anomaly"]) == {"grad_fn", "message", "origin", "forward_trace"}
+    frame_keys = {"file", "line", "function", "code"}
+    assert set(doc["anomaly"]["origin"]) == frame_keys
+    assert all(set(f) == frame_keys for f in doc["anomaly"]["forward_trace"])

@@ -21,6 +21,7 @@ from autograd_cli.model import (
     ExprReport,
     ForwardProduct,
     Graph,
+    InspectReport,
     JacobianFacts,
     JvpReport,
     LinearReport,
@@ -369,16 +370,28 @@ def _shape_of(value: Values) -> tuple[int, ...]:
     return tuple(shape)
 
 
+def inspect_view(
+    report: InspectReport, precision: int, tree: TreeOptions
+) -> Iterator[RenderableType]:
+    from autograd_cli.render.health import graph_summary_lines, health_view
+
+    yield from health_view(report, precision)
+    yield from _graph_section(report.graph, "loss", tree, precision)
+    yield from graph_summary_lines(report)
+
+
 def table_view(report: Report, precision: int, tree: TreeOptions) -> Iterator[RenderableType]:
     views = {
         LinearReport: linear_view,
         JvpReport: jvp_view,
         ChainReport: chain_view,
         ExprReport: expr_view,
+        InspectReport: inspect_view,
     }
     yield from views[type(report)](report, precision, tree)  # type: ignore[operator]
-    if report.check is not None:
-        yield from check_section(report.check)
+    check = getattr(report, "check", None)  # agrad inspect has flags instead
+    if check is not None:
+        yield from check_section(check)
 
 
 def check_section(check: CheckReport) -> Iterator[RenderableType]:

@@ -1,0 +1,157 @@
+"""The human view of `agrad inspect`: a table of gradient health, flags, NaN origin,
+and the graph's summary and tree.
+
+Statistics span many orders of magnitude (1e-20 next to 1e+3), so they are shown
+with --precision significant digits, not decimals.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterator
+
+from rich import box
+from rich.console import RenderableType
+from rich.table import Table
+from rich.text import Text
+
+from autograd_cli.model import HEALTH_FLAGS, InspectReport, NanOrigin, ParameterHealth
+
+TITLE = "bold"
+CODE = "cyan"
+NOTE = "dim"
+MISSING = "—"
+FLAG_STYLE = {
+    "vanishing": "yellow",
+    "exploding": "bold red",
+    "dead": "magenta",
+    "nonfinite": "bold red",
+    "unused": "yellow",
+}
+FLAG_MEANING = {
+    "vanishing": "0 < ‖grad‖ < {vanish:g}",
+    "exploding": "‖grad‖ > {explode:g}",
+    "dead": "every element exactly 0",
+    "nonfinite": "NaN or ±inf in .grad",
+    "unused": "requires grad, yet .grad is None",
+}
+
+
+def health_view(report: InspectReport, precision: int) -> Iterator[RenderableType]:
+    yield Text(f"agrad inspect · {report.target} · seed {report.seed}", style=TITLE)
+    yield _what_ran(report, precision)
+    yield Text("\nGradients after one loss.backward()", style=TITLE)
+    yield _health_table(report.parameters, precision)
+    yield from _flag_summary(report)
+    if report.anomaly is not None:
+        yield from _anomaly_section(report.anomaly)
+    elif report.flag_counts["nonfinite"]:
+        yield Text(
+            "Rerun with --anomaly to name the backward Function where NaN first appears "
+            "and the line of your code that created it.",
+            style=NOTE,
+        )
+
+
+def graph_summary_lines(report: InspectReport) -> Iterator[RenderableType]:
+    summary = report.graph_summary
+    yield Text(
+        f"Depth {summary.depth:,}: nodes on the longest path from loss.grad_fn to a leaf. "
+        "Nodes by grad_fn class:",
+        style=NOTE,
+    )
+    yield Text(
+        "  " + " · ".join(f"{name} {count:,}" for name, count in summary.grad_fn_counts.items())
+    )
+
+
+def _what_ran(report: InspectReport, precision: int) -> Text:
+    if report.form == "model":
+        what = f"model {report.model}, loss_fn {report.loss_fn}"
+    else:
+        what = "NAME returned the loss itself; parameters are named as its code names them"
+    text = Text(f"{what}; loss = {_stat(report.loss, precision)}", style=NOTE)
+    if report.arguments:
+        arguments = " ".join(f"{k}={v!r}" for k, v in report.arguments.items())
+        text.append(f"\ncalled with {arguments}", style=NOTE)
+    return text
+
+
+def _health_table(parameters: tuple[ParameterHealth, ...], precision: int) -> Table:
+    # One space between columns: ten of them fit 100 characters with real names.
+    table = Table(box=box.SIMPLE_HEAD, show_edge=False, pad_edge=False, padding=(0, 1, 0, 0))
+    table.add_column("parameter", overflow="fold")
+    table.add_column("shape", no_wrap=True)
+    for column in ("numel", "‖grad‖", "mean |g|", "max |g|", "zeros", "NaN/inf", "‖g‖/‖p‖"):
+        table.add_column(column, justify="right")
+    table.add_column("flag")
+    for p in parameters:
+        nonfinite = MISSING if p.nan_count is None else f"{p.nan_count:,}/{p.inf_count:,}"
+        zeros = MISSING if p.zero_fraction is None else f"{100 * p.zero_fraction:.1f}%"
+        flag = p.flags[0] if p.flags else ("frozen" if not p.requires_grad else "")
+        table.add_row(
+            p.name,
+            "×".join(str(n) for n in p.shape) or "scalar",
+            f"{p.numel:,}",
+            _stat(p.grad_norm, precision),
+            _stat(p.mean_abs, precision),
+            _stat(p.max_abs, precision),
+            zeros,
+            nonfinite,
+            _stat(p.ratio, precision),
+            Text(flag, style=FLAG_STYLE.get(flag, NOTE)),
+        )
+    return table
+
+
+def _flag_summary(report: InspectReport) -> Iterator[RenderableType]:
+    line = Text("Flags: ", style=TITLE)
+    for index, flag in enumerate(HEALTH_FLAGS):
+        count = report.flag_counts[flag]
+        if index:
+            line.append(" · ")
+        line.append(f"{count} {flag}", style=FLAG_STYLE[flag] if count else "")
+    yield line
+    meanings = "; ".join(
+        f"{flag}: {FLAG_MEANING[flag].format(vanish=report.vanish, explode=report.explode)}"
+        for flag in HEALTH_FLAGS
+    )
+    yield Text(meanings + ".", style=NOTE)
+    if report.fail_on:
+        verdict = (
+            f"--fail-on {','.join(report.fail_on)}: raised: {', '.join(report.failing)} (exit 3)"
+            if report.failing
+            else f"--fail-on {','.join(report.fail_on)}: none raised"
+        )
+        yield Text(verdict, style="bold red" if report.failing else "green")
+
+
+def _anomaly_section(found: NanOrigin) -> Iterator[RenderableType]:
+    yield Text("\nWhere the NaN comes from (--anomaly: rerun under detect_anomaly())", style=TITLE)
+    if found.grad_fn is None:
+        yield Text(found.message, style=NOTE)
+        return
+    yield Text.assemble(
+        (found.grad_fn, "bold"), " is the first backward Function that returned NaN."
+    )
+    yield Text(f"torch: {found.message}", style=NOTE)
+    if found.origin is not None:
+        frame = found.origin
+        yield Text(
+            f"Its forward operation was created at {frame.file}:{frame.line}, in {frame.function}:"
+        )
+        yield Text("  " + frame.code, style=CODE)
+    if len(found.forward_trace) > 1:
+        yield Text("Forward call stack, outermost first:", style=NOTE)
+        for frame in found.forward_trace:
+            yield Text(f"  {frame.file}:{frame.line}, in {frame.function}", style=NOTE)
+
+
+def _stat(value: float | None, precision: int) -> str:
+    if value is None:
+        return MISSING
+    if math.isnan(value):
+        return "NaN"
+    if math.isinf(value):
+        return "inf" if value > 0 else "-inf"
+    return f"{value:.{max(precision, 1)}g}"

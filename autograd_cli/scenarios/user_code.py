@@ -1,0 +1,357 @@
+"""`agrad inspect`'s scenario: the user's own Python code builds the tensors.
+
+This is the one place where agrad runs code it did not write, the way pytest runs
+test files: TARGET names a file or module, which is imported, and a callable in
+it, which is called with the --arg values as keyword arguments. Nothing the user
+typed on the command line is evaluated; only their file is run.
+
+Failures are told apart the way the user needs them: a TARGET that does not lead
+to a callable, or a callable that returns the wrong thing, is a usage error (exit
+2); an exception raised by the user's code is a runtime error (exit 1) that names
+its type, message and the user's own file:line, never agrad's internals.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import importlib
+import importlib.util
+import inspect
+import os
+import sys
+import sysconfig
+import traceback
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from types import CodeType, FrameType, ModuleType, TracebackType
+from typing import Any
+
+import torch
+
+from autograd_cli.errors import AgradError, RuntimeProblem, UsageProblem
+from autograd_cli.options import TARGET_FORMS, TargetSpec
+
+RETURN_FORMS = (
+    "a scalar loss tensor, or a tuple (model, inputs, loss_fn) or "
+    "(model, inputs, targets, loss_fn) with model a torch.nn.Module"
+)
+
+
+class UserCodeFailed(RuntimeProblem):
+    """An exception raised inside the user's code (exit 1)."""
+
+
+@dataclass
+class UserRun:
+    """One call of the user's callable, carried through to a scalar loss."""
+
+    loss: torch.Tensor
+    form: str  # "model" or "loss"
+    named: dict[str, torch.Tensor]  # parameters (or leaves) by name, in a stable order
+    model: str | None  # class name of the model, in the "model" form
+    loss_fn: str | None
+
+
+@dataclass(frozen=True)
+class UserCallable:
+    function: Callable[..., Any]
+    target: TargetSpec
+    file: Path | None  # the file TARGET resolved to, for locating errors
+
+    def run(self, arguments: dict[str, Any], seed: int) -> UserRun:
+        """Seeds torch, calls NAME(**arguments), and computes the loss it leads to."""
+        torch.manual_seed(seed)
+        with self.guard():
+            result, frame_locals = _call_keeping_locals(self.function, arguments)
+        if isinstance(result, tuple) and len(result) in (3, 4):
+            return self._model_run(result)
+        if isinstance(result, torch.Tensor):
+            loss = _checked_loss(self.target, result, "NAME's return value")
+            named = _names_for(self.function, frame_locals)
+            return UserRun(loss, "loss", named, model=None, loss_fn=None)
+        raise UsageProblem(
+            f"{self.target.text} returned {_kind(result)}; it must return {RETURN_FORMS}"
+        )
+
+    def guard(self, stage: str | None = None) -> contextlib.AbstractContextManager[None]:
+        """Around anything that runs the user's code (forward, and their backward);
+        `stage` says what agrad was doing, for errors raised inside torch itself."""
+        return _user_code(self.target, self.file, stage=stage)
+
+    def _model_run(self, result: tuple[Any, ...]) -> UserRun:
+        target = self.target
+        if len(result) == 3:
+            model, inputs, loss_fn = result
+            targets: tuple[Any, ...] = ()
+        else:
+            model, inputs, target_values, loss_fn = result
+            targets = (target_values,)
+        shape = "(model, inputs, targets, loss_fn)" if targets else "(model, inputs, loss_fn)"
+        if not isinstance(model, torch.nn.Module):
+            raise UsageProblem(
+                f"{target.text} returned {shape} with model {_kind(model)}; it must be a "
+                "torch.nn.Module"
+            )
+        if not callable(loss_fn):
+            raise UsageProblem(
+                f"{target.text} returned {shape} with loss_fn {_kind(loss_fn)}; it must be callable"
+            )
+        for parameter in model.parameters():
+            parameter.grad = None  # this backward() alone, not what the user's code left
+        with self.guard("model(inputs)"):
+            if isinstance(inputs, dict):
+                output = model(**inputs)
+            elif isinstance(inputs, tuple | list):
+                output = model(*inputs)
+            else:
+                output = model(inputs)
+        with self.guard("loss_fn(output, targets)" if targets else "loss_fn(output)"):
+            loss = loss_fn(output, *targets)
+        loss = _checked_loss(target, loss, "loss_fn's result")
+        return UserRun(
+            loss,
+            "model",
+            dict(model.named_parameters()),
+            model=type(model).__name__,
+            loss_fn=_callable_name(loss_fn),
+        )
+
+
+def load_callable(target: TargetSpec, arguments: dict[str, Any]) -> UserCallable:
+    """Imports TARGET's file or module and finds its callable; checks the --arg names."""
+    if target.path is not None:
+        module, file = _import_file(target), target.path.resolve()
+    else:
+        module = _import_module(target)
+        file = Path(module.__file__).resolve() if getattr(module, "__file__", None) else None
+    where = shown_path(file) if file else target.module
+    if not hasattr(module, target.name):
+        public = sorted(n for n, v in vars(module).items() if callable(v) and not n.startswith("_"))
+        raise UsageProblem(
+            f"{where} has no {target.name!r}; its callables: {', '.join(public) or 'none'}"
+        )
+    function = getattr(module, target.name)
+    if not callable(function):
+        raise UsageProblem(
+            f"{target.text}: {target.name} is {_kind(function)}, not a callable; it must "
+            f"return {RETURN_FORMS}"
+        )
+    _check_arguments(target, function, arguments)
+    return UserCallable(function, target, file)
+
+
+def _import_file(target: TargetSpec) -> ModuleType:
+    path = target.path
+    assert path is not None
+    if not path.exists():
+        raise UsageProblem(f"{path}: no such file; TARGET is {TARGET_FORMS}")
+    if not path.is_file():
+        raise UsageProblem(f"{path}: not a file; TARGET is {TARGET_FORMS}")
+    # Like pytest's rootdir-less import: the file's directory comes first on
+    # sys.path, so it can import its neighbours.
+    directory = str(path.resolve().parent)
+    if directory not in sys.path:
+        sys.path.insert(0, directory)
+    name = f"agrad_user_{path.stem}" if path.stem.isidentifier() else "agrad_user_module"
+    spec = importlib.util.spec_from_file_location(name, path)
+    if spec is None or spec.loader is None:
+        raise UsageProblem(f"{path}: Python cannot load it as a module")
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[name] = module  # dataclasses and pickling look themselves up here
+    try:
+        with _user_code(target, path.resolve()):
+            spec.loader.exec_module(module)
+    except SyntaxError as e:
+        raise _syntax_problem(e) from None
+    return module
+
+
+def _import_module(target: TargetSpec) -> ModuleType:
+    assert target.module is not None
+    # As `python -m`: the current directory is importable.
+    if "" not in sys.path and os.getcwd() not in sys.path:
+        sys.path.insert(0, os.getcwd())
+    try:
+        with _user_code(target, None, missing_module=target.module):
+            return importlib.import_module(target.module)
+    except SyntaxError as e:
+        raise _syntax_problem(e) from None
+
+
+def _syntax_problem(e: SyntaxError) -> UsageProblem:
+    where = f"{shown_path(Path(e.filename))}:{e.lineno}" if e.filename else "your code"
+    return UsageProblem(f"{where}: SyntaxError: {e.msg}; agrad cannot import it")
+
+
+def _check_arguments(target: TargetSpec, function: Callable[..., Any], arguments: dict) -> None:
+    try:
+        signature = inspect.signature(function)
+    except (TypeError, ValueError):  # a builtin without a signature: let the call decide
+        return
+    takes = ", ".join(signature.parameters) or "no arguments"
+    try:
+        signature.bind(**arguments)
+    except TypeError as e:
+        raise UsageProblem(
+            f"{target.text}: --arg does not fit {target.name}{signature} ({e}); it takes: {takes}"
+        ) from None
+
+
+def _call_keeping_locals(
+    function: Callable[..., Any], arguments: dict[str, Any]
+) -> tuple[Any, dict[str, Any]]:
+    """Calls `function` and keeps its local variables as they were when it returned.
+
+    They name the tensors of a bare loss: `weight` beats `leaf 0`. A profile hook
+    sees the return of that one frame; it is removed as soon as the call ends.
+    """
+    code: CodeType | None = getattr(function, "__code__", None)
+    seen: dict[str, Any] = {}
+    previous = sys.getprofile()
+
+    def hook(frame: FrameType, event: str, arg: Any) -> None:
+        if event == "return" and frame.f_code is code and not seen:
+            seen.update(frame.f_locals)
+
+    if code is not None:
+        sys.setprofile(hook)
+    try:
+        return function(**arguments), seen
+    finally:
+        if code is not None:
+            sys.setprofile(previous)
+
+
+def _checked_loss(target: TargetSpec, loss: Any, what: str) -> torch.Tensor:
+    if not isinstance(loss, torch.Tensor):
+        raise UsageProblem(f"{target.text}: {what} is {_kind(loss)}, not a tensor")
+    if loss.numel() != 1:
+        raise UsageProblem(
+            f"{target.text}: {what} has shape {tuple(loss.shape)}; the loss must be a scalar "
+            "(reduce it, e.g. with .mean())"
+        )
+    if not loss.requires_grad:
+        raise UsageProblem(
+            f"{target.text}: {what} does not require grad, so there is no backward pass: "
+            "no tensor that requires grad reaches it (computed under torch.no_grad()?)"
+        )
+    return loss
+
+
+def _names_for(function: Callable[..., Any], frame_locals: dict[str, Any]) -> dict[str, Any]:
+    """Tensors a bare loss may depend on, named as the user's code names them: the
+    callable's locals, then the module-level names its code uses."""
+    scope = dict(frame_locals)
+    code = getattr(function, "__code__", None)
+    module_globals = getattr(function, "__globals__", {})
+    if code is not None:
+        for name in code.co_names:
+            if name in module_globals and name not in scope:
+                scope[name] = module_globals[name]
+    named: dict[str, torch.Tensor] = {}
+    seen: set[int] = set()
+    for name, value in scope.items():
+        if isinstance(value, torch.nn.Module):
+            pairs = [(f"{name}.{p}", t) for p, t in value.named_parameters()]
+        elif isinstance(value, torch.Tensor) and value.is_leaf and value.requires_grad:
+            pairs = [(name, value)]
+        else:
+            continue
+        for full_name, tensor in pairs:
+            if id(tensor) not in seen:
+                seen.add(id(tensor))
+                named[full_name] = tensor
+    return named
+
+
+def _callable_name(function: Any) -> str:
+    name = getattr(function, "__name__", None)
+    return name if isinstance(name, str) else type(function).__name__
+
+
+def _kind(value: Any) -> str:
+    if isinstance(value, torch.Tensor):
+        return f"a tensor of shape {tuple(value.shape)}"
+    if isinstance(value, tuple):
+        return f"a tuple of {len(value)}"
+    return f"a {type(value).__name__}"
+
+
+# Where an exception happened --------------------------------------------------
+
+_LIBRARY_DIRS = tuple(
+    os.path.realpath(p)
+    for p in {
+        os.path.dirname(os.path.dirname(os.path.abspath(__file__))),  # agrad itself
+        os.path.dirname(torch.__file__),
+        *(sysconfig.get_paths().get(k, "") for k in ("stdlib", "platstdlib", "purelib")),
+        sysconfig.get_paths().get("platlib", ""),
+    }
+    if p
+)
+
+
+def is_user_file(filename: str, own_file: Path | None) -> bool:
+    if filename.startswith("<"):  # <frozen importlib._bootstrap>, <string>
+        return False
+    real = os.path.realpath(filename)
+    if own_file is not None and real == str(own_file):
+        return True
+    return not any(real == d or real.startswith(d + os.sep) for d in _LIBRARY_DIRS)
+
+
+def user_frame(tb: TracebackType | None, own_file: Path | None) -> traceback.FrameSummary | None:
+    """The innermost frame of the user's own code in a traceback."""
+    frames = [f for f in traceback.extract_tb(tb) if is_user_file(f.filename, own_file)]
+    return frames[-1] if frames else None
+
+
+def shown_path(path: Path) -> str:
+    """Relative to the current directory when it is below it, as the user typed it."""
+    try:
+        return str(path.resolve().relative_to(Path.cwd()))
+    except ValueError:
+        return str(path)
+
+
+def where_text(filename: str, line: int | None, function: str | None) -> str:
+    at = f"{shown_path(Path(filename))}:{line}"
+    return f"{at}, in {function}" if function and function != "<module>" else at
+
+
+@contextlib.contextmanager
+def _user_code(
+    target: TargetSpec,
+    own_file: Path | None,
+    missing_module: str | None = None,
+    stage: str | None = None,
+) -> Iterator[None]:
+    """Runs the user's code: print() goes to stderr (stdout is agrad's, and may be
+    JSON), and any exception becomes one message that points into the user's code."""
+    try:
+        with contextlib.redirect_stdout(sys.stderr):
+            yield
+    except (AgradError, SyntaxError, KeyboardInterrupt):
+        raise
+    except ModuleNotFoundError as e:
+        if missing_module is not None and e.name and missing_module.startswith(e.name):
+            raise UsageProblem(
+                f"no module named {e.name!r} (looked in the current directory and the "
+                f"installed packages); TARGET is {TARGET_FORMS}"
+            ) from None
+        raise _user_failure(e, target, own_file, stage) from None
+    except BaseException as e:  # SystemExit too: the user's code must not end agrad
+        raise _user_failure(e, target, own_file, stage) from None
+
+
+def _user_failure(
+    e: BaseException, target: TargetSpec, own_file: Path | None, stage: str | None
+) -> UserCodeFailed:
+    frame = user_frame(e.__traceback__, own_file)
+    message = str(e).strip().splitlines()[0] if str(e).strip() else "(no message)"
+    if frame is not None:
+        where = f" at {where_text(frame.filename, frame.lineno, frame.name)}"
+    else:  # raised inside torch, e.g. nn.Linear given the wrong shape
+        where = f" in {stage}, which agrad called with what NAME returned" if stage else ""
+    return UserCodeFailed(f"{target.text} raised {type(e).__name__}: {message}{where}")
