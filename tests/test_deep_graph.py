@@ -41,3 +41,33 @@ def test_a_300k_node_graph_completes_in_every_format(fmt):
         assert out.count(" --> ") + out.count(" -->|") == 5 * LENGTH + 1
     else:
         assert f"{NODES - 200:,} more nodes not shown" in out
+
+
+def test_inspect_of_a_deep_user_model_completes():
+    """The user's own deep graph is walked (summary and tree) and freed on the worker."""
+    steps = 10_000
+    result = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "autograd_cli",
+            "inspect",
+            "examples/rnn.py:build",
+            "--arg",
+            f"steps={steps}",
+            "--arg",
+            "hidden=4",
+            "--json",
+            "--max-nodes",
+            "50",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
+    assert result.returncode == 0, f"exit {result.returncode}: {result.stderr[-500:]}"
+    summary = json.loads(result.stdout)["graph_summary"]
+    # Every step's tanh lies on the longest path, and adds 6 nodes (2 addmm, 2 t, add, tanh).
+    assert summary["depth"] > 3 * steps
+    assert summary["grad_fn_counts"]["TanhBackward0"] == steps
+    assert summary["node_count"] > 6 * steps

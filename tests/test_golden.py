@@ -11,6 +11,8 @@ CASES = {
     "linear_seed0.txt": ["linear", "--seed", "0"],
     "jvp_repeat2.txt": ["jvp"],
     "jvp_repeat3_precision1.txt": ["jvp", "--repeat", "3", "--precision", "1"],
+    "inspect_dead_relu.txt": ["inspect", "examples/dead_relu.py:build"],
+    "inspect_nan_sqrt_anomaly.txt": ["inspect", "examples/nan_sqrt.py:loss", "--anomaly"],
 }
 
 

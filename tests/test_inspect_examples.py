@@ -203,7 +203,7 @@ def test_dead_relu_flags_everything_behind_it_and_out_bias_matches_its_closed_fo
     expected_dead = {"fc1.weight", "fc1.bias", "fc2.weight", "fc2.bias", "out.weight"}
     assert _flagged(document) == {"dead": expected_dead}
     # With the ReLU dead, out(x) = out.bias for every x: ∂mean((b - y)²)/∂b = 2·mean(b - y).
-    b = float(model.out.bias)
+    b = float(model.out.bias.detach())
     expected = abs(2 * float((b - _np(y)).mean()))
     assert _by_name(document)["out.bias"]["grad_norm"] == pytest.approx(expected, rel=1e-5)
     for name in expected_dead:

@@ -38,6 +38,8 @@ def test_importing_the_cli_leaves_torch_unloaded():
         ["--version"],
         ["jvp", "--repeat", "0"],
         ["expr", "--grammar"],
+        ["inspect", "--help"],
+        ["inspect", "model.py"],  # no NAME: refused before torch is needed
         ["expr", "x.__class__", "--var", "x=ones(3)"],  # rejected before torch is needed
     ],
 )

@@ -31,9 +31,9 @@ FLAG_STYLE = {
 FLAG_MEANING = {
     "vanishing": "0 < ‖grad‖ < {vanish:g}",
     "exploding": "‖grad‖ > {explode:g}",
-    "dead": "every element exactly 0",
-    "nonfinite": "NaN or ±inf in .grad",
-    "unused": "requires grad, yet .grad is None",
+    "dead": "all exactly 0",
+    "nonfinite": "NaN or ±inf",
+    "unused": ".grad is None",
 }
 
 
@@ -69,7 +69,8 @@ def _what_ran(report: InspectReport, precision: int) -> Text:
     if report.form == "model":
         what = f"model {report.model}, loss_fn {report.loss_fn}"
     else:
-        what = "NAME returned the loss itself; parameters are named as its code names them"
+        name = report.target.rpartition(":")[2]
+        what = f"{name}() returned the loss itself; its tensors are named as its code names them"
     text = Text(f"{what}; loss = {_stat(report.loss, precision)}", style=NOTE)
     if report.arguments:
         arguments = " ".join(f"{k}={v!r}" for k, v in report.arguments.items())
@@ -112,11 +113,11 @@ def _flag_summary(report: InspectReport) -> Iterator[RenderableType]:
             line.append(" · ")
         line.append(f"{count} {flag}", style=FLAG_STYLE[flag] if count else "")
     yield line
-    meanings = "; ".join(
+    meanings = " · ".join(
         f"{flag}: {FLAG_MEANING[flag].format(vanish=report.vanish, explode=report.explode)}"
         for flag in HEALTH_FLAGS
     )
-    yield Text(meanings + ".", style=NOTE)
+    yield Text(meanings, style=NOTE)
     if report.fail_on:
         verdict = (
             f"--fail-on {','.join(report.fail_on)}: raised: {', '.join(report.failing)} (exit 3)"
