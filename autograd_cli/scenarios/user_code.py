@@ -67,7 +67,7 @@ class UserCallable:
         if isinstance(result, tuple) and len(result) in (3, 4):
             return self._model_run(result)
         if isinstance(result, torch.Tensor):
-            loss = _checked_loss(self.target, result, "NAME's return value")
+            loss = _checked_loss(self.target, result, f"the loss {self.target.name}() returned")
             named = _names_for(self.function, frame_locals)
             return UserRun(loss, "loss", named, model=None, loss_fn=None)
         raise UsageProblem(
@@ -127,7 +127,14 @@ def load_callable(target: TargetSpec, arguments: dict[str, Any]) -> UserCallable
         file = Path(module.__file__).resolve() if getattr(module, "__file__", None) else None
     where = shown_path(file) if file else target.module
     if not hasattr(module, target.name):
-        public = sorted(n for n, v in vars(module).items() if callable(v) and not n.startswith("_"))
+        # Its own callables, not what it imported (torch, nn, OrderedDict...).
+        public = sorted(
+            n
+            for n, v in vars(module).items()
+            if callable(v)
+            and not n.startswith("_")
+            and getattr(v, "__module__", None) == module.__name__
+        )
         raise UsageProblem(
             f"{where} has no {target.name!r}; its callables: {', '.join(public) or 'none'}"
         )
@@ -275,7 +282,8 @@ def _kind(value: Any) -> str:
         return f"a tensor of shape {tuple(value.shape)}"
     if isinstance(value, tuple):
         return f"a tuple of {len(value)}"
-    return f"a {type(value).__name__}"
+    name = type(value).__name__
+    return f"{'an' if name[:1].lower() in 'aeiou' else 'a'} {name}"
 
 
 # Where an exception happened --------------------------------------------------
