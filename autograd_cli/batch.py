@@ -11,6 +11,7 @@ from typing import Any, TextIO
 from typer.core import TyperGroup
 
 from autograd_cli.errors import ExitCode, UsageProblem
+from autograd_cli.i18n import _
 from autograd_cli.worker import run_with_big_stack
 
 REFUSED = {"batch": "a batch line cannot run batch"}
@@ -47,7 +48,11 @@ def _open(path: str) -> TextIO:
     try:
         return open(path, encoding="utf-8")  # closed by run_batch
     except OSError as e:
-        raise UsageProblem(f"batch file {path}: cannot read it ({e.strerror or e})") from None
+        raise UsageProblem(
+            _("batch file {path}: cannot read it ({reason})").format(
+                path=path, reason=e.strerror or e
+            )
+        ) from None
 
 
 def _lines(source: TextIO) -> Iterator[tuple[int, str]]:
@@ -57,11 +62,14 @@ def _lines(source: TextIO) -> Iterator[tuple[int, str]]:
             if text and not text.startswith("#"):
                 yield number, text
     except UnicodeDecodeError as e:
-        raise UsageProblem(f"batch input is not UTF-8 text ({e.reason})") from None
+        raise UsageProblem(
+            _("batch input is not UTF-8 text ({reason})").format(reason=e.reason)
+        ) from None
 
 
 def _run_line(group: Any, number: int, text: str) -> Iterator[tuple[str, int]]:
     from autograd_cli.entry import outcome
+    from autograd_cli.i18n import speaking
     from autograd_cli.runner import capturing_json
 
     head = f'{{"line":{number},"command":{json.dumps(text, ensure_ascii=False)}'
@@ -76,7 +84,8 @@ def _run_line(group: Any, number: int, text: str) -> Iterator[tuple[str, int]]:
     if problem:
         yield _error(head, ExitCode.USAGE, problem), ExitCode.USAGE
         return
-    with capturing_json() as documents:
+    # Records are machine output: English whatever --lang says, like the JSON in them.
+    with capturing_json() as documents, speaking("en"):
         code, lines = outcome(
             lambda: TyperGroup.main(group, args=argv, prog_name="agrad", standalone_mode=False)
         )

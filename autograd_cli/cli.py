@@ -11,6 +11,7 @@ import typer
 from autograd_cli.entry import AgradCommand, AgradGroup
 from autograd_cli.errors import UsageProblem
 from autograd_cli.expression.grammar import GRAMMAR
+from autograd_cli.i18n import _
 from autograd_cli.options import (
     MAX_HIDDEN,
     MAX_LENGTH,
@@ -23,6 +24,7 @@ from autograd_cli.options import (
     FormatOption,
     JacobianFlag,
     JsonFlag,
+    LangOption,
     MaxNodesOption,
     ModeOption,
     OutputOption,
@@ -80,6 +82,7 @@ def _root(
             help="Print agrad's, torch's and Python's versions and exit.",
         ),
     ] = False,
+    lang: LangOption = None,
 ) -> None:
     """Shows what PyTorch autograd does, as tables or JSON."""
 
@@ -102,6 +105,7 @@ def linear(
     max_nodes: MaxNodesOption = None,
     check: CheckFlag = False,
     color: ColorOption = "auto",
+    lang: LangOption = None,
 ) -> None:
     """The tutorial's one-layer network: z = x·w + b, loss = BCE-with-logits(z, y).
 
@@ -152,6 +156,7 @@ def jvp(
     max_nodes: MaxNodesOption = None,
     check: CheckFlag = False,
     color: ColorOption = "auto",
+    lang: LangOption = None,
 ) -> None:
     """The tutorial's Jacobian product: out = (inp + 1).pow(2).t(), inp = eye(4, 5).
 
@@ -193,6 +198,7 @@ def vjp(
     max_nodes: MaxNodesOption = None,
     check: CheckFlag = False,
     color: ColorOption = "auto",
+    lang: LangOption = None,
 ) -> None:
     """An alias of agrad jvp --mode reverse: out.backward(v) computes the
     vector-Jacobian product vᵀ·J, which is what the tutorial's "Jacobian product" is."""
@@ -212,6 +218,7 @@ def vjp(
         max_nodes=max_nodes,
         check=check,
         color=color,
+        lang=lang,
     )
 
 
@@ -251,6 +258,7 @@ def chain(
     max_nodes: MaxNodesOption = None,
     check: CheckFlag = False,
     color: ColorOption = "auto",
+    lang: LangOption = None,
 ) -> None:
     """An RNN-like recurrence unrolled over N time steps: a graph as deep as you like.
 
@@ -352,6 +360,7 @@ def inspect(
     saved: SavedFlag = False,
     max_nodes: MaxNodesOption = None,
     color: ColorOption = "auto",
+    lang: LangOption = None,
 ) -> None:
     """Gradient health of your own model, after one backward() pass.
 
@@ -383,7 +392,11 @@ def inspect(
         "anomaly": anomaly,
     }
     if vanish >= explode:
-        raise UsageProblem(f"--vanish {vanish:g} must be below --explode {explode:g}")
+        raise UsageProblem(
+            _("--vanish {vanish:g} must be below --explode {explode:g}").format(
+                vanish=vanish, explode=explode
+            )
+        )
     _run(
         "inspect",
         params,
@@ -458,6 +471,7 @@ def expr(
     max_nodes: MaxNodesOption = None,
     check: CheckFlag = False,
     color: ColorOption = "auto",
+    lang: LangOption = None,
 ) -> None:
     """The autograd graph and gradients of your own tensor expression.
 
@@ -470,10 +484,10 @@ def expr(
     if grammar:
         from autograd_cli.render.emit import write_text
 
-        write_text(GRAMMAR.lstrip("\n"))
+        write_text(_(GRAMMAR.lstrip("\n")))
         return
     if expression is None:
-        raise UsageProblem('missing EXPR, e.g. agrad expr "x.sum()" --var x=ones(3)')
+        raise UsageProblem(_('missing EXPR, e.g. agrad expr "x.sum()" --var x=ones(3)'))
     from autograd_cli.expression.check import check_expression
     from autograd_cli.expression.variables import parse_variables
 
@@ -482,7 +496,9 @@ def expr(
     for name in no_grad or []:
         if name not in declared:
             raise UsageProblem(
-                f"--no-grad {name}: no such variable; declared: {', '.join(declared) or 'none'}"
+                _("--no-grad {name}: no such variable; declared: {declared}").format(
+                    name=name, declared=", ".join(declared) or _("none")
+                )
             )
     checked = check_expression(expression, declared)
     params = {
@@ -512,6 +528,7 @@ def expr(
 )
 def batch(
     ctx: typer.Context,
+    lang: LangOption = None,
     file: Annotated[
         str,
         typer.Argument(
@@ -550,7 +567,9 @@ def _run(
     if json:
         if fmt not in ("table", "json"):
             raise UsageProblem(
-                f"--json means --format json; it cannot be combined with --format {fmt}"
+                _(
+                    "--json means --format json; it cannot be combined with --format {format}"
+                ).format(format=fmt)
             )
         fmt = "json"
     from autograd_cli.runner import RunOptions, run_command, run_sweep
@@ -558,11 +577,16 @@ def _run(
     options = RunOptions(format=fmt, **out._asdict())
     if seed is not None and seed.sweep:
         if fmt not in ("table", "json"):
-            raise UsageProblem(f"a --seed sweep writes json or table, not --format {fmt}")
+            raise UsageProblem(
+                _("a --seed sweep writes json or table, not --format {format}").format(format=fmt)
+            )
         if out.output is not None or out.export is not None:
             flag = "--output" if out.output is not None else "--export"
             raise UsageProblem(
-                f"a --seed sweep streams to stdout; redirect it (> sweep.jsonl) instead of {flag}"
+                _(
+                    "a --seed sweep streams to stdout; redirect it (> sweep.jsonl) instead of "
+                    "{option}"
+                ).format(option=flag)
             )
         run_sweep(command, params, seed.seeds, options)
         return

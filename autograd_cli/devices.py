@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from autograd_cli.errors import UsageProblem
+from autograd_cli.i18n import _
 
 DEVICES = ("cpu", "cuda", "mps", "auto")
 
@@ -26,6 +27,8 @@ def resolve_device(name: str) -> str:
         return next((d for d in ("cuda", "mps") if d in found), "cpu")
     if name not in found:
         raise UsageProblem(
-            f"--device {name} is not available on this machine; available: {', '.join(found)}"
+            _("--device {name} is not available on this machine; available: {found}").format(
+                name=name, found=", ".join(found)
+            )
         )
     return name

@@ -5,14 +5,24 @@ Also the fast path for option values: see `_DirectCoercion`.
 """
 
 import contextlib
+import os
+import re
 import sys
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from typing import Any, NoReturn
 
 import typer
 from typer.core import TyperCommand, TyperGroup
 
 from autograd_cli.errors import AgradError, ExitCode
+from autograd_cli.i18n import (
+    N_,
+    UnknownLanguage,
+    _,
+    choose_language,
+    language_from_argv,
+    speaking,
+)
 
 
 class _DirectCoercion:
@@ -46,9 +56,39 @@ def _with_direct_coercion(params: list[Any]) -> list[Any]:
     return params
 
 
+@contextlib.contextmanager
+def _translated_help(command: Any, ctx: Any, subcommands: Sequence[Any] = ()) -> Iterator[None]:
+    """The command's help, epilog and option help in the current language, while its
+    help is formatted. The English texts are the catalog's msgids; they come back after."""
+    texts = [(command, "help"), (command, "epilog"), (command, "short_help")]
+    texts += [(param, "help") for param in command.get_params(ctx)]
+    texts += [(sub, "short_help") for sub in subcommands]
+    saved = [(owner, name, getattr(owner, name, None)) for owner, name in texts]
+    for owner, name, text in saved:
+        if isinstance(text, str) and text:
+            setattr(owner, name, _(text))
+    try:
+        yield
+    finally:
+        for owner, name, text in saved:
+            setattr(owner, name, text)
+
+
+def _format_usage(command: Any, ctx: Any, formatter: Any) -> None:
+    pieces = command.collect_usage_pieces(ctx)
+    formatter.write_usage(ctx.command_path, " ".join(pieces), prefix=_("Usage: "))
+
+
 class AgradCommand(TyperCommand):
     def get_params(self, ctx: Any) -> list[Any]:
         return _with_direct_coercion(super().get_params(ctx))
+
+    def format_help(self, ctx: Any, formatter: Any) -> None:
+        with _translated_help(self, ctx):
+            super().format_help(ctx, formatter)
+
+    def format_usage(self, ctx: Any, formatter: Any) -> None:
+        _format_usage(self, ctx, formatter)
 
 
 class AgradGroup(TyperGroup):
@@ -58,17 +98,20 @@ class AgradGroup(TyperGroup):
         self, args: Sequence[str] | None = None, prog_name: str | None = None, **extra: Any
     ) -> NoReturn:
         argv = list(sys.argv[1:] if args is None else args)
-        # A bare `agrad` teaches instead of failing.
-        code = _guarded(
-            lambda: super(AgradGroup, self).main(
-                args=argv or ["--help"], prog_name="agrad", standalone_mode=False, **extra
+        try:
+            language = choose_language(language_from_argv(argv), os.environ)
+        except UnknownLanguage as e:
+            sys.exit(_fail(e.message(), ExitCode.USAGE))
+        with speaking(language):
+            # A bare `agrad` teaches instead of failing.
+            code = _guarded(
+                lambda: super(AgradGroup, self).main(
+                    args=argv or ["--help"], prog_name="agrad", standalone_mode=False, **extra
+                )
             )
-        )
         from autograd_cli.worker import worker_left_running
 
         if worker_left_running():  # interrupted mid-work: see worker.py
-            import os
-
             with contextlib.suppress(OSError, ValueError):
                 sys.stdout.flush()
             sys.stderr.flush()
@@ -77,6 +120,14 @@ class AgradGroup(TyperGroup):
 
     def get_params(self, ctx: Any) -> list[Any]:
         return _with_direct_coercion(super().get_params(ctx))
+
+    def format_help(self, ctx: Any, formatter: Any) -> None:
+        subcommands = [self.get_command(ctx, name) for name in self.list_commands(ctx)]
+        with _translated_help(self, ctx, [c for c in subcommands if c is not None]):
+            super().format_help(ctx, formatter)
+
+    def format_usage(self, ctx: Any, formatter: Any) -> None:
+        _format_usage(self, ctx, formatter)
 
 
 def _guarded(call: Any) -> int:
@@ -101,28 +152,72 @@ def outcome(call: Any) -> tuple[int, tuple[str, ...] | None]:
     except AgradError as e:
         return e.exit_code, e.report_lines()
     except typer.Abort:
-        return ExitCode.RUNTIME, ("aborted",)
+        return ExitCode.RUNTIME, (_("aborted"),)
     except KeyboardInterrupt:
-        return ExitCode.INTERRUPTED, ("interrupted",)
+        return ExitCode.INTERRUPTED, (_("interrupted"),)
     except BrokenPipeError:
         return ExitCode.RUNTIME, None
     except Exception as e:  # a bug or an environment failure: still one line, no traceback
-        return ExitCode.RUNTIME, (f"internal error: {type(e).__name__}: {e}",)
+        return ExitCode.RUNTIME, (
+            _("internal error: {kind}: {error}").format(kind=type(e).__name__, error=e),
+        )
     # Non-standalone Click returns the exit code of an Exit (e.g. 0 after --help);
     # Ctrl-C arrives here too, already turned into Exit(130) by Click.
     if rv == ExitCode.INTERRUPTED:
-        return ExitCode.INTERRUPTED, ("interrupted",)
+        return ExitCode.INTERRUPTED, (_("interrupted"),)
     return (rv if isinstance(rv, int) else ExitCode.OK), ()
 
 
+# Click's usage errors are English f-strings (Typer's vendored Click has no gettext):
+# matched here and said again from the catalog. Typer's own ("No such command ...")
+# already come translated through gettext.
+CLICK_MESSAGES = (
+    (
+        r"Invalid value for (?P<hint>.+?): (?P<message>.*)",
+        N_("Invalid value for {hint}: {message}"),
+    ),
+    (r"Invalid value: (?P<message>.*)", N_("Invalid value: {message}")),
+    (r"Missing argument (?P<hint>.+)\.", N_("Missing argument {hint}.")),
+    (r"Missing option (?P<hint>.+)\.", N_("Missing option {hint}.")),
+    (r"No such option: (?P<name>\S+)(?P<rest>.*)", N_("No such option: {name}{rest}")),
+    (r"Option (?P<name>'.+') requires an argument\.", N_("Option {name} requires an argument.")),
+    (
+        r"Option (?P<name>'.+') requires (?P<count>\d+) arguments\.",
+        N_("Option {name} requires {count} arguments."),
+    ),
+    (r"Option (?P<name>'.+') does not take a value\.", N_("Option {name} does not take a value.")),
+    (
+        r"Got unexpected extra argument\(s\) \((?P<extra>.*)\)",
+        N_("Got unexpected extra argument(s) ({extra})"),
+    ),
+    # Typer's suggestion after its (already translated) "No such command".
+    (
+        r"(?P<message>.*)\. Did you mean (?P<suggestion>.+)\?",
+        N_("{message}. Did you mean {suggestion}?"),
+    ),
+)
+
+
+def _translated_click_message(message: str) -> str:
+    for pattern, msgid in CLICK_MESSAGES:
+        match = re.fullmatch(pattern, message, flags=re.S)
+        if match:
+            return _(msgid).format(**match.groupdict())
+    return message
+
+
 def _usage_message(e: typer.TyperException) -> str:
-    message = e.format_message()
+    message = _translated_click_message(e.format_message())
     ctx = getattr(e, "ctx", None)
-    if ctx is not None and message.startswith("No such command"):
-        commands = ", ".join(ctx.command.list_commands(ctx))
-        message = f"{message.rstrip('.')}; commands: {commands}"
+    no_such_command = _("No such command {name!r}.").partition("{")[0]
+    if ctx is not None and message.startswith(no_such_command):
+        message = _("{message}; commands: {commands}").format(
+            message=message.rstrip("."), commands=", ".join(ctx.command.list_commands(ctx))
+        )
     if ctx is not None:
-        message = f"{message.rstrip('.')}. See '{ctx.command_path} --help'."
+        message = _("{message}. See '{command} --help'.").format(
+            message=message.rstrip("."), command=ctx.command_path
+        )
     return message
 
 

@@ -10,6 +10,7 @@ from typing import Annotated, Any, NamedTuple
 
 import typer
 
+from autograd_cli.i18n import LANGUAGES, N_, UnknownLanguage, _, choose_language
 from autograd_cli.model import HEALTH_FLAGS
 
 SEED_MIN = -(2**63)  # torch.manual_seed accepts any value that fits int64 or uint64
@@ -31,7 +32,11 @@ def choice_parser(choices: tuple[str, ...]) -> Any:
     def parse(text: str) -> str:
         choice = text.strip().lower()
         if choice not in choices:
-            raise typer.BadParameter(f"{text!r} is not one of: {', '.join(choices)}.")
+            raise typer.BadParameter(
+                _("{value!r} is not one of: {choices}.").format(
+                    value=text, choices=", ".join(choices)
+                )
+            )
         return choice
 
     return parse
@@ -42,18 +47,30 @@ def as_path(text: str | Path) -> Path:
 
 
 def int_parser(low: int, high: int, what: str = "") -> Any:
-    """A Typer parser for an integer in [low, high] whose error names the range."""
-    allowed = f"an integer from {low} to {high}{what}"
+    """A Typer parser for an integer in [low, high] whose error names the range.
+
+    `what` (a catalog message) says more about the range, e.g. who sets it."""
 
     def parse(text: str | int) -> int:
         if isinstance(text, int):  # the declared default arrives already parsed
             return text
+        allowed = _("an integer from {low} to {high}").format(low=low, high=high)
+        if what:
+            allowed += " " + _(what)
         try:
             number = int(text.strip(), 10)
         except ValueError:
-            raise typer.BadParameter(f"{text!r} is not an integer; allowed: {allowed}.") from None
+            raise typer.BadParameter(
+                _("{value!r} is not an integer; allowed: {allowed}.").format(
+                    value=text, allowed=allowed
+                )
+            ) from None
         if not low <= number <= high:
-            raise typer.BadParameter(f"{number} is out of range; allowed: {allowed}.")
+            raise typer.BadParameter(
+                _("{number} is out of range; allowed: {allowed}.").format(
+                    number=number, allowed=allowed
+                )
+            )
         return number
 
     return parse
@@ -72,8 +89,8 @@ def parse_seeds(text: str | int | SeedSpec) -> SeedSpec:
         return text
     if isinstance(text, int):  # the declared default
         return SeedSpec((text,), sweep=False)
-    one = int_parser(SEED_MIN, SEED_MAX, " (what torch.manual_seed accepts)")
-    form = "S, A..B (inclusive, A <= B) or a comma-separated list of those, e.g. 0..999 or 1,5,9"
+    one = int_parser(SEED_MIN, SEED_MAX, N_("(what torch.manual_seed accepts)"))
+    form = _("S, A..B (inclusive, A <= B) or a comma-separated list of those, e.g. 0..999 or 1,5,9")
     seeds: list[int] = []
     for item in text.split(","):
         low, dots, high = item.strip().partition("..")
@@ -81,11 +98,17 @@ def parse_seeds(text: str | int | SeedSpec) -> SeedSpec:
             seeds.append(one(low))
         else:
             if not low.strip() or not high.strip():
-                raise typer.BadParameter(f"{item.strip()!r} is not a range; allowed: {form}.")
+                raise typer.BadParameter(
+                    _("{value!r} is not a range; allowed: {form}.").format(
+                        value=item.strip(), form=form
+                    )
+                )
             first, last = one(low), one(high)
             if first > last:
                 raise typer.BadParameter(
-                    f"{item.strip()!r} is an empty range (start > end); allowed: {form}."
+                    _("{value!r} is an empty range (start > end); allowed: {form}.").format(
+                        value=item.strip(), form=form
+                    )
                 )
             if last - first + 1 + len(seeds) > MAX_SEEDS:
                 seeds.extend(range(MAX_SEEDS + 1))  # reported just below
@@ -93,7 +116,9 @@ def parse_seeds(text: str | int | SeedSpec) -> SeedSpec:
                 seeds.extend(range(first, last + 1))
         if len(seeds) > MAX_SEEDS:
             raise typer.BadParameter(
-                f"more than {MAX_SEEDS:,} seeds; a sweep runs at most {MAX_SEEDS:,}."
+                _("more than {count:,} seeds; a sweep runs at most {count:,}.").format(
+                    count=MAX_SEEDS
+                )
             )
     return SeedSpec(tuple(seeds), sweep=len(seeds) > 1 or "," in text or ".." in text)
 
@@ -221,16 +246,22 @@ def parse_tangent(text: str) -> str:
     spec = text.strip().lower()
     if spec in ("ones", "randn"):
         return spec
-    allowed = (
-        f"ones, randn, or onehot:I,J with I in 0-{JVP_SHAPE[0] - 1} and J in 0-{JVP_SHAPE[1] - 1}"
+    allowed = _("ones, randn, or onehot:I,J with I in 0-{i_max} and J in 0-{j_max}").format(
+        i_max=JVP_SHAPE[0] - 1, j_max=JVP_SHAPE[1] - 1
     )
-    head, _, rest = spec.partition(":")
+    head, _colon, rest = spec.partition(":")
     parts = rest.split(",")
     if head != "onehot" or len(parts) != 2 or not all(p.strip().isdigit() for p in parts):
-        raise typer.BadParameter(f"{text!r} is not a tangent; allowed: {allowed}.")
+        raise typer.BadParameter(
+            _("{value!r} is not a tangent; allowed: {allowed}.").format(value=text, allowed=allowed)
+        )
     i, j = (int(p) for p in parts)
     if not (i < JVP_SHAPE[0] and j < JVP_SHAPE[1]):
-        raise typer.BadParameter(f"{text!r} is outside inp {JVP_SHAPE}; allowed: {allowed}.")
+        raise typer.BadParameter(
+            _("{value!r} is outside inp {shape}; allowed: {allowed}.").format(
+                value=text, shape=JVP_SHAPE, allowed=allowed
+            )
+        )
     return f"onehot:{i},{j}"
 
 
@@ -300,7 +331,7 @@ class TargetSpec(NamedTuple):
     name: str
 
 
-TARGET_FORMS = "PATH.py:NAME or module.path:NAME, e.g. examples/mlp.py:build"
+TARGET_FORMS = N_("PATH.py:NAME or module.path:NAME, e.g. examples/mlp.py:build")
 
 
 def parse_target(text: str | TargetSpec) -> TargetSpec:
@@ -308,15 +339,25 @@ def parse_target(text: str | TargetSpec) -> TargetSpec:
         return text
     where, colon, name = text.rpartition(":")
     if not colon or not where or not name:
-        raise typer.BadParameter(f"{text!r} names no callable; expected {TARGET_FORMS}.")
+        raise typer.BadParameter(
+            _("{value!r} names no callable; expected {forms}.").format(
+                value=text, forms=_(TARGET_FORMS)
+            )
+        )
     if not name.isidentifier():
-        raise typer.BadParameter(f"{name!r} is not a Python name; expected {TARGET_FORMS}.")
+        raise typer.BadParameter(
+            _("{name!r} is not a Python name; expected {forms}.").format(
+                name=name, forms=_(TARGET_FORMS)
+            )
+        )
     if where.endswith(".py") or "/" in where or "\\" in where:
         return TargetSpec(text, Path(where), None, name)
     if all(part.isidentifier() for part in where.split(".")):
         return TargetSpec(text, None, where, name)
     raise typer.BadParameter(
-        f"{where!r} is neither a .py file nor a dotted module name; expected {TARGET_FORMS}."
+        _("{where!r} is neither a .py file nor a dotted module name; expected {forms}.").format(
+            where=where, forms=_(TARGET_FORMS)
+        )
     )
 
 
@@ -333,10 +374,14 @@ def parse_arguments(items: list[str]) -> dict[str, int | float | str]:
         key = key.strip()
         if not equals or not key.isidentifier() or keyword.iskeyword(key):
             raise UsageProblem(
-                f"--arg {item!r}: not KEY=VALUE with KEY a Python name; e.g. --arg steps=500"
+                _(
+                    "--arg {item!r}: not KEY=VALUE with KEY a Python name; e.g. --arg steps=500"
+                ).format(item=item)
             )
         if key in arguments:
-            raise UsageProblem(f"--arg {key}: given twice; give each keyword once")
+            raise UsageProblem(
+                _("--arg {key}: given twice; give each keyword once").format(key=key)
+            )
         arguments[key] = _argument_value(raw)
     return arguments
 
@@ -358,11 +403,17 @@ def _argument_value(raw: str) -> int | float | str:
 
 def parse_fail_on(text: str) -> str:
     """A comma-separated subset of the flags (`any`: all of them), normalised."""
-    allowed = f"a comma-separated list of {', '.join(INSPECT_FLAGS)}, or any"
     names = [part.strip().lower() for part in text.split(",")] if text.strip() else []
     unknown = [n for n in names if n not in (*INSPECT_FLAGS, "any")]
     if unknown:
-        raise typer.BadParameter(f"{unknown[0]!r} is not a flag; allowed: {allowed}.")
+        allowed = _("a comma-separated list of {flags}, or any").format(
+            flags=", ".join(INSPECT_FLAGS)
+        )
+        raise typer.BadParameter(
+            _("{value!r} is not a flag; allowed: {allowed}.").format(
+                value=unknown[0], allowed=allowed
+            )
+        )
     if "any" in names:
         return ",".join(INSPECT_FLAGS)
     return ",".join(dict.fromkeys(names))
@@ -380,8 +431,31 @@ def threshold_parser(what: str) -> Any:
             value = float("nan")
         if not (value > 0 and value != float("inf")):
             raise typer.BadParameter(
-                f"{text!r} is not allowed; {what} is a positive finite number such as 1e-7."
+                _(
+                    "{value!r} is not allowed; {option} is a positive finite number such as 1e-7."
+                ).format(value=text, option=what)
             )
         return value
 
     return parse
+
+
+def parse_language(text: str) -> str:
+    """--lang: already applied before parsing (see entry.py); checked again here."""
+    try:
+        return choose_language(text, {})
+    except UnknownLanguage as e:
+        raise typer.BadParameter(e.message()) from None
+
+
+LangOption = Annotated[
+    str | None,
+    typer.Option(
+        "--lang",
+        parser=parse_language,
+        metavar="[" + "|".join(LANGUAGES) + "]",
+        help="Language of the human text: en or vi. Default: AGRAD_LANG, else the locale "
+        "(LC_ALL, LC_MESSAGES, LANG, e.g. vi_VN.UTF-8), else en. JSON never changes.",
+        show_default=False,
+    ),
+]

@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from autograd_cli.errors import CheckFailed, UsageProblem
+from autograd_cli.i18n import _
 from autograd_cli.model import Report
 from autograd_cli.render import output
 from autograd_cli.worker import run_with_big_stack
@@ -90,10 +91,16 @@ def _check_capture(options: RunOptions) -> bool:
     if _captured is None:
         return False
     if options.format not in ("table", "json"):
-        raise UsageProblem(f"a batch line writes JSON; --format {options.format} is not allowed")
+        raise UsageProblem(
+            _("a batch line writes JSON; --format {format} is not allowed").format(
+                format=options.format
+            )
+        )
     if options.output is not None or options.export is not None:
         flag = "--output" if options.output is not None else "--export"
-        raise UsageProblem(f"a batch line writes JSON to the batch; {flag} is not allowed")
+        raise UsageProblem(
+            _("a batch line writes JSON to the batch; {option} is not allowed").format(option=flag)
+        )
     return True
 
 
@@ -136,7 +143,7 @@ def run_command(command: str, params: dict[str, Any], options: RunOptions) -> No
 def _raise_if_check_failed(reports: list[Report]) -> None:
     """After the output is written: a failed --check is exit 3, named on stderr."""
     failed = [
-        f"{leaf.name} (max abs diff {leaf.max_abs_diff:.3g})"
+        _("{leaf} (max abs diff {diff:.3g})").format(leaf=leaf.name, diff=leaf.max_abs_diff)
         for report in reports
         if getattr(report, "check", None) is not None
         for leaf in (*report.check.leaves, *report.check.closed_form)
@@ -144,8 +151,10 @@ def _raise_if_check_failed(reports: list[Report]) -> None:
     ]
     if failed:
         raise CheckFailed(
-            "gradient check failed: " + ", ".join(dict.fromkeys(failed)) + "; tolerance "
-            "|grad - reference| <= atol + rtol * |reference| (see the check section)"
+            _(
+                "gradient check failed: {leaves}; tolerance |grad - reference| <= atol + rtol * "
+                "|reference| (see the check section)"
+            ).format(leaves=", ".join(dict.fromkeys(failed)))
         )
 
 
@@ -158,7 +167,9 @@ def _raise_if_flags_failed(report: Report) -> None:
             f"{flag} ({', '.join(p.name for p in parameters if flag in p.flags)})"
             for flag in failing
         ]
-        raise CheckFailed("--fail-on: gradient health flags raised: " + "; ".join(named))
+        raise CheckFailed(
+            _("--fail-on: gradient health flags raised: {flags}").format(flags="; ".join(named))
+        )
 
 
 def run_sweep(

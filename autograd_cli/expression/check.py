@@ -25,6 +25,7 @@ from autograd_cli.expression.grammar import (
     METHODS,
     REQUIRED_KEYWORDS,
 )
+from autograd_cli.i18n import N_, _
 
 BINARY_OPERATORS: dict[type, str] = {
     ast.Add: "+",
@@ -35,7 +36,7 @@ BINARY_OPERATORS: dict[type, str] = {
     ast.MatMult: "@",
 }
 UNARY_OPERATORS: dict[type, str] = {ast.USub: "-", ast.UAdd: "+"}
-HELP = "see 'agrad expr --grammar'"
+HELP = N_("see 'agrad expr --grammar'")
 
 
 class ExpressionError(UsageProblem):
@@ -48,11 +49,8 @@ class ExpressionError(UsageProblem):
         self.label = label  # e.g. "--var w" when the text came from an option
 
     def report_lines(self) -> tuple[str, ...]:
-        where = (
-            f"{self.label}, column {self.column + 1}"
-            if self.label
-            else (f"column {self.column + 1}")
-        )
+        column = _("column {number}").format(number=self.column + 1)
+        where = f"{self.label}, {column}" if self.label else column
         shown, caret_at = visible(self.source, self.column)
         return (f"{self.message} ({where})", "  " + shown, "  " + " " * caret_at + "^")
 
@@ -79,23 +77,27 @@ def check_text(text: str, label: str = "") -> None:
     """Length and characters: printable ASCII only, so look-alikes cannot hide."""
     if len(text) > MAX_TEXT:
         raise ExpressionError(
-            f"input is {len(text)} characters long; at most {MAX_TEXT} are allowed",
+            _("input is {length} characters long; at most {cap} are allowed").format(
+                length=len(text), cap=MAX_TEXT
+            ),
             text,
             MAX_TEXT,
             label,
         )
     for column, ch in enumerate(text):
         if not (" " <= ch <= "~"):
-            name = unicodedata.name(ch, "a control character")
+            name = unicodedata.name(ch, _("a control character"))
             raise ExpressionError(
-                f"character U+{ord(ch):04X} ({name}) is not allowed; only printable ASCII is",
+                _("character U+{code:04X} ({name}) is not allowed; only printable ASCII is").format(
+                    code=ord(ch), name=name
+                ),
                 text,
                 column,
                 label,
             )
     if not text.strip():
         raise ExpressionError(
-            "the input is empty; write an expression such as x.sum()", text, 0, label
+            _("the input is empty; write an expression such as x.sum()"), text, 0, label
         )
 
 
@@ -107,9 +109,11 @@ def parse(text: str, label: str = "") -> ast.expr:
         tree = ast.parse(text.strip(), mode="eval")
     except SyntaxError as e:
         column = lead + max((e.offset or 1) - 1, 0)
-        raise ExpressionError(f"syntax error: {e.msg}", text, column, label) from None
+        raise ExpressionError(
+            _("syntax error: {reason}").format(reason=e.msg), text, column, label
+        ) from None
     except (MemoryError, RecursionError, ValueError):
-        raise ExpressionError("the input is nested too deeply", text, 0, label) from None
+        raise ExpressionError(_("the input is nested too deeply"), text, 0, label) from None
     body = tree.body
     if lead:
         for node in ast.walk(body):  # positions relative to the text as typed
@@ -149,11 +153,17 @@ class _Checker:
             count += 1
             if count > MAX_NODES:
                 raise self.fail(
-                    node, f"the expression has more than {MAX_NODES} syntax nodes; that is the cap"
+                    node,
+                    _("the expression has more than {cap} syntax nodes; that is the cap").format(
+                        cap=MAX_NODES
+                    ),
                 )
             if depth > MAX_DEPTH:
                 raise self.fail(
-                    node, f"the expression is nested deeper than {MAX_DEPTH}; that is the cap"
+                    node,
+                    _("the expression is nested deeper than {cap}; that is the cap").format(
+                        cap=MAX_DEPTH
+                    ),
                 )
             stack.extend(
                 (child, depth + 1, child_role)
@@ -173,13 +183,19 @@ class _Checker:
         if isinstance(node, ast.BinOp):
             if type(node.op) not in BINARY_OPERATORS:
                 raise self.fail(
-                    node, f"operator {_op_symbol(node.op)} is not allowed; allowed: + - * / ** @"
+                    node,
+                    _("operator {operator} is not allowed; allowed: + - * / ** @").format(
+                        operator=_op_symbol(node.op)
+                    ),
                 )
             return [(node.left, "value"), (node.right, "value")]
         if isinstance(node, ast.UnaryOp):
             if type(node.op) not in UNARY_OPERATORS:
                 raise self.fail(
-                    node, f"operator {_op_symbol(node.op)} is not allowed; allowed: unary - and +"
+                    node,
+                    _("operator {operator} is not allowed; allowed: unary - and +").format(
+                        operator=_op_symbol(node.op)
+                    ),
                 )
             return [(node.operand, role)]
         if isinstance(node, ast.Call):
@@ -191,41 +207,63 @@ class _Checker:
         if isinstance(node, ast.Attribute):
             raise self.fail(
                 node,
-                f"attribute access .{node.attr} is not allowed; only "
-                f"calls of allowed methods, like x.sum() ({HELP})",
+                _(
+                    "attribute access .{attribute} is not allowed; only calls of allowed "
+                    "methods, like x.sum() ({help})"
+                ).format(attribute=node.attr, help=_(HELP)),
             )
-        raise self.fail(node, f"{_describe(node)} is not allowed here ({HELP})")
+        raise self.fail(
+            node,
+            _("{what} is not allowed here ({help})").format(what=_describe(node), help=_(HELP)),
+        )
 
     def constant(self, node: ast.Constant, role: str) -> None:
         value = node.value
         if isinstance(value, bool):
             if role != "keyword":
                 raise self.fail(
-                    node, f"{value} is only allowed as a keyword value, e.g. keepdim=True"
+                    node,
+                    _("{value} is only allowed as a keyword value, e.g. keepdim=True").format(
+                        value=value
+                    ),
                 )
             return
         if not isinstance(value, int | float) or isinstance(value, complex):
-            raise self.fail(node, f"{_describe(node)} is not allowed; only numbers are")
+            raise self.fail(
+                node, _("{what} is not allowed; only numbers are").format(what=_describe(node))
+            )
         if role == "index" and not isinstance(value, int):
-            raise self.fail(node, "indices must be integers")
+            raise self.fail(node, _("indices must be integers"))
         if not math.isfinite(value) or abs(value) > MAX_LITERAL:
             raise self.fail(
-                node, f"the number {value!r} is larger than {MAX_LITERAL:,}, the cap on literals"
+                node,
+                _("the number {value!r} is larger than {cap:,}, the cap on literals").format(
+                    value=value, cap=MAX_LITERAL
+                ),
             )
 
     def name(self, node: ast.Name) -> None:
         identifier = node.id
         if identifier.startswith("_") or identifier.endswith("_"):
-            raise self.fail(node, f"names starting or ending with _ are not allowed: {identifier}")
+            raise self.fail(
+                node,
+                _("names starting or ending with _ are not allowed: {name}").format(
+                    name=identifier
+                ),
+            )
         if identifier not in self.variables:
-            declared = ", ".join(sorted(self.variables)) or "none"
+            declared = ", ".join(sorted(self.variables)) or _("none")
             hint = (
-                f"; {identifier} is a function: call it, {identifier}(...)"
+                _("; {name} is a function: call it, {name}(...)").format(name=identifier)
                 if identifier in FUNCTIONS
                 else ""
             )
             raise self.fail(
-                node, f"unknown name {identifier}; variables declared with --var: {declared}{hint}"
+                node,
+                _("unknown name {name}; variables declared with --var: {declared}").format(
+                    name=identifier, declared=declared
+                )
+                + hint,
             )
 
     def call(self, node: ast.Call) -> list[tuple[ast.AST, str]]:
@@ -233,19 +271,21 @@ class _Checker:
         children: list[tuple[ast.AST, str]] = []
         if isinstance(func, ast.Name):
             if func.id not in FUNCTIONS:
-                kind = (
-                    "a variable, not a function"
+                message = (
+                    _("{name} is a variable, not a function ({help})")
                     if func.id in self.variables
-                    else ("not an allowed function")
+                    else _("{name} is not an allowed function ({help})")
                 )
-                raise self.fail(func, f"{func.id} is {kind} ({HELP})")
+                raise self.fail(func, message.format(name=func.id, help=_(HELP)))
             allowed = FUNCTIONS[func.id][1]
             callee = func.id
         elif isinstance(func, ast.Attribute):
             if func.attr not in METHODS:
                 raise ExpressionError(
-                    f"method .{func.attr}() is not allowed ({HELP}: allowed methods such as "
-                    ".sum() .mean() .pow() .t() .reshape())",
+                    _(
+                        "method .{method}() is not allowed ({help}: allowed methods such as "
+                        ".sum() .mean() .pow() .t() .reshape())"
+                    ).format(method=func.attr, help=_(HELP)),
                     self.text,
                     (func.value.end_col_offset or 0) + 1,
                 )
@@ -253,29 +293,40 @@ class _Checker:
             callee = func.attr
             children.append((func.value, "value"))
         else:
-            raise self.fail(node, f"only named functions and methods can be called ({HELP})")
+            raise self.fail(
+                node,
+                _("only named functions and methods can be called ({help})").format(help=_(HELP)),
+            )
         for argument in node.args:
             if isinstance(argument, ast.Starred):
-                raise self.fail(argument, "*arguments are not allowed")
+                raise self.fail(argument, _("*arguments are not allowed"))
             children.append((argument, "argument"))
         given = set()
         for kw in node.keywords:
             if kw.arg is None:
-                raise self.fail(kw.value, "**keyword arguments are not allowed")
+                raise self.fail(kw.value, _("**keyword arguments are not allowed"))
             if kw.arg not in allowed:
-                names = ", ".join(sorted(allowed)) or "none"
+                names = ", ".join(sorted(allowed)) or _("none")
                 raise self.fail(
-                    kw, f"keyword {kw.arg}= is not allowed for {callee}; allowed: {names}"
+                    kw,
+                    _("keyword {keyword}= is not allowed for {callee}; allowed: {names}").format(
+                        keyword=kw.arg, callee=callee, names=names
+                    ),
                 )
             given.add(kw.arg)
             children.append((kw.value, "keyword"))
         required = REQUIRED_KEYWORDS.get(callee)
         if required and required not in given:
+            example = (
+                f"{callee}(x, {required}=-1)"
+                if isinstance(func, ast.Name)
+                else f"x.{callee}({required}=-1)"
+            )
             raise self.fail(
                 node,
-                f"{callee} needs {required}=..., e.g. {callee}(x, {required}=-1)"
-                if isinstance(func, ast.Name)
-                else f"{callee} needs {required}=..., e.g. x.{callee}({required}=-1)",
+                _("{callee} needs {keyword}=..., e.g. {example}").format(
+                    callee=callee, keyword=required, example=example
+                ),
             )
         return children
 
@@ -288,28 +339,28 @@ class _Checker:
             return [(element, "index") for element in node.elts]
         if isinstance(node, ast.UnaryOp) and isinstance(node.op, ast.USub):
             return [(node.operand, "index")]
-        raise self.fail(node, "indices must be integers or slices such as 1:3")
+        raise self.fail(node, _("indices must be integers or slices such as 1:3"))
 
 
 def check_variable_name(name: str, seen: set[str], spec: str) -> None:
     label = "--var"
     problem = None
     if not name:
-        problem = "a variable needs a name: --var NAME=CONSTRUCTOR"
+        problem = _("a variable needs a name: --var NAME=CONSTRUCTOR")
     elif not name.isascii() or not name.isidentifier():
-        problem = f"variable name {name!r} is not an identifier (letters, digits, _)"
+        problem = _("variable name {name!r} is not an identifier (letters, digits, _)")
     elif keyword.iskeyword(name) or keyword.issoftkeyword(name) or name in ("True", "False"):
-        problem = f"variable name {name} is a Python keyword"
+        problem = _("variable name {name} is a Python keyword")
     elif name.startswith("_") or name.endswith("_"):
-        problem = f"variable name {name} starts or ends with _, which is not allowed"
+        problem = _("variable name {name} starts or ends with _, which is not allowed")
     elif name in FUNCTIONS or name in CONSTRUCTORS or name in METHODS:
-        problem = f"variable name {name} is the name of a function"
+        problem = _("variable name {name} is the name of a function")
     elif name in seen:
-        problem = f"variable {name} is declared twice"
+        problem = _("variable {name} is declared twice")
     elif len(seen) >= MAX_VARS:
-        problem = f"more than {MAX_VARS} variables; that is the cap"
+        problem = _("more than {cap} variables; that is the cap")
     if problem:
-        raise ExpressionError(problem, spec, 0, label)
+        raise ExpressionError(problem.format(name=name, cap=MAX_VARS), spec, 0, label)
 
 
 def _op_symbol(op: ast.AST) -> str:
@@ -328,28 +379,28 @@ def _op_symbol(op: ast.AST) -> str:
 
 def _describe(node: ast.AST) -> str:
     if isinstance(node, ast.Constant):
-        return {str: "a string", bytes: "bytes", type(None): "None", type(...): "..."}.get(
-            type(node.value), f"the constant {node.value!r}"
-        )
+        kinds = {str: N_("a string"), bytes: N_("bytes"), type(None): "None", type(...): "..."}
+        kind = kinds.get(type(node.value))
+        return _(kind) if kind else _("the constant {value!r}").format(value=node.value)
     names = {
         ast.Lambda: "lambda",
-        ast.ListComp: "a comprehension",
-        ast.SetComp: "a comprehension",
-        ast.DictComp: "a comprehension",
-        ast.GeneratorExp: "a generator",
-        ast.NamedExpr: "an assignment expression (:=)",
-        ast.Compare: "a comparison",
+        ast.ListComp: N_("a comprehension"),
+        ast.SetComp: N_("a comprehension"),
+        ast.DictComp: N_("a comprehension"),
+        ast.GeneratorExp: N_("a generator"),
+        ast.NamedExpr: N_("an assignment expression (:=)"),
+        ast.Compare: N_("a comparison"),
         ast.BoolOp: "and/or",
         ast.IfExp: "if/else",
-        ast.JoinedStr: "an f-string",
-        ast.List: "a list",
-        ast.Dict: "a dict",
-        ast.Set: "a set",
-        ast.Tuple: "a tuple",
-        ast.Starred: "*unpacking",
+        ast.JoinedStr: N_("an f-string"),
+        ast.List: N_("a list"),
+        ast.Dict: N_("a dict"),
+        ast.Set: N_("a set"),
+        ast.Tuple: N_("a tuple"),
+        ast.Starred: N_("*unpacking"),
         ast.Await: "await",
         ast.Yield: "yield",
         ast.YieldFrom: "yield",
-        ast.Slice: "a slice",
+        ast.Slice: N_("a slice"),
     }
-    return names.get(type(node), type(node).__name__)
+    return _(names[type(node)]) if type(node) in names else type(node).__name__

@@ -19,6 +19,7 @@ import torch.nn.functional as F
 from autograd_cli.expression.check import BINARY_OPERATORS, CheckedExpression, ExpressionError
 from autograd_cli.expression.grammar import FUNCTIONS, MAX_NUMEL
 from autograd_cli.expression.variables import VariableSpec
+from autograd_cli.i18n import _
 
 OPERATORS: dict[type, Callable[[Any, Any], Any]] = {
     ast.Add: operator.add,
@@ -53,7 +54,10 @@ def build_variable(spec: VariableSpec, dtype: torch.dtype, device: str) -> torch
         args = args[0]  # ones((2, 3)) as well as ones(2, 3)
     if spec.constructor in ("ones", "zeros", "randn", "rand", "eye") and not _all_ints(args):
         raise ExpressionError(
-            f"{spec.constructor}() takes whole numbers as sizes", spec.text, 0, f"--var {spec.name}"
+            _("{constructor}() takes whole numbers as sizes").format(constructor=spec.constructor),
+            spec.text,
+            0,
+            f"--var {spec.name}",
         )
     try:
         return factory(*args, **kwargs)
@@ -79,7 +83,7 @@ class Evaluator:
         result = self.value(self.tree)
         if not isinstance(result, torch.Tensor):
             raise ExpressionError(
-                "the expression is a plain number; it must involve a variable",
+                _("the expression is a plain number; it must involve a variable"),
                 self.text,
                 self.tree.col_offset,
             )
@@ -108,14 +112,17 @@ class Evaluator:
         if isinstance(result, torch.Tensor) and result.numel() > MAX_NUMEL:
             raise self.fail(
                 node,
-                f"this makes a tensor of {result.numel():,} elements "
-                f"{tuple(result.shape)}; the cap is {MAX_NUMEL:,}",
+                _("this makes a tensor of {count:,} elements {shape}; the cap is {cap:,}").format(
+                    count=result.numel(), shape=tuple(result.shape), cap=MAX_NUMEL
+                ),
                 self._column(node),
             )
         if isinstance(result, int | float) and abs(result) > MAX_COMPUTED_NUMBER:
             raise self.fail(
                 node,
-                f"the number {result:.3g} is too large; the cap is {MAX_COMPUTED_NUMBER:.0e}",
+                _("the number {value:.3g} is too large; the cap is {cap:.0e}").format(
+                    value=result, cap=MAX_COMPUTED_NUMBER
+                ),
                 self._column(node),
             )
         return result
@@ -137,7 +144,7 @@ class Evaluator:
                 and abs(right) > 64
             ):
                 raise self.fail(
-                    node, "exponents of plain numbers are capped at 64", self._column(node)
+                    node, _("exponents of plain numbers are capped at 64"), self._column(node)
                 )
             return OPERATORS[type(node.op)](left, right)
         if isinstance(node, ast.Tuple):
@@ -157,7 +164,9 @@ class Evaluator:
             return getattr(home, func.id)(*args, **keywords)
         target = self.value(func.value)
         if not isinstance(target, torch.Tensor):
-            raise self.fail(func, f".{func.attr}() is a tensor method; this is a number")
+            raise self.fail(
+                func, _(".{method}() is a tensor method; this is a number").format(method=func.attr)
+            )
         return getattr(target, func.attr)(*args, **keywords)
 
     def index(self, node: ast.AST) -> Any:

@@ -17,6 +17,7 @@ from autograd_cli.expression.check import (
     parse,
 )
 from autograd_cli.expression.grammar import CONSTRUCTORS, MAX_LITERAL, MAX_NUMEL
+from autograd_cli.i18n import _
 
 ARITY = {  # how many positional arguments each constructor takes
     "eye": (1, 2),
@@ -60,7 +61,7 @@ def parse_variable(spec: str, seen: set[str]) -> VariableSpec:
     name = name.strip()
     if not sep:
         raise ExpressionError(
-            "--var needs NAME=CONSTRUCTOR, e.g. --var x=ones(5)", spec, len(spec), label
+            _("--var needs NAME=CONSTRUCTOR, e.g. --var x=ones(5)"), spec, len(spec), label
         )
     check_variable_name(name, seen, spec)
     offset = len(spec) - len(text)
@@ -78,21 +79,28 @@ def parse_variable(spec: str, seen: set[str]) -> VariableSpec:
         and tree.func.id in CONSTRUCTORS
     ):
         raise fail(
-            f"a variable is built by one of: {', '.join(CONSTRUCTORS)}, e.g. randn(5,3)",
+            _("a variable is built by one of: {constructors}, e.g. randn(5,3)").format(
+                constructors=", ".join(CONSTRUCTORS)
+            ),
             getattr(tree, "col_offset", 0),
         )
     constructor = tree.func.id
     if tree.keywords:
         raise fail(
-            f"{constructor}() takes no keywords here (--dtype sets the dtype, "
-            "--no-grad NAME turns off requires_grad)",
+            _(
+                "{constructor}() takes no keywords here (--dtype sets the dtype, "
+                "--no-grad NAME turns off requires_grad)"
+            ).format(constructor=constructor),
             tree.keywords[0].value.col_offset,
         )
     low, high = ARITY[constructor]
     if not low <= len(tree.args) <= high:
-        count = f"{low}" if low == high else f"{low} to {high}"
+        count = f"{low}" if low == high else _("{low} to {high}").format(low=low, high=high)
         raise fail(
-            f"{constructor}() takes {count} arguments, got {len(tree.args)}", tree.col_offset
+            _("{constructor}() takes {count} arguments, got {given}").format(
+                constructor=constructor, count=count, given=len(tree.args)
+            ),
+            tree.col_offset,
         )
     args = tuple(_literal(arg, fail, constructor == "tensor") for arg in tree.args)
     return VariableSpec(name=name, constructor=constructor, args=args, text=text.strip())
@@ -103,15 +111,21 @@ def _literal(node: ast.AST, fail: Any, lists_allowed: bool) -> Any:
     if isinstance(node, ast.UnaryOp) and isinstance(node.op, ast.USub | ast.UAdd):
         value = _literal(node.operand, fail, False)
         if not isinstance(value, int | float):
-            raise fail("only numbers can be negated", node.col_offset)
+            raise fail(_("only numbers can be negated"), node.col_offset)
         return -value if isinstance(node.op, ast.USub) else value
     if isinstance(node, ast.Constant):
         value = node.value
         if isinstance(value, bool) or not isinstance(value, int | float):
-            raise fail(f"only numbers are allowed here, not {value!r}", node.col_offset)
+            raise fail(
+                _("only numbers are allowed here, not {value!r}").format(value=value),
+                node.col_offset,
+            )
         if abs(value) > MAX_LITERAL or value != value:
             raise fail(
-                f"the number {value!r} is larger than {MAX_LITERAL:,}, the cap", node.col_offset
+                _("the number {value!r} is larger than {cap:,}, the cap").format(
+                    value=value, cap=MAX_LITERAL
+                ),
+                node.col_offset,
             )
         return value
     if isinstance(node, ast.Tuple):
@@ -119,15 +133,15 @@ def _literal(node: ast.AST, fail: Any, lists_allowed: bool) -> Any:
     if isinstance(node, ast.List) and lists_allowed:
         values = [_literal(element, fail, True) for element in node.elts]
         if _count(values) > MAX_NUMEL:
-            raise fail(f"more than {MAX_NUMEL:,} elements", node.col_offset)
+            raise fail(_("more than {cap:,} elements").format(cap=MAX_NUMEL), node.col_offset)
         return values
     kind = (
-        "a list (only tensor([...]) takes one)"
+        _("a list (only tensor([...]) takes one)")
         if isinstance(node, ast.List)
         else (type(node).__name__)
     )
     raise fail(
-        f"constructor arguments must be literal numbers or tuples, not {kind}",
+        _("constructor arguments must be literal numbers or tuples, not {kind}").format(kind=kind),
         getattr(node, "col_offset", 0),
     )
 

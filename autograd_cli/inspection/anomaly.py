@@ -15,7 +15,14 @@ from typing import Any
 
 import torch
 
+from autograd_cli.i18n import N_
 from autograd_cli.model import ForwardFrame, NanOrigin
+
+# English in the JSON; the table view translates it.
+NO_NAN_FOUND = N_(
+    "no backward Function returned NaN: the non-finite values are ±inf, which anomaly "
+    "mode does not trace"
+)
 
 _FUNCTION = re.compile(r"Function '(?P<name>\w+)' returned nan")
 _ERROR_DETECTED = re.compile(r"Error detected in (?P<name>\w+)\.")
@@ -47,8 +54,7 @@ def nan_origin(backward_again: Callable[[], Any], is_user_file: Callable[[str], 
             )
     return NanOrigin(
         grad_fn=None,
-        message="no backward Function returned NaN: the non-finite values are ±inf, "
-        "which anomaly mode does not trace",
+        message=NO_NAN_FOUND,
         origin=None,
         forward_trace=(),
     )

@@ -14,9 +14,13 @@ from collections.abc import Callable, Mapping
 import torch
 
 from autograd_cli.errors import UsageProblem
+from autograd_cli.i18n import N_, _
 from autograd_cli.model import CheckReport, LeafCheck, Values
 
 STEP = 1e-6  # central differences in float64: error ~ STEP² plus rounding ~ 1e-10
+# English in the report (JSON); the table translates it. STEP written out, for the catalog.
+METHOD = N_("central finite differences in float64, step 1e-06")
+assert METHOD.endswith(f"{STEP:g}")
 # |grad - reference| <= ATOL + RTOL * |reference|, element by element, by the dtype
 # backward() ran in: float32 gradients carry ~1e-7 relative rounding per operation.
 TOLERANCES = {"float32": (1e-5, 1e-3), "float64": (1e-8, 1e-6)}
@@ -48,7 +52,7 @@ def gradient_check(
         if name in checked
     )
     return CheckReport(
-        method=f"central finite differences in float64, step {STEP:g}",
+        method=METHOD,
         atol=atol,
         rtol=rtol,
         leaves=results,
@@ -62,8 +66,10 @@ def check_budget(elements: int, node_count: int) -> None:
     evaluations = 2 * elements
     if evaluations * max(node_count, 1) > MAX_CHECK_WORK:
         raise UsageProblem(
-            f"--check would evaluate this {node_count:,}-node graph {evaluations:,} times; the "
-            f"cap is {MAX_CHECK_WORK:,} evaluations x nodes (use a smaller graph)"
+            _(
+                "--check would evaluate this {nodes:,}-node graph {evaluations:,} times; the "
+                "cap is {cap:,} evaluations x nodes (use a smaller graph)"
+            ).format(nodes=node_count, evaluations=evaluations, cap=MAX_CHECK_WORK)
         )
 
 

@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Any
 import torch
 
 from autograd_cli.errors import UsageProblem
+from autograd_cli.i18n import _
 from autograd_cli.inspection.check import check_budget, gradient_check
 from autograd_cli.inspection.graph import graph_report
 from autograd_cli.inspection.tensors import gradient_of, tensor_facts, values_of
@@ -171,8 +172,16 @@ def jacobian_facts(
     entries = out.numel() * leaf_tensor.numel()
     if entries > MAX_JACOBIAN_ENTRIES:
         raise UsageProblem(
-            f"--jacobian: ∂out/∂{leaf} has {out.numel():,} x {leaf_tensor.numel():,} = "
-            f"{entries:,} entries; the cap is {MAX_JACOBIAN_ENTRIES:,}"
+            _(
+                "--jacobian: ∂out/∂{leaf} has {outputs:,} x {inputs:,} = {entries:,} entries; "
+                "the cap is {cap:,}"
+            ).format(
+                leaf=leaf,
+                outputs=out.numel(),
+                inputs=leaf_tensor.numel(),
+                entries=entries,
+                cap=MAX_JACOBIAN_ENTRIES,
+            )
         )
     point = leaf_tensor.detach()
     with _quiet_deprecations():

@@ -6,6 +6,7 @@ nodes are filled and carry the leaf's name, shape and, after backward, `.grad`.
 
 from __future__ import annotations
 
+from autograd_cli.i18n import _
 from autograd_cli.model import Graph, Values
 from autograd_cli.render.labels import multi_input_sources, node_label_lines
 
@@ -20,7 +21,7 @@ def graph_dot(
 ) -> str:
     out = [
         "digraph agrad {",
-        f"  label={_quote(f'backward graph of {root_name}')};",
+        f"  label={_quote(_('backward graph of {root}').format(root=root_name))};",
         '  labelloc=t; fontname="Helvetica";',
         '  node [shape=box, style="rounded,filled", fillcolor=white, fontname="Helvetica"];',
         '  edge [fontname="Helvetica", fontsize=10];',
@@ -35,7 +36,7 @@ def graph_dot(
         label = f" [label={_quote(str(edge.slot))}]" if edge.source in multi else ""
         out.append(f"  {edge.source} -> {edge.target}{label};")
     if graph.omitted_nodes:
-        note = f"… {graph.omitted_nodes} more nodes not shown (--max-nodes)"
+        note = _("… {count} more nodes not shown (--max-nodes)").format(count=graph.omitted_nodes)
         out.append(f'  omitted [shape=plaintext, style="", label={_quote(note)}];')
     out.append("}")
     return "\n".join(out) + "\n"

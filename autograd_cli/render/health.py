@@ -15,6 +15,7 @@ from rich.console import RenderableType
 from rich.table import Table
 from rich.text import Text
 
+from autograd_cli.i18n import N_, _
 from autograd_cli.model import HEALTH_FLAGS, InspectReport, NanOrigin, ParameterHealth
 
 TITLE = "bold"
@@ -28,27 +29,33 @@ FLAG_STYLE = {
     "nonfinite": "bold red",
     "unused": "yellow",
 }
+# The flags' names are agrad's identifiers (--fail-on takes them): never translated.
 FLAG_MEANING = {
     "vanishing": "0 < ‖grad‖ < {vanish:g}",
     "exploding": "‖grad‖ > {explode:g}",
-    "dead": "all exactly 0",
-    "nonfinite": "NaN or ±inf",
-    "unused": ".grad is None",
+    "dead": N_("all exactly 0"),
+    "nonfinite": N_("NaN or ±inf"),
+    "unused": N_(".grad is None"),
 }
 
 
 def health_view(report: InspectReport, precision: int) -> Iterator[RenderableType]:
-    yield Text(f"agrad inspect · {report.target} · seed {report.seed}", style=TITLE)
+    yield Text(
+        _("agrad inspect · {target} · seed {seed}").format(target=report.target, seed=report.seed),
+        style=TITLE,
+    )
     yield _what_ran(report, precision)
-    yield Text("\nGradients after one loss.backward()", style=TITLE)
+    yield Text("\n" + _("Gradients after one loss.backward()"), style=TITLE)
     yield _health_table(report.parameters, precision)
     yield from _flag_summary(report)
     if report.anomaly is not None:
         yield from _anomaly_section(report.anomaly)
     elif report.flag_counts["nonfinite"]:
         yield Text(
-            "Rerun with --anomaly to name the backward Function where NaN first appears "
-            "and the line of your code that created it.",
+            _(
+                "Rerun with --anomaly to name the backward Function where NaN first appears "
+                "and the line of your code that created it."
+            ),
             style=NOTE,
         )
 
@@ -56,8 +63,10 @@ def health_view(report: InspectReport, precision: int) -> Iterator[RenderableTyp
 def graph_summary_lines(report: InspectReport) -> Iterator[RenderableType]:
     summary = report.graph_summary
     yield Text(
-        f"Depth {summary.depth:,}: nodes on the longest path from loss.grad_fn to a leaf. "
-        "Nodes by grad_fn class:",
+        _(
+            "Depth {depth:,}: nodes on the longest path from loss.grad_fn to a leaf. "
+            "Nodes by grad_fn class:"
+        ).format(depth=summary.depth),
         style=NOTE,
     )
     yield Text(
@@ -66,30 +75,35 @@ def graph_summary_lines(report: InspectReport) -> Iterator[RenderableType]:
 
 
 def _what_ran(report: InspectReport, precision: int) -> Text:
+    loss = _stat(report.loss, precision)
     if report.form == "model":
-        what = f"model {report.model}, loss_fn {report.loss_fn}"
+        what = _("model {model}, loss_fn {loss_fn}; loss = {loss}").format(
+            model=report.model, loss_fn=report.loss_fn, loss=loss
+        )
     else:
-        name = report.target.rpartition(":")[2]
-        what = f"{name}() returned the loss itself; its tensors are named as its code names them"
-    text = Text(f"{what}; loss = {_stat(report.loss, precision)}", style=NOTE)
+        what = _(
+            "{name}() returned the loss itself; its tensors are named as its code names "
+            "them; loss = {loss}"
+        ).format(name=report.target.rpartition(":")[2], loss=loss)
+    text = Text(what, style=NOTE)
     if report.arguments:
         arguments = " ".join(f"{k}={v!r}" for k, v in report.arguments.items())
-        text.append(f"\ncalled with {arguments}", style=NOTE)
+        text.append("\n" + _("called with {arguments}").format(arguments=arguments), style=NOTE)
     return text
 
 
 def _health_table(parameters: tuple[ParameterHealth, ...], precision: int) -> Table:
     # One space between columns: ten of them fit 100 characters with real names.
     table = Table(box=box.SIMPLE_HEAD, show_edge=False, pad_edge=False, padding=(0, 1, 0, 0))
-    table.add_column("parameter", overflow="fold")
-    table.add_column("shape", no_wrap=True)
-    for column in ("numel", "‖grad‖", "mean |g|", "max |g|", "zeros", "NaN/inf", "‖g‖/‖p‖"):
+    table.add_column(_("parameter"), overflow="fold")
+    table.add_column(_("shape"), no_wrap=True)
+    for column in ("numel", "‖grad‖", "mean |g|", "max |g|", _("zeros"), "NaN/inf", "‖g‖/‖p‖"):
         table.add_column(column, justify="right")
-    table.add_column("flag")
+    table.add_column(_("flag"))
     for p in parameters:
         nonfinite = MISSING if p.nan_count is None else f"{p.nan_count:,}/{p.inf_count:,}"
         zeros = MISSING if p.zero_fraction is None else f"{100 * p.zero_fraction:.1f}%"
-        flag = p.flags[0] if p.flags else ("frozen" if not p.requires_grad else "")
+        flag = p.flags[0] if p.flags else (_("frozen") if not p.requires_grad else "")
         table.add_row(
             p.name,
             "×".join(str(n) for n in p.shape) or "scalar",
@@ -106,7 +120,7 @@ def _health_table(parameters: tuple[ParameterHealth, ...], precision: int) -> Ta
 
 
 def _flag_summary(report: InspectReport) -> Iterator[RenderableType]:
-    line = Text("Flags: ", style=TITLE)
+    line = Text(_("Flags: "), style=TITLE)
     for index, flag in enumerate(HEALTH_FLAGS):
         count = report.flag_counts[flag]
         if index:
@@ -114,36 +128,46 @@ def _flag_summary(report: InspectReport) -> Iterator[RenderableType]:
         line.append(f"{count} {flag}", style=FLAG_STYLE[flag] if count else "")
     yield line
     meanings = " · ".join(
-        f"{flag}: {FLAG_MEANING[flag].format(vanish=report.vanish, explode=report.explode)}"
+        f"{flag}: {_(FLAG_MEANING[flag]).format(vanish=report.vanish, explode=report.explode)}"
         for flag in HEALTH_FLAGS
     )
     yield Text(meanings, style=NOTE)
     if report.fail_on:
+        named = ",".join(report.fail_on)
         verdict = (
-            f"--fail-on {','.join(report.fail_on)}: raised: {', '.join(report.failing)} (exit 3)"
+            _("--fail-on {flags}: raised: {raised} (exit 3)").format(
+                flags=named, raised=", ".join(report.failing)
+            )
             if report.failing
-            else f"--fail-on {','.join(report.fail_on)}: none raised"
+            else _("--fail-on {flags}: none raised").format(flags=named)
         )
         yield Text(verdict, style="bold red" if report.failing else "green")
 
 
 def _anomaly_section(found: NanOrigin) -> Iterator[RenderableType]:
-    yield Text("\nWhere the NaN comes from (--anomaly: rerun under detect_anomaly())", style=TITLE)
+    yield Text(
+        "\n" + _("Where the NaN comes from (--anomaly: rerun under detect_anomaly())"),
+        style=TITLE,
+    )
     if found.grad_fn is None:
-        yield Text(found.message, style=NOTE)
+        yield Text(_(found.message), style=NOTE)  # agrad's own words, in the catalog
         return
-    yield Text.assemble(
-        (found.grad_fn, "bold"), " is the first backward Function that returned NaN."
+    yield Text(
+        _("{grad_fn} is the first backward Function that returned NaN.").format(
+            grad_fn=found.grad_fn
+        )
     )
     yield Text(f"torch: {found.message}", style=NOTE)
     if found.origin is not None:
         frame = found.origin
         yield Text(
-            f"Its forward operation was created at {frame.file}:{frame.line}, in {frame.function}:"
+            _("Its forward operation was created at {file}:{line}, in {function}:").format(
+                file=frame.file, line=frame.line, function=frame.function
+            )
         )
         yield Text("  " + frame.code, style=CODE)
     if len(found.forward_trace) > 1:
-        yield Text("Forward call stack, outermost first:", style=NOTE)
+        yield Text(_("Forward call stack, outermost first:"), style=NOTE)
         for frame in found.forward_trace:
             yield Text(f"  {frame.file}:{frame.line}, in {frame.function}", style=NOTE)
 

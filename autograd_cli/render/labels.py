@@ -5,9 +5,12 @@ from __future__ import annotations
 
 from typing import Any
 
+from autograd_cli.i18n import N_, _
 from autograd_cli.model import Graph, GraphNode, SavedTensor, Values
 
 GRADIENT_PREVIEW = 4  # values shown before "…" in a gradient label
+# SavedTensor.state, English in the JSON, translated where people read it.
+SAVED_STATES = (N_("freed"), N_("none"), N_("unavailable"))
 
 
 def shape_text(shape: tuple[int, ...] | None) -> str:
@@ -49,7 +52,7 @@ def leaf_text(node: GraphNode) -> str:
 def gradient_text(node: GraphNode, gradients: dict[str, Values], precision: int) -> str:
     if node.leaf is None or node.leaf.name not in gradients:
         return ""
-    return "grad " + values_preview(gradients[node.leaf.name], precision)
+    return _("grad") + " " + values_preview(gradients[node.leaf.name], precision)
 
 
 def saved_texts(node: GraphNode, precision: int) -> list[str]:
@@ -61,7 +64,7 @@ def saved_texts(node: GraphNode, precision: int) -> list[str]:
 
 def _saved_tensor_text(t: SavedTensor, precision: int) -> str:
     if t.state != "available":
-        return f"{t.name}: {t.state}"
+        return f"{t.name}: {_(t.state)}"  # freed, none, unavailable: words for people
     text = f"{t.name}: {shape_text(t.shape)} {t.dtype}"
     if t.value is not None:
         text += " = " + (
@@ -93,7 +96,7 @@ def node_label_lines(
     if node.leaf is not None:
         lines += [leaf_text(node), gradient_text(node, gradients, precision)]
     if saved:
-        lines += ["saved " + text for text in saved_texts(node, precision)]
+        lines += [_("saved") + " " + text for text in saved_texts(node, precision)]
     return [line for line in lines if line]
 
 

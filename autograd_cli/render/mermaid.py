@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from autograd_cli.i18n import _
 from autograd_cli.model import Graph, Values
 from autograd_cli.render.labels import multi_input_sources, node_label_lines
 
@@ -30,7 +31,8 @@ def graph_mermaid(
         arrow = f"-->|{edge.slot}|" if edge.source in multi else "-->"
         out.append(f"    {edge.source} {arrow} {edge.target}")
     if graph.omitted_nodes:
-        out.append(f'    omitted["… {graph.omitted_nodes} more nodes not shown (--max-nodes)"]')
+        note = _("… {count} more nodes not shown (--max-nodes)").format(count=graph.omitted_nodes)
+        out.append(f'    omitted["{_escape(note)}"]')
     out.append("    classDef leaf fill:#cfe8ff,stroke:#4a90d9")
     return "\n".join(out) + "\n"
 

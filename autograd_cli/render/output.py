@@ -16,9 +16,10 @@ from pathlib import Path
 from typing import Any
 
 from autograd_cli.errors import RuntimeProblem, UsageProblem
+from autograd_cli.i18n import N_, _
 
 IMAGE_SUFFIXES = (".svg", ".png")
-INSTALL_DOT = (
+INSTALL_DOT = N_(
     "install Graphviz (Debian/Ubuntu: apt install graphviz; macOS: brew install graphviz), "
     "or write DOT text instead with --format dot --output FILE.dot"
 )
@@ -38,20 +39,28 @@ def check_target(path: Path | None, fmt: str) -> Target:
     image = suffix[1:] if suffix in IMAGE_SUFFIXES else None
     if image and fmt not in ("table", "dot"):
         raise UsageProblem(
-            f"--output {path}: a .{image} file is a picture of the graph, drawn from DOT; "
-            f"it cannot hold --format {fmt}. Use --format dot, or a .json/.mmd/.txt file."
+            _(
+                "--output {path}: a .{image} file is a picture of the graph, drawn from DOT; "
+                "it cannot hold --format {format}. Use --format dot, or a .json/.mmd/.txt file."
+            ).format(path=path, image=image, format=fmt)
         )
     parent = path.parent if str(path.parent) else Path(".")
     if not parent.is_dir():
-        raise UsageProblem(f"--output {path}: directory {parent} does not exist")
+        raise UsageProblem(
+            _("--output {path}: directory {parent} does not exist").format(path=path, parent=parent)
+        )
     if path.is_dir():
-        raise UsageProblem(f"--output {path}: is a directory; give a file name")
+        raise UsageProblem(_("--output {path}: is a directory; give a file name").format(path=path))
     if not os.access(parent, os.W_OK) or (path.exists() and not os.access(path, os.W_OK)):
-        raise RuntimeProblem(f"--output {path}: not writable (permission denied)")
+        raise RuntimeProblem(
+            _("--output {path}: not writable (permission denied)").format(path=path)
+        )
     if image and shutil.which("dot") is None:
         raise RuntimeProblem(
-            f"--output {path}: drawing .{image} needs Graphviz's `dot` program, which is not "
-            f"installed; {INSTALL_DOT}"
+            _(
+                "--output {path}: drawing .{image} needs Graphviz's `dot` program, which is not "
+                "installed; {install}"
+            ).format(path=path, image=image, install=_(INSTALL_DOT))
         )
     return Target(path=path, image=image)
 
@@ -65,8 +74,11 @@ def check_export(path: Path | None) -> Path | None:
         return None
     if path.suffix.lower() not in EXPORT_SUFFIXES:
         raise UsageProblem(
-            f"--export {path}: unknown kind of file {path.suffix or '(no extension)'}; "
-            f"allowed: {', '.join(EXPORT_SUFFIXES)}"
+            _("--export {path}: unknown kind of file {suffix}; allowed: {allowed}").format(
+                path=path,
+                suffix=path.suffix or _("(no extension)"),
+                allowed=", ".join(EXPORT_SUFFIXES),
+            )
         )
     check_target(path, "table")
     return path
@@ -114,7 +126,9 @@ def _draw(dot_text: str, image: str, destination: Path) -> None:
     if result.returncode != 0:
         reason = result.stderr.decode("utf-8", "replace").strip().splitlines()
         raise RuntimeProblem(
-            f"dot failed to draw {image}: {reason[0] if reason else 'no reason given'}"
+            _("dot failed to draw {image}: {reason}").format(
+                image=image, reason=reason[0] if reason else _("no reason given")
+            )
         )
 
 
@@ -122,7 +136,11 @@ def _write_atomically(path: Path, write: Callable[[Path], object]) -> None:
     try:
         fd, name = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
     except OSError as e:
-        raise RuntimeProblem(f"--output {path}: cannot write there ({e.strerror or e})") from None
+        raise RuntimeProblem(
+            _("--output {path}: cannot write there ({reason})").format(
+                path=path, reason=e.strerror or e
+            )
+        ) from None
     os.close(fd)
     tmp = Path(name)
     try:

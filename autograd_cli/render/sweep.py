@@ -10,6 +10,7 @@ import math
 
 from rich.text import Text
 
+from autograd_cli.i18n import _
 from autograd_cli.model import Report
 from autograd_cli.render.labels import flat, number_text
 
@@ -20,9 +21,9 @@ def sweep_header(report: Report, root: str, seed_width: int) -> list[Text]:
     value = next(t.value for t in report.tensors if t.name == root)
     columns = [root if not isinstance(value, list) else f"‖{root}‖"]
     columns += [f"‖{g.name}.grad‖" for g in report.gradients]
-    line = "seed".rjust(seed_width) + "".join(c.rjust(NUMBER_WIDTH) for c in columns)
+    line = _("seed").rjust(seed_width) + "".join(c.rjust(NUMBER_WIDTH) for c in columns)
     if report.check is not None:
-        line += "  check"
+        line += "  " + _("check")
     return [Text(line, style="bold"), Text("─" * len(line), style="dim")]
 
 
@@ -36,7 +37,7 @@ def sweep_row(report: Report, root: str, seed: int, seed_width: int, precision: 
     row = Text(text)
     if report.check is not None:
         row.append(
-            "  ok" if report.check.ok else "  FAILED",
+            "  " + (_("ok") if report.check.ok else _("FAILED")),
             style="green" if report.check.ok else "bold red",
         )
     return row

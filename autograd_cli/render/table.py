@@ -15,6 +15,7 @@ from rich.padding import Padding
 from rich.table import Table
 from rich.text import Text
 
+from autograd_cli.i18n import N_, _
 from autograd_cli.model import (
     ChainReport,
     CheckReport,
@@ -38,17 +39,26 @@ NOTE = "dim"
 MISSING = "—"
 
 ORDINALS = (
-    "First",
-    "Second",
-    "Third",
-    "Fourth",
-    "Fifth",
-    "Sixth",
-    "Seventh",
-    "Eighth",
-    "Ninth",
-    "Tenth",
+    N_("First call"),
+    N_("Second call"),
+    N_("Third call"),
+    N_("Fourth call"),
+    N_("Fifth call"),
+    N_("Sixth call"),
+    N_("Seventh call"),
+    N_("Eighth call"),
+    N_("Ninth call"),
+    N_("Tenth call"),
 )
+
+
+def call_label(call: int, zeroed_before: bool) -> str:
+    """The tutorial's "First call", "Second call", "Call after zeroing gradients"."""
+    if zeroed_before:
+        return _("Call after zeroing gradients")
+    if call <= len(ORDINALS):
+        return _(ORDINALS[call - 1])
+    return _("Call {number}").format(number=call)
 
 
 JACOBIAN_SHOWN = 40  # rows and columns of a Jacobian drawn in the table view
@@ -65,38 +75,40 @@ class TreeOptions:
 def linear_view(
     report: LinearReport, precision: int, tree: TreeOptions
 ) -> Iterator[RenderableType]:
-    yield _heading(f"agrad linear · seed {report.seed}", first=True)
-    yield _code(report.statements, intro="The tutorial's statements, run exactly as written:")
+    yield _heading(_("agrad linear · seed {seed}").format(seed=report.seed), first=True)
+    yield _code(report.statements, intro=_("The tutorial's statements, run exactly as written:"))
     yield from _tensor_section(report.tensors, precision)
 
     by_name = {t.name: t for t in report.tensors}
-    yield _heading("grad_fn: the Function that made each tensor, used by backward()")
+    yield _heading(_("grad_fn: the Function that made each tensor, used by backward()"))
     yield _grad_fn_lines(("z", "loss"), by_name)
     yield from _graph_section(report.graph, "loss", tree, precision)
 
-    yield _heading("loss.backward(): gradients stored in .grad of the leaves")
+    yield _heading(_("loss.backward(): gradients stored in .grad of the leaves"))
     for gradient in report.gradients:
         yield _matrix(gradient.value, precision, title=f"{gradient.name}.grad")
     yield _note(
-        "loss is the mean of 3 binary cross-entropies, so ∂loss/∂z = (σ(z) − y) / 3; "
-        "then w.grad = outer(x, ∂loss/∂z) and b.grad = ∂loss/∂z."
+        _(
+            "loss is the mean of 3 binary cross-entropies, so ∂loss/∂z = (σ(z) − y) / 3; "
+            "then w.grad = outer(x, ∂loss/∂z) and b.grad = ∂loss/∂z."
+        )
     )
 
-    yield _heading("Disabling gradient tracking: frozen parameters, faster inference")
+    yield _heading(_("Disabling gradient tracking: frozen parameters, faster inference"))
     yield _freezing_lines(report)
 
 
 def jvp_view(report: JvpReport, precision: int, tree: TreeOptions) -> Iterator[RenderableType]:
     title = {
-        "reverse": f"{report.repeat} accumulating call(s), then zero_()",
-        "forward": "forward mode",
-        "both": "reverse and forward mode",
+        "reverse": _("{count} accumulating call(s), then zero_()").format(count=report.repeat),
+        "forward": _("forward mode"),
+        "both": _("reverse and forward mode"),
     }[report.mode]
     yield _heading(f"agrad jvp · {title}", first=True)
-    yield _code(report.statements, intro="The tutorial's statements:")
+    yield _code(report.statements, intro=_("The tutorial's statements:"))
     yield from _tensor_section(report.tensors, precision)
 
-    yield _heading("grad_fn chain")
+    yield _heading(_("grad_fn chain"))
     yield _grad_fn_lines(("out",), {t.name: t for t in report.tensors})
     yield from _graph_section(report.graph, "out", tree, precision)
 
@@ -106,44 +118,55 @@ def jvp_view(report: JvpReport, precision: int, tree: TreeOptions) -> Iterator[R
         yield from _forward_section(report.forward, precision)
     if report.mode == "both":
         yield _note(
-            "Which is which: out.backward(v) is reverse mode, vᵀ·J: v lives where out does "
-            "(5×4) and the result where inp does (4×5), one backward pass for all of inp's "
-            "gradient. torch.func.jvp is forward mode, J·t: t lives where inp does and the "
-            "result where out does. The tutorial calls its section 'Jacobian product', and "
-            "agrad names the command after it, but backward(v) computes a vector-Jacobian "
-            "product; agrad vjp is the same command in reverse mode."
+            _(
+                "Which is which: out.backward(v) is reverse mode, vᵀ·J: v lives where out "
+                "does (5×4) and the result where inp does (4×5), one backward pass for all "
+                "of inp's gradient. torch.func.jvp is forward mode, J·t: t lives where inp "
+                "does and the result where out does. The tutorial calls its section "
+                "'Jacobian product', and agrad names the command after it, but backward(v) "
+                "computes a vector-Jacobian product; agrad vjp is the same command in "
+                "reverse mode."
+            )
         )
     if report.jacobian is not None:
         yield from jacobian_section(report.jacobian, precision)
 
 
 def _reverse_section(report: JvpReport, precision: int) -> Iterator[RenderableType]:
-    yield _heading("Tensor gradients and the Jacobian product")
+    yield _heading(_("Tensor gradients and the Jacobian product"))
     yield _note(
-        f"out is not a scalar, so out.backward(v) needs a vector v = {report.vector}. "
-        "It computes the vector-Jacobian product vᵀ·J, with J = ∂out/∂inp, and adds it "
-        "to inp.grad. Here vᵀ·J = 2·(inp + 1): 4 where inp is 1, 2 elsewhere."
+        _(
+            "out is not a scalar, so out.backward(v) needs a vector v = {vector}. It "
+            "computes the vector-Jacobian product vᵀ·J, with J = ∂out/∂inp, and adds it to "
+            "inp.grad. Here vᵀ·J = 2·(inp + 1): 4 where inp is 1, 2 elsewhere."
+        ).format(vector=report.vector)
     )
     yield _note(
-        "retain_graph=True keeps the tensors the graph saved for backward (the input of "
-        "pow), so the same graph can be walked again; without it the second call fails "
-        "with 'Trying to backward through the graph a second time'."
+        _(
+            "retain_graph=True keeps the tensors the graph saved for backward (the input of "
+            "pow), so the same graph can be walked again; without it the second call fails "
+            "with 'Trying to backward through the graph a second time'."
+        )
     )
     for step in report.steps:
         yield _matrix(step.grad, precision, title=_call_title(step.call, step.zeroed_before))
     yield _note(
-        "backward() adds to .grad instead of replacing it: after k calls inp.grad is "
-        "k·2·(inp + 1). inp.grad.zero_() starts the sum again, as optimizer.zero_grad() "
-        "does in a training loop."
+        _(
+            "backward() adds to .grad instead of replacing it: after k calls inp.grad is "
+            "k·2·(inp + 1). inp.grad.zero_() starts the sum again, as optimizer.zero_grad() "
+            "does in a training loop."
+        )
     )
 
 
 def _forward_section(forward: ForwardProduct, precision: int) -> Iterator[RenderableType]:
-    yield _heading("Forward mode: J·t with torch.func.jvp, no backward pass")
+    yield _heading(_("Forward mode: J·t with torch.func.jvp, no backward pass"))
     yield _note(
-        "torch.func.jvp(f, (inp,), (t,)) pushes a tangent t, shaped like inp, through f "
-        "alongside the function itself and returns J·t, shaped like out. Nothing is "
-        "recorded and .grad is untouched."
+        _(
+            "torch.func.jvp(f, (inp,), (t,)) pushes a tangent t, shaped like inp, through f "
+            "alongside the function itself and returns J·t, shaped like out. Nothing is "
+            "recorded and .grad is untouched."
+        )
     )
     yield _matrix(forward.tangent_value, precision, title=f"t = {forward.tangent}")
     yield _matrix(forward.product, precision, title="J·t")
@@ -152,16 +175,27 @@ def _forward_section(forward: ForwardProduct, precision: int) -> Iterator[Render
 def jacobian_section(facts: JacobianFacts, precision: int) -> Iterator[RenderableType]:
     rows, cols = len(facts.matrix), len(facts.matrix[0]) if facts.matrix else 0
     yield _heading(
-        f"Jacobian ∂out/∂{facts.leaf}: {shape_text(facts.output_shape)} × "
-        f"{shape_text(facts.input_shape)}, flattened to {rows} × {cols}"
+        _("Jacobian ∂out/∂{leaf}: {output} × {input}, flattened to {rows} × {cols}").format(
+            leaf=facts.leaf,
+            output=shape_text(facts.output_shape),
+            input=shape_text(facts.input_shape),
+            rows=rows,
+            cols=cols,
+        )
     )
     yield _note(
-        "Row i is out's element i (row-major), column j is the input's element j; zeros "
-        "are shown as ·, non-zeros in bold (3 significant digits). Computed by "
-        "torch.func.jacrev, checked against torch.func.jacfwd."
+        _(
+            "Row i is out's element i (row-major), column j is the input's element j; zeros "
+            "are shown as ·, non-zeros in bold (3 significant digits). Computed by "
+            "torch.func.jacrev, checked against torch.func.jacfwd."
+        )
     )
     if rows > JACOBIAN_SHOWN or cols > JACOBIAN_SHOWN:
-        yield _note(f"Only the first {JACOBIAN_SHOWN} rows and columns are shown; --json has all.")
+        yield _note(
+            _("Only the first {count} rows and columns are shown; --json has all.").format(
+                count=JACOBIAN_SHOWN
+            )
+        )
     # Three significant digits keep a 20-column matrix inside a terminal; --json has all.
     cells = [
         [f"{float(v):.3g}" if v else "·" for v in row[:JACOBIAN_SHOWN]]
@@ -174,89 +208,98 @@ def jacobian_section(facts: JacobianFacts, precision: int) -> Iterator[Renderabl
             line.append(cell.rjust(width + 1), style="" if cell == "·" else "bold")
         yield line
     yield _note(
-        f"jacrev vs jacfwd: max |difference| {facts.jacfwd_max_abs_diff:.1e}. "
-        f"vᵀ·J with v = ones equals what backward(v) puts in .grad: max |difference| "
-        f"{facts.vjp_max_abs_diff:.1e}."
+        _(
+            "jacrev vs jacfwd: max |difference| {jacfwd:.1e}. vᵀ·J with v = ones equals "
+            "what backward(v) puts in .grad: max |difference| {vjp:.1e}."
+        ).format(jacfwd=facts.jacfwd_max_abs_diff, vjp=facts.vjp_max_abs_diff)
     )
 
 
 def chain_view(report: ChainReport, precision: int, tree: TreeOptions) -> Iterator[RenderableType]:
     yield _heading(
-        f"agrad chain · {report.length:,} steps, hidden size {report.hidden}, seed {report.seed}",
+        _("agrad chain · {length:,} steps, hidden size {hidden}, seed {seed}").format(
+            length=report.length, hidden=report.hidden, seed=report.seed
+        ),
         first=True,
     )
-    yield _code(report.statements, intro="An RNN-like recurrence, unrolled:")
+    yield _code(report.statements, intro=_("An RNN-like recurrence, unrolled:"))
     yield from _tensor_section(report.tensors, precision)
-    yield _heading("grad_fn chain")
+    yield _heading(_("grad_fn chain"))
     yield _grad_fn_lines(("h", "loss"), {t.name: t for t in report.tensors})
     yield from _graph_section(report.graph, "loss", tree, precision)
     yield _note(
-        "Each step adds MmBackward0, AddBackward0 and TanhBackward0; a and b are used at "
-        "every step, so their AccumulateGrad nodes are reached again and again and "
-        "backward() sums one contribution per step into a.grad and b.grad."
+        _(
+            "Each step adds MmBackward0, AddBackward0 and TanhBackward0; a and b are used at "
+            "every step, so their AccumulateGrad nodes are reached again and again and "
+            "backward() sums one contribution per step into a.grad and b.grad."
+        )
     )
-    yield _heading("loss.backward(): gradients stored in .grad of the leaves")
+    yield _heading(_("loss.backward(): gradients stored in .grad of the leaves"))
     for gradient in report.gradients:
         yield _matrix(gradient.value, precision, title=f"{gradient.name}.grad")
 
 
 def expr_view(report: ExprReport, precision: int, tree: TreeOptions) -> Iterator[RenderableType]:
     yield _heading("agrad expr · out = ", first=True).append(report.expression, style=CODE)
-    yield _code(report.statements, intro=f"Run as (seed {report.seed}, {report.dtype}):")
+    yield _code(
+        report.statements,
+        intro=_("Run as (seed {seed}, {dtype}):").format(seed=report.seed, dtype=report.dtype),
+    )
     for warning in report.warnings:
-        yield Text(f"torch warned: {warning}", style="yellow")
+        yield Text(_("torch warned: {warning}").format(warning=warning), style="yellow")
     yield from _tensor_section(report.tensors, precision)
-    yield _heading("grad_fn chain")
+    yield _heading(_("grad_fn chain"))
     yield _grad_fn_lines(("out",), {t.name: t for t in report.tensors})
     yield from _graph_section(report.graph, "out", tree, precision)
 
     if not report.steps:
         yield _note(
-            "out does not require grad (no variable that requires grad reaches it), "
-            "so there is no backward pass and no gradient."
+            _(
+                "out does not require grad (no variable that requires grad reaches it), "
+                "so there is no backward pass and no gradient."
+            )
         )
         return
-    yield _heading("Gradients")
+    yield _heading(_("Gradients"))
     if report.vector:
         yield _note(
-            f"out is not a scalar, so out.backward(v) needs a vector v = {report.vector}: it "
-            "computes the vector-Jacobian product vᵀ·J, the gradient of out.sum()."
+            _(
+                "out is not a scalar, so out.backward(v) needs a vector v = {vector}: it "
+                "computes the vector-Jacobian product vᵀ·J, the gradient of out.sum()."
+            ).format(vector=report.vector)
         )
     for gradient in report.gradients:
         title = f"{gradient.name}.grad"
         if gradient.value is None:
-            yield _note(f"{title} is None: backward() did not reach {gradient.name}.")
+            yield _note(
+                _("{name}.grad is None: backward() did not reach {name}.").format(
+                    name=gradient.name
+                )
+            )
         else:
             yield _matrix(gradient.value, precision, title=title)
     for facts in report.jacobians:
         yield from jacobian_section(facts, precision)
     if report.repeat > 1:
-        yield _heading(f"Accumulation over {report.repeat} backward() calls")
+        yield _heading(_("Accumulation over {count} backward() calls").format(count=report.repeat))
         yield _note(
-            "retain_graph=True keeps the graph for the next call; each call adds its "
-            "gradient to .grad, until zero_() starts the sum again."
+            _(
+                "retain_graph=True keeps the graph for the next call; each call adds its "
+                "gradient to .grad, until zero_() starts the sum again."
+            )
         )
         for step in report.steps:
-            label = (
-                "Call after zeroing gradients"
-                if step.zeroed_before
-                else f"{ORDINALS[step.call - 1]} call"
-                if step.call <= len(ORDINALS)
-                else f"Call {step.call}"
-            )
-            yield Text("\n" + label, style=TITLE)
+            yield Text("\n" + call_label(step.call, step.zeroed_before), style=TITLE)
             for name, value in step.grads.items():
                 if value is not None:
                     yield _matrix(value, precision, title=f"{name}.grad")
 
 
 def _call_title(call: int, zeroed_before: bool) -> Text:
+    title = Text("\n" + call_label(call, zeroed_before), style=TITLE)
     if zeroed_before:
-        title = Text("\nCall after zeroing gradients", style=TITLE)
-        title.append("  inp.grad.zero_(), then the same call", style=CODE)
+        title.append(_("  inp.grad.zero_(), then the same call"), style=CODE)
         return title
-    label = f"{ORDINALS[call - 1]} call" if call <= len(ORDINALS) else f"Call {call}"
-    title = Text("\n" + label, style=TITLE)
     title.append("  out.backward(v, retain_graph=True)", style=CODE)
     return title
 
@@ -274,10 +317,10 @@ def _code(lines: tuple[str, ...], intro: str) -> Group:
 
 
 def _tensor_section(tensors: tuple[TensorFacts, ...], precision: int) -> Iterator[RenderableType]:
-    yield _heading("Tensors")
+    yield _heading(_("Tensors"))
     # Tight padding: the six columns fit 80 characters with the longest grad_fn.
     table = Table(box=box.SIMPLE_HEAD, show_edge=False, pad_edge=False, padding=(0, 2, 0, 0))
-    for column in ("name", "shape", "dtype", "requires_grad", "is_leaf", "grad_fn"):
+    for column in (_("name"), _("shape"), "dtype", "requires_grad", "is_leaf", "grad_fn"):
         table.add_column(column, overflow="fold")
     for t in tensors:
         table.add_row(
@@ -289,7 +332,7 @@ def _tensor_section(tensors: tuple[TensorFacts, ...], precision: int) -> Iterato
             t.grad_fn or MISSING,
         )
     yield table
-    yield _heading("Values")
+    yield _heading(_("Values"))
     for t in tensors:
         yield _matrix(t.value, precision, title=t.name)
 
@@ -307,22 +350,30 @@ def _grad_fn_lines(names: tuple[str, ...], by_name: dict[str, TensorFacts]) -> T
 def _graph_section(
     graph: Graph, root_name: str, tree: TreeOptions, precision: int
 ) -> Iterator[RenderableType]:
-    yield _heading(f"Backward graph: from {root_name}.grad_fn to the leaves (next_functions order)")
+    yield _heading(
+        _("Backward graph: from {root}.grad_fn to the leaves (next_functions order)").format(
+            root=root_name
+        )
+    )
     yield from tree_lines(
         graph, root_name, saved=tree.saved, precision=precision, max_nodes=tree.max_nodes
     )
     yield _note(
-        f"{graph.node_count:,} nodes, {graph.edge_count:,} edges. backward() runs this graph "
-        "from the root, applying the chain rule at each node; AccumulateGrad adds the result "
-        "to the leaf's .grad."
+        _(
+            "{nodes:,} nodes, {edges:,} edges. backward() runs this graph from the root, "
+            "applying the chain rule at each node; AccumulateGrad adds the result to the "
+            "leaf's .grad."
+        ).format(nodes=graph.node_count, edges=graph.edge_count)
     )
 
 
 FREEZE_WHY = {
-    "built": "w and b require grad, so z joins the graph and backward() reaches them.",
-    "no_grad": "nothing is recorded: use it for inference, or to freeze parameters, "
-    "without the graph's memory and time.",
-    "detach": "the same values cut from the graph: no grad_fn, no history.",
+    "built": N_("w and b require grad, so z joins the graph and backward() reaches them."),
+    "no_grad": N_(
+        "nothing is recorded: use it for inference, or to freeze parameters, "
+        "without the graph's memory and time."
+    ),
+    "detach": N_("the same values cut from the graph: no grad_fn, no history."),
 }
 
 
@@ -331,7 +382,7 @@ def _freezing_lines(report: LinearReport) -> Group:
     for case in report.freezing:
         lines.append(Text("  " + case.code, style=CODE))
         lines.append(_indented(Text(f"z.requires_grad = {case.requires_grad}", style="bold"), 4))
-        lines.append(_indented(_note(FREEZE_WHY[case.case]), 4))
+        lines.append(_indented(_note(_(FREEZE_WHY[case.case])), 4))
     return Group(*lines)
 
 
@@ -347,13 +398,13 @@ def _matrix(value: Values, precision: int, title: str | Text) -> RenderableType:
     numbers = flat(value)
     if len(numbers) > MATRIX_MAX_NUMEL:
         shape = _shape_of(value)
-        summary = (
-            f" {shape_text(shape)}, {len(numbers):,} values: {values_preview(value, precision)}"
+        summary = " " + _("{shape}, {count:,} values: {preview}").format(
+            shape=shape_text(shape), count=len(numbers), preview=values_preview(value, precision)
         )
-        return Text.assemble(title, (summary, NOTE), (" (all of them: --json)", NOTE))
+        return Text.assemble(title, (summary, NOTE), (" " + _("(all of them: --json)"), NOTE))
     rows = value if value and isinstance(value[0], list) else [value]
     table = Table(box=box.ROUNDED, show_header=False)
-    for _ in range(len(rows[0]) if rows and rows[0] else 1):
+    for _column in range(len(rows[0]) if rows and rows[0] else 1):
         table.add_column(justify="right")
     for row in rows:
         table.add_row(
@@ -395,22 +446,24 @@ def table_view(report: Report, precision: int, tree: TreeOptions) -> Iterator[Re
 
 
 def check_section(check: CheckReport) -> Iterator[RenderableType]:
-    yield _heading("--check: every gradient recomputed independently")
+    yield _heading(_("--check: every gradient recomputed independently"))
     yield _note(
-        f"{check.method}; an element passes when |grad − reference| ≤ {check.atol:g} + "
-        f"{check.rtol:g}·|reference|."
+        _(
+            "{method}; an element passes when |grad − reference| ≤ {atol:g} + {rtol:g}·|reference|."
+        ).format(method=_(check.method), atol=check.atol, rtol=check.rtol)
     )
     table = Table(box=box.SIMPLE_HEAD, show_edge=False, pad_edge=False, padding=(0, 2, 0, 0))
-    for column in ("leaf", "reference", "max abs diff", "max rel diff", "verdict"):
-        table.add_column(column, justify="right" if "diff" in column else "left")
-    rows = [(leaf, "finite differences") for leaf in check.leaves]
-    rows += [(leaf, "closed form") for leaf in check.closed_form]
+    headers = (_("leaf"), _("reference"), _("max abs diff"), _("max rel diff"), _("verdict"))
+    for index, column in enumerate(headers):
+        table.add_column(column, justify="right" if index in (2, 3) else "left")
+    rows = [(leaf, _("finite differences")) for leaf in check.leaves]
+    rows += [(leaf, _("closed form")) for leaf in check.closed_form]
     for leaf, reference in rows:
         table.add_row(
             leaf.name,
             reference,
             f"{leaf.max_abs_diff:.2e}",
             f"{leaf.max_rel_diff:.2e}",
-            Text("ok", style="green") if leaf.ok else Text("FAILED", style="bold red"),
+            Text(_("ok"), style="green") if leaf.ok else Text(_("FAILED"), style="bold red"),
         )
     yield table

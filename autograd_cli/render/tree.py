@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from rich.text import Text
 
+from autograd_cli.i18n import _
 from autograd_cli.model import Graph
 from autograd_cli.render.labels import leaf_text, saved_texts
 
@@ -26,7 +27,12 @@ def tree_lines(
 ) -> list[Text]:
     """The tree, at most `max_nodes` nodes of it, then a line saying what was left out."""
     if graph.root is None:
-        return [Text(f"{root_name} does not require grad: there is no graph.", style=NOTE)]
+        return [
+            Text(
+                _("{root} does not require grad: there is no graph.").format(root=root_name),
+                style=NOTE,
+            )
+        ]
     nodes = {node.id: node for node in graph.nodes}
     children = graph.children()
     lines: list[Text] = []
@@ -42,7 +48,7 @@ def tree_lines(
         line = Text(_fold(lead))
         if node_id in expanded:
             leaf = f" → {node.leaf.name}" if node.leaf else ""
-            line.append(f"{node_id} ↑ {node.grad_fn}{leaf} (shown above)", style=NOTE)
+            line.append(f"{node_id} ↑ {node.grad_fn}{leaf} " + _("(shown above)"), style=NOTE)
             lines.append(line)
             continue
         expanded.add(node_id)
@@ -58,7 +64,7 @@ def tree_lines(
         if saved:
             detail_guide = below + ("│   " if kids else "    ")
             for text in saved_texts(node, precision):
-                lines.append(Text(_fold(detail_guide) + "· saved " + text, style=NOTE))
+                lines.append(Text(_fold(detail_guide) + "· " + _("saved") + " " + text, style=NOTE))
         for position, kid in reversed(list(enumerate(kids))):
             last = position == len(kids) - 1
             stack.append(
@@ -68,8 +74,10 @@ def tree_lines(
     if left_out > 0:
         lines.append(
             Text(
-                f"… {left_out:,} more nodes not shown (--max-nodes {cap}); "
-                "--format json, dot or mermaid carry every node.",
+                _(
+                    "… {count:,} more nodes not shown (--max-nodes {cap}); "
+                    "--format json, dot or mermaid carry every node."
+                ).format(count=left_out, cap=cap),
                 style=NOTE,
             )
         )

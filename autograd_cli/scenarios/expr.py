@@ -15,6 +15,7 @@ from autograd_cli.expression.check import CheckedExpression, ExpressionError
 from autograd_cli.expression.evaluate import Evaluator, build_variable
 from autograd_cli.expression.grammar import MAX_NUMEL
 from autograd_cli.expression.variables import VariableSpec
+from autograd_cli.i18n import _
 from autograd_cli.scenarios.dtypes import DTYPES
 from autograd_cli.scenarios.seeding import manual_seed
 
@@ -60,8 +61,9 @@ def _evaluate(
         t = build_variable(spec, torch_dtype, "meta")
         if t.numel() > MAX_NUMEL:
             raise ExpressionError(
-                f"{spec.name} would have {t.numel():,} elements {tuple(t.shape)}; "
-                f"the cap is {MAX_NUMEL:,}",
+                _("{name} would have {count:,} elements {shape}; the cap is {cap:,}").format(
+                    name=spec.name, count=t.numel(), shape=tuple(t.shape), cap=MAX_NUMEL
+                ),
                 spec.text,
                 0,
                 f"--var {spec.name}",

@@ -30,9 +30,10 @@ from typing import Any
 import torch
 
 from autograd_cli.errors import AgradError, RuntimeProblem, UsageProblem
+from autograd_cli.i18n import N_, _
 from autograd_cli.options import TARGET_FORMS, TargetSpec
 
-RETURN_FORMS = (
+RETURN_FORMS = N_(
     "a scalar loss tensor, or a tuple (model, inputs, loss_fn) or "
     "(model, inputs, targets, loss_fn) with model a torch.nn.Module"
 )
@@ -67,11 +68,14 @@ class UserCallable:
         if isinstance(result, tuple) and len(result) in (3, 4):
             return self._model_run(result)
         if isinstance(result, torch.Tensor):
-            loss = _checked_loss(self.target, result, f"the loss {self.target.name}() returned")
+            what = _("the loss {name}() returned").format(name=self.target.name)
+            loss = _checked_loss(self.target, result, what)
             named = _names_for(self.function, frame_locals)
             return UserRun(loss, "loss", named, model=None, loss_fn=None)
         raise UsageProblem(
-            f"{self.target.text} returned {_kind(result)}; it must return {RETURN_FORMS}"
+            _("{target} returned {kind}; it must return {forms}").format(
+                target=self.target.text, kind=_kind(result), forms=_(RETURN_FORMS)
+            )
         )
 
     def guard(self, stage: str | None = None) -> contextlib.AbstractContextManager[None]:
@@ -90,12 +94,15 @@ class UserCallable:
         shape = "(model, inputs, targets, loss_fn)" if targets else "(model, inputs, loss_fn)"
         if not isinstance(model, torch.nn.Module):
             raise UsageProblem(
-                f"{target.text} returned {shape} with model {_kind(model)}; it must be a "
-                "torch.nn.Module"
+                _(
+                    "{target} returned {shape} with model {kind}; it must be a torch.nn.Module"
+                ).format(target=target.text, shape=shape, kind=_kind(model))
             )
         if not callable(loss_fn):
             raise UsageProblem(
-                f"{target.text} returned {shape} with loss_fn {_kind(loss_fn)}; it must be callable"
+                _("{target} returned {shape} with loss_fn {kind}; it must be callable").format(
+                    target=target.text, shape=shape, kind=_kind(loss_fn)
+                )
             )
         for parameter in model.parameters():
             parameter.grad = None  # this backward() alone, not what the user's code left
@@ -108,7 +115,7 @@ class UserCallable:
                 output = model(inputs)
         with self.guard("loss_fn(output, targets)" if targets else "loss_fn(output)"):
             loss = loss_fn(output, *targets)
-        loss = _checked_loss(target, loss, "loss_fn's result")
+        loss = _checked_loss(target, loss, _("loss_fn's result"))
         return UserRun(
             loss,
             "model",
@@ -136,13 +143,16 @@ def load_callable(target: TargetSpec, arguments: dict[str, Any]) -> UserCallable
             and getattr(v, "__module__", None) == module.__name__
         )
         raise UsageProblem(
-            f"{where} has no {target.name!r}; its callables: {', '.join(public) or 'none'}"
+            _("{where} has no {name!r}; its callables: {callables}").format(
+                where=where, name=target.name, callables=", ".join(public) or _("none")
+            )
         )
     function = getattr(module, target.name)
     if not callable(function):
         raise UsageProblem(
-            f"{target.text}: {target.name} is {_kind(function)}, not a callable; it must "
-            f"return {RETURN_FORMS}"
+            _("{target}: {name} is {kind}, not a callable; it must return {forms}").format(
+                target=target.text, name=target.name, kind=_kind(function), forms=_(RETURN_FORMS)
+            )
         )
     _check_arguments(target, function, arguments)
     return UserCallable(function, target, file)
@@ -152,9 +162,13 @@ def _import_file(target: TargetSpec) -> ModuleType:
     path = target.path
     assert path is not None
     if not path.exists():
-        raise UsageProblem(f"{path}: no such file; TARGET is {TARGET_FORMS}")
+        raise UsageProblem(
+            _("{path}: no such file; TARGET is {forms}").format(path=path, forms=_(TARGET_FORMS))
+        )
     if not path.is_file():
-        raise UsageProblem(f"{path}: not a file; TARGET is {TARGET_FORMS}")
+        raise UsageProblem(
+            _("{path}: not a file; TARGET is {forms}").format(path=path, forms=_(TARGET_FORMS))
+        )
     # Like pytest's rootdir-less import: the file's directory comes first on
     # sys.path, so it can import its neighbours.
     directory = str(path.resolve().parent)
@@ -163,7 +177,7 @@ def _import_file(target: TargetSpec) -> ModuleType:
     name = f"agrad_user_{path.stem}" if path.stem.isidentifier() else "agrad_user_module"
     spec = importlib.util.spec_from_file_location(name, path)
     if spec is None or spec.loader is None:
-        raise UsageProblem(f"{path}: Python cannot load it as a module")
+        raise UsageProblem(_("{path}: Python cannot load it as a module").format(path=path))
     module = importlib.util.module_from_spec(spec)
     sys.modules[name] = module  # dataclasses and pickling look themselves up here
     try:
@@ -187,8 +201,12 @@ def _import_module(target: TargetSpec) -> ModuleType:
 
 
 def _syntax_problem(e: SyntaxError) -> UsageProblem:
-    where = f"{shown_path(Path(e.filename))}:{e.lineno}" if e.filename else "your code"
-    return UsageProblem(f"{where}: SyntaxError: {e.msg}; agrad cannot import it")
+    where = f"{shown_path(Path(e.filename))}:{e.lineno}" if e.filename else _("your code")
+    return UsageProblem(
+        _("{where}: SyntaxError: {reason}; agrad cannot import it").format(
+            where=where, reason=e.msg
+        )
+    )
 
 
 def _check_arguments(target: TargetSpec, function: Callable[..., Any], arguments: dict) -> None:
@@ -196,12 +214,16 @@ def _check_arguments(target: TargetSpec, function: Callable[..., Any], arguments
         signature = inspect.signature(function)
     except (TypeError, ValueError):  # a builtin without a signature: let the call decide
         return
-    takes = ", ".join(signature.parameters) or "no arguments"
+    takes = ", ".join(signature.parameters) or _("no arguments")
     try:
         signature.bind(**arguments)
     except TypeError as e:
         raise UsageProblem(
-            f"{target.text}: --arg does not fit {target.name}{signature} ({e}); it takes: {takes}"
+            _(
+                "{target}: --arg does not fit {name}{signature} ({reason}); it takes: {takes}"
+            ).format(
+                target=target.text, name=target.name, signature=signature, reason=e, takes=takes
+            )
         ) from None
 
 
@@ -232,16 +254,24 @@ def _call_keeping_locals(
 
 def _checked_loss(target: TargetSpec, loss: Any, what: str) -> torch.Tensor:
     if not isinstance(loss, torch.Tensor):
-        raise UsageProblem(f"{target.text}: {what} is {_kind(loss)}, not a tensor")
+        raise UsageProblem(
+            _("{target}: {what} is {kind}, not a tensor").format(
+                target=target.text, what=what, kind=_kind(loss)
+            )
+        )
     if loss.numel() != 1:
         raise UsageProblem(
-            f"{target.text}: {what} has shape {tuple(loss.shape)}; the loss must be a scalar "
-            "(reduce it, e.g. with .mean())"
+            _(
+                "{target}: {what} has shape {shape}; the loss must be a scalar (reduce it, "
+                "e.g. with .mean())"
+            ).format(target=target.text, what=what, shape=tuple(loss.shape))
         )
     if not loss.requires_grad:
         raise UsageProblem(
-            f"{target.text}: {what} does not require grad, so there is no backward pass: "
-            "no tensor that requires grad reaches it (computed under torch.no_grad()?)"
+            _(
+                "{target}: {what} does not require grad, so there is no backward pass: no "
+                "tensor that requires grad reaches it (computed under torch.no_grad()?)"
+            ).format(target=target.text, what=what)
         )
     return loss
 
@@ -279,11 +309,12 @@ def _callable_name(function: Any) -> str:
 
 def _kind(value: Any) -> str:
     if isinstance(value, torch.Tensor):
-        return f"a tensor of shape {tuple(value.shape)}"
+        return _("a tensor of shape {shape}").format(shape=tuple(value.shape))
     if isinstance(value, tuple):
-        return f"a tuple of {len(value)}"
+        return _("a tuple of {count}").format(count=len(value))
     name = type(value).__name__
-    return f"{'an' if name[:1].lower() in 'aeiou' else 'a'} {name}"
+    article = _("an {type}") if name[:1].lower() in "aeiou" else _("a {type}")
+    return article.format(type=name)
 
 
 # Where an exception happened --------------------------------------------------
@@ -325,7 +356,9 @@ def shown_path(path: Path) -> str:
 
 def where_text(filename: str, line: int | None, function: str | None) -> str:
     at = f"{shown_path(Path(filename))}:{line}"
-    return f"{at}, in {function}" if function and function != "<module>" else at
+    if function and function != "<module>":
+        return _("{at}, in {function}").format(at=at, function=function)
+    return at
 
 
 @contextlib.contextmanager
@@ -345,8 +378,10 @@ def _user_code(
     except ModuleNotFoundError as e:
         if missing_module is not None and e.name and missing_module.startswith(e.name):
             raise UsageProblem(
-                f"no module named {e.name!r} (looked in the current directory and the "
-                f"installed packages); TARGET is {TARGET_FORMS}"
+                _(
+                    "no module named {name!r} (looked in the current directory and the "
+                    "installed packages); TARGET is {forms}"
+                ).format(name=e.name, forms=_(TARGET_FORMS))
             ) from None
         raise _user_failure(e, target, own_file, stage) from None
     except BaseException as e:  # SystemExit too: the user's code must not end agrad
@@ -357,9 +392,20 @@ def _user_failure(
     e: BaseException, target: TargetSpec, own_file: Path | None, stage: str | None
 ) -> UserCodeFailed:
     frame = user_frame(e.__traceback__, own_file)
-    message = str(e).strip().splitlines()[0] if str(e).strip() else "(no message)"
+    message = str(e).strip().splitlines()[0] if str(e).strip() else _("(no message)")
     if frame is not None:
-        where = f" at {where_text(frame.filename, frame.lineno, frame.name)}"
-    else:  # raised inside torch, e.g. nn.Linear given the wrong shape
-        where = f" in {stage}, which agrad called with what NAME returned" if stage else ""
-    return UserCodeFailed(f"{target.text} raised {type(e).__name__}: {message}{where}")
+        where = " " + _("at {where}").format(
+            where=where_text(frame.filename, frame.lineno, frame.name)
+        )
+    elif stage:  # raised inside torch, e.g. nn.Linear given the wrong shape
+        where = " " + _("in {stage}, which agrad called with what NAME returned").format(
+            stage=stage
+        )
+    else:
+        where = ""
+    return UserCodeFailed(
+        _("{target} raised {kind}: {message}").format(
+            target=target.text, kind=type(e).__name__, message=message
+        )
+        + where
+    )
