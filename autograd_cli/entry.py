@@ -103,10 +103,18 @@ class AgradGroup(TyperGroup):
         except UnknownLanguage as e:
             sys.exit(_fail(e.message(), ExitCode.USAGE))
         with speaking(language):
-            # A bare `agrad` teaches instead of failing.
+            # A bare `agrad` (or `agrad --lang vi`) teaches instead of failing.
+            bare = (
+                not argv
+                or (len(argv) == 2 and argv[0] == "--lang")
+                or (len(argv) == 1 and argv[0].startswith("--lang="))
+            )
             code = _guarded(
                 lambda: super(AgradGroup, self).main(
-                    args=argv or ["--help"], prog_name="agrad", standalone_mode=False, **extra
+                    args=[*argv, "--help"] if bare else argv,
+                    prog_name="agrad",
+                    standalone_mode=False,
+                    **extra,
                 )
             )
         from autograd_cli.worker import worker_left_running

@@ -14,7 +14,16 @@ from autograd_cli.cli import app
 
 GOLDEN_DIR = Path(__file__).parent / "golden"
 # Pinned so golden files do not depend on the terminal that runs the tests.
-PINNED_ENV = {"COLUMNS": "100", "NO_COLOR": None, "FORCE_COLOR": None}
+# The locale is pinned too: English unless a test asks for --lang or AGRAD_LANG.
+PINNED_ENV = {
+    "COLUMNS": "100",
+    "NO_COLOR": None,
+    "FORCE_COLOR": None,
+    "AGRAD_LANG": None,
+    "LC_ALL": None,
+    "LC_MESSAGES": None,
+    "LANG": None,
+}
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:

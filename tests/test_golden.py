@@ -12,6 +12,8 @@ CASES = {
     "jvp_repeat2.txt": ["jvp"],
     "jvp_repeat3_precision1.txt": ["jvp", "--repeat", "3", "--precision", "1"],
     "inspect_dead_relu.txt": ["inspect", "examples/dead_relu.py:build"],
+    "linear_seed0_vi.txt": ["linear", "--seed", "0", "--lang", "vi"],
+    "jvp_vi.txt": ["jvp", "--lang", "vi"],
     "inspect_nan_sqrt_anomaly.txt": ["inspect", "examples/nan_sqrt.py:loss", "--anomaly"],
 }
 
