@@ -169,7 +169,10 @@ def _anomaly_section(found: NanOrigin) -> Iterator[RenderableType]:
     if len(found.forward_trace) > 1:
         yield Text(_("Forward call stack, outermost first:"), style=NOTE)
         for frame in found.forward_trace:
-            yield Text(f"  {frame.file}:{frame.line}, in {frame.function}", style=NOTE)
+            at = f"{frame.file}:{frame.line}"
+            yield Text(
+                "  " + _("{at}, in {function}").format(at=at, function=frame.function), style=NOTE
+            )
 
 
 def _stat(value: float | None, precision: int) -> str:
