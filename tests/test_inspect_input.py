@@ -75,6 +75,24 @@ def bad_loss_fn():
     return nn.Linear(3, 1), torch.ones(2, 3), torch.ones(2, 1), loss_fn
 
 
+def infinite():
+    w = torch.ones(3, requires_grad=True)
+    return (w * 1e30).pow(2).sum()  # inf in float32, and no NaN anywhere
+
+
+class SqrtModel(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.lin = nn.Linear(4, 3)
+
+    def forward(self, x):
+        return torch.sqrt(self.lin(x))  # NaN where the linear layer is negative
+
+
+def sqrt_model():
+    return SqrtModel(), torch.randn(8, 4), lambda out: out.mean()
+
+
 def model_with_kwargs():
     class Model(nn.Module):
         def __init__(self):
@@ -116,7 +134,7 @@ USAGE_ERRORS = [
     (["user.py:1x"], ["not a Python name"]),
     (["not a path:f"], ["neither a .py file nor a dotted module name"]),
     (["broken.py:f"], ["broken.py:1", "SyntaxError"]),
-    (["user.py:nothing"], ["has no 'nothing'; its callables: bad_loss_fn, exits, helper"]),
+    (["user.py:nothing"], ["has no 'nothing'; its callables: SqrtModel, bad_loss_fn, exits, helper"]),
     (["user.py:value"], ["value is an int, not a callable"]),
     (["no_such_module.sub:f"], ["no module named 'no_such_module'"]),
     (["user.py:returns_int"], ["returned an int", "scalar loss tensor", "(model, inputs"]),
@@ -203,6 +221,25 @@ def test_inputs_given_as_a_dict_are_keyword_arguments(agrad_json, user_dir):
     assert document["parameters"][0]["name"] == "scale"
     assert document["parameters"][0]["grad_norm"] == pytest.approx(3.0)
     assert document["form"] == "model"
+
+
+def test_anomaly_points_into_the_users_forward_not_into_torch_nn(agrad_json, user_dir):
+    document = agrad_json("inspect", "user.py:sqrt_model", "--anomaly")
+    assert document["flag_counts"]["nonfinite"] == 2
+    origin = document["anomaly"]["origin"]
+    assert document["anomaly"]["grad_fn"] == "SqrtBackward0"
+    assert (origin["file"], origin["function"]) == ("user.py", "forward")
+    assert origin["line"] == _line_of(user_dir / "user.py", "return torch.sqrt(self.lin(x))")
+
+
+def test_anomaly_with_infinities_but_no_nan_says_so(agrad_json, user_dir):
+    document = agrad_json("inspect", "user.py:infinite", "--anomaly")
+    assert document["parameters"][0]["flags"] == ["nonfinite"]
+    assert document["parameters"][0]["inf_count"] == 3
+    assert document["parameters"][0]["nan_count"] == 0
+    anomaly = document["anomaly"]
+    assert anomaly["grad_fn"] is None and anomaly["origin"] is None
+    assert "±inf" in anomaly["message"]
 
 
 def test_a_module_path_target_is_imported_from_the_current_directory(agrad_json, user_dir):
