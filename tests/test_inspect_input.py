@@ -75,6 +75,14 @@ def bad_loss_fn():
     return nn.Linear(3, 1), torch.ones(2, 3), torch.ones(2, 1), loss_fn
 
 
+START = torch.randn(3)  # drawn when the file is run
+
+
+def module_level():
+    w = START.clone().requires_grad_()
+    return (w * w).sum()
+
+
 def infinite():
     w = torch.ones(3, requires_grad=True)
     return (w * 1e30).pow(2).sum()  # inf in float32, and no NaN anywhere
@@ -134,7 +142,10 @@ USAGE_ERRORS = [
     (["user.py:1x"], ["not a Python name"]),
     (["not a path:f"], ["neither a .py file nor a dotted module name"]),
     (["broken.py:f"], ["broken.py:1", "SyntaxError"]),
-    (["user.py:nothing"], ["has no 'nothing'; its callables: SqrtModel, bad_loss_fn, exits, helper"]),
+    (
+        ["user.py:nothing"],
+        ["has no 'nothing'; its callables: SqrtModel, bad_loss_fn, exits, helper"],
+    ),
     (["user.py:value"], ["value is an int, not a callable"]),
     (["no_such_module.sub:f"], ["no module named 'no_such_module'"]),
     (["user.py:returns_int"], ["returned an int", "scalar loss tensor", "(model, inputs"]),
@@ -221,6 +232,17 @@ def test_inputs_given_as_a_dict_are_keyword_arguments(agrad_json, user_dir):
     assert document["parameters"][0]["name"] == "scale"
     assert document["parameters"][0]["grad_norm"] == pytest.approx(3.0)
     assert document["form"] == "model"
+
+
+@pytest.mark.parametrize("seed", ["0", "7"])
+def test_the_file_itself_runs_after_torch_manual_seed(agrad_json, user_dir, seed):
+    import torch
+
+    document = agrad_json("inspect", "user.py:module_level", "--seed", seed)
+    torch.manual_seed(int(seed))
+    start = torch.randn(3)  # what the file draws first
+    # loss = Σ w², so ‖∂loss/∂w‖ = 2‖w‖ with w = START.
+    assert document["parameters"][0]["grad_norm"] == pytest.approx(2 * float(start.norm()))
 
 
 def test_anomaly_points_into_the_users_forward_not_into_torch_nn(agrad_json, user_dir):

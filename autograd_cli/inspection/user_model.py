@@ -29,7 +29,7 @@ def inspect_report(
     anomaly: bool = False,
     max_nodes: int | None = None,
 ) -> InspectReport:
-    call = load_callable(target, arguments)
+    call = load_callable(target, arguments, seed)
     run = call.run(arguments, seed)
     named = dict(run.named)
     if run.form == "loss":  # leaves the names missed still get a row

@@ -125,8 +125,11 @@ class UserCallable:
         )
 
 
-def load_callable(target: TargetSpec, arguments: dict[str, Any]) -> UserCallable:
-    """Imports TARGET's file or module and finds its callable; checks the --arg names."""
+def load_callable(target: TargetSpec, arguments: dict[str, Any], seed: int) -> UserCallable:
+    """Imports TARGET's file or module and finds its callable; checks the --arg names.
+
+    Seeded first: a model built when the file is run starts the same every time."""
+    torch.manual_seed(seed)
     if target.path is not None:
         module, file = _import_file(target), target.path.resolve()
     else:
