@@ -71,3 +71,34 @@ def test_inspect_of_a_deep_user_model_completes():
     assert summary["depth"] > 3 * steps
     assert summary["grad_fn_counts"]["TanhBackward0"] == steps
     assert summary["node_count"] > 6 * steps
+
+
+KEEPS_ITS_GRAPH = """
+import torch
+
+KEEP = []
+
+
+def loss(steps: int = 40000):
+    a = torch.randn(4, 4, requires_grad=True)
+    h = torch.zeros(1, 4)
+    for _ in range(steps):
+        h = torch.tanh(h @ a)
+    KEEP.append(h)  # the user's code holds on to its deep graph past agrad's work
+    return h.sum()
+"""
+
+
+def test_inspect_survives_user_code_that_keeps_a_deep_graph_alive(tmp_path):
+    """The graph outlives agrad's worker thread (a module-level list holds it), so it is
+    freed, if at all, at interpreter exit; the process must still end cleanly."""
+    (tmp_path / "keep.py").write_text(KEEPS_ITS_GRAPH)
+    result = subprocess.run(
+        [sys.executable, "-m", "autograd_cli", "inspect", "keep.py:loss", "--max-nodes", "5"],
+        capture_output=True,
+        text=True,
+        timeout=600,
+        cwd=tmp_path,
+    )
+    assert result.returncode == 0, f"exit {result.returncode}: {result.stderr[-500:]}"
+    assert "80,002 nodes" in result.stdout  # tanh and mm per step, then sum and the leaf
