@@ -12,18 +12,14 @@ from typing import Any
 from autograd_cli.model import GraphSummary
 
 
-def graph_summary(root_fn: Any) -> GraphSummary:
-    """Counts every node reachable from `root_fn`; depth is the number of nodes on the
-    longest path from the root to a leaf (the chain rule's longest product)."""
-    if root_fn is None:
-        return GraphSummary(node_count=0, edge_count=0, depth=0, grad_fn_counts={})
+def _breadth_first(root_fn: Any) -> tuple[list[Any], list[list[int]], int]:
+    """Every node reachable from `root_fn` in discovery order, each node's children
+    (as indices into that order, in next_functions order) and the edge count."""
     index: dict[Any, int] = {root_fn: 0}
+    order = [root_fn]
     children: list[list[int]] = []
-    classes: Counter[str] = Counter()
-    order = [root_fn]  # every node, in discovery order
     edge_count = 0
-    for fn in order:  # grows while it is read: a breadth-first walk, no recursion
-        classes[type(fn).__name__] += 1
+    for fn in order:  # grows while it is read: no recursion, any depth
         targets = []
         for target, _ in fn.next_functions:
             if target is None:
@@ -34,6 +30,16 @@ def graph_summary(root_fn: Any) -> GraphSummary:
                 order.append(target)
             targets.append(index[target])
         children.append(targets)
+    return order, children, edge_count
+
+
+def graph_summary(root_fn: Any) -> GraphSummary:
+    """Counts every node reachable from `root_fn`; depth is the number of nodes on the
+    longest path from the root to a leaf (the chain rule's longest product)."""
+    if root_fn is None:
+        return GraphSummary(node_count=0, edge_count=0, depth=0, grad_fn_counts={})
+    order, children, edge_count = _breadth_first(root_fn)
+    classes = Counter(type(fn).__name__ for fn in order)
 
     # Longest path in a DAG: relax edges in topological order (Kahn's algorithm).
     indegree = [0] * len(order)
@@ -59,15 +65,10 @@ def graph_summary(root_fn: Any) -> GraphSummary:
 
 def leaf_tensors(root_fn: Any) -> list[Any]:
     """The tensors the graph's AccumulateGrad nodes write .grad into, in walk order."""
-    leaves: list[Any] = []
-    seen = {root_fn}
-    order = [root_fn] if root_fn is not None else []
-    for fn in order:
-        variable = getattr(fn, "variable", None) if type(fn).__name__ == "AccumulateGrad" else None
-        if variable is not None:
-            leaves.append(variable)
-        for target, _ in fn.next_functions:
-            if target is not None and target not in seen:
-                seen.add(target)
-                order.append(target)
-    return leaves
+    if root_fn is None:
+        return []
+    order, _children, _edges = _breadth_first(root_fn)
+    leaves = (
+        getattr(fn, "variable", None) for fn in order if type(fn).__name__ == "AccumulateGrad"
+    )
+    return [variable for variable in leaves if variable is not None]

@@ -17,11 +17,8 @@ from rich.text import Text
 
 from autograd_cli.i18n import N_, _
 from autograd_cli.model import HEALTH_FLAGS, InspectReport, NanOrigin, ParameterHealth
+from autograd_cli.render.table import CODE, MISSING, NOTE, TITLE
 
-TITLE = "bold"
-CODE = "cyan"
-NOTE = "dim"
-MISSING = "—"
 FLAG_STYLE = {
     "vanishing": "yellow",
     "exploding": "bold red",
