@@ -79,3 +79,32 @@ def test_json_output_file_is_strict_json(agrad, tmp_path):
     assert agrad("chain", "--json", "-o", str(target)).exit_code == 0
     doc = json.loads(target.read_text(encoding="utf-8"))
     assert doc["command"] == "chain" and doc["graph"]["node_count"] == 34
+
+
+@pytest.mark.parametrize("kind", ["svg", "html", "txt"])
+def test_export_needs_no_graphviz(agrad, tmp_path, kind):
+    # --export draws the terminal view with Rich; only --output FILE.svg|png needs dot.
+    target = tmp_path / f"view.{kind}"
+    result = agrad("linear", "--export", str(target), env={"PATH": str(tmp_path / "empty")})
+    assert result.exit_code == 0, result.stderr
+    assert result.stderr == ""
+    assert "AccumulateGrad" in target.read_text(encoding="utf-8")
+
+
+@pytest.mark.parametrize(
+    ("target", "code", "words"),
+    [
+        ("{tmp}/missing/x.svg", ExitCode.USAGE, ["does not exist"]),
+        ("{tmp}/picture.svg", ExitCode.USAGE, ["is a directory"]),
+        ("/proc/agrad-test.svg", ExitCode.RUNTIME, ["cannot write"]),
+    ],
+)
+def test_export_errors_name_export(agrad, tmp_path, target, code, words):
+    (tmp_path / "picture.svg").mkdir()
+    result = agrad("linear", "--export", target.replace("{tmp}", str(tmp_path)))
+    assert result.exit_code == code
+    assert result.stdout == ""
+    (line,) = result.stderr.splitlines()
+    assert line.startswith("agrad: error: --export ")
+    assert "--output" not in line and all(word in line for word in words)
+    assert [p.name for p in tmp_path.iterdir()] == ["picture.svg"]  # nothing written

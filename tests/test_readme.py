@@ -43,3 +43,15 @@ def test_documented_caps_match_the_cli():
 
     assert f"| `--repeat` | 1 to {options.MAX_REPEAT} |" in README
     assert f"| `--precision` | 0 to {options.MAX_PRECISION} |" in README
+
+
+def test_ci_installs_nothing_the_readme_does_not_ask_for():
+    # CI must see what a fresh machine sees: no apt, no Graphviz, no extra pip install.
+    lines = [
+        line.strip()
+        for line in (ROOT / ".ci" / "run").read_text(encoding="utf-8").splitlines()
+        if line.strip() and not line.lstrip().startswith("#")
+    ]
+    installs = [line for line in lines if re.search(r"\b(apt|apt-get|brew|pip|conda)\b", line)]
+    _, test = re.findall(r"```sh\n(python3 -m venv .*?)\n```", README)
+    assert installs == [test]

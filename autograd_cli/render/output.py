@@ -44,17 +44,7 @@ def check_target(path: Path | None, fmt: str) -> Target:
                 "it cannot hold --format {format}. Use --format dot, or a .json/.mmd/.txt file."
             ).format(path=path, image=image, format=fmt)
         )
-    parent = path.parent if str(path.parent) else Path(".")
-    if not parent.is_dir():
-        raise UsageProblem(
-            _("--output {path}: directory {parent} does not exist").format(path=path, parent=parent)
-        )
-    if path.is_dir():
-        raise UsageProblem(_("--output {path}: is a directory; give a file name").format(path=path))
-    if not os.access(parent, os.W_OK) or (path.exists() and not os.access(path, os.W_OK)):
-        raise RuntimeProblem(
-            _("--output {path}: not writable (permission denied)").format(path=path)
-        )
+    _check_writable_path("--output", path)
     if image and shutil.which("dot") is None:
         raise RuntimeProblem(
             _(
@@ -80,8 +70,28 @@ def check_export(path: Path | None) -> Path | None:
                 allowed=", ".join(EXPORT_SUFFIXES),
             )
         )
-    check_target(path, "table")
+    # A picture of the terminal view, drawn by Rich: no Graphviz involved.
+    _check_writable_path("--export", path)
     return path
+
+
+def _check_writable_path(option: str, path: Path) -> None:
+    """The checks every file target gets before any work; errors name `option`."""
+    parent = path.parent if str(path.parent) else Path(".")
+    if not parent.is_dir():
+        raise UsageProblem(
+            _("{option} {path}: directory {parent} does not exist").format(
+                option=option, path=path, parent=parent
+            )
+        )
+    if path.is_dir():
+        raise UsageProblem(
+            _("{option} {path}: is a directory; give a file name").format(option=option, path=path)
+        )
+    if not os.access(parent, os.W_OK) or (path.exists() and not os.access(path, os.W_OK)):
+        raise RuntimeProblem(
+            _("{option} {path}: not writable (permission denied)").format(option=option, path=path)
+        )
 
 
 def export_view(path: Path, renderables: list[Any], title: str) -> None:
@@ -98,7 +108,7 @@ def export_view(path: Path, renderables: list[Any], title: str) -> None:
         text = console.export_html()
     else:
         text = console.export_text()
-    _write_atomically(path, lambda tmp: tmp.write_text(text, encoding="utf-8"))
+    _write_atomically(path, lambda tmp: tmp.write_text(text, encoding="utf-8"), "--export")
 
 
 def deliver(text: str | None, target: Target) -> None:
@@ -132,13 +142,15 @@ def _draw(dot_text: str, image: str, destination: Path) -> None:
         )
 
 
-def _write_atomically(path: Path, write: Callable[[Path], object]) -> None:
+def _write_atomically(
+    path: Path, write: Callable[[Path], object], option: str = "--output"
+) -> None:
     try:
         fd, name = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
     except OSError as e:
         raise RuntimeProblem(
-            _("--output {path}: cannot write there ({reason})").format(
-                path=path, reason=e.strerror or e
+            _("{option} {path}: cannot write there ({reason})").format(
+                option=option, path=path, reason=e.strerror or e
             )
         ) from None
     os.close(fd)
@@ -150,6 +162,6 @@ def _write_atomically(path: Path, write: Callable[[Path], object]) -> None:
         tmp.chmod(0o666 & ~umask)  # mkstemp makes 0600; a new file should follow umask
         os.replace(tmp, path)
     except OSError as e:
-        raise RuntimeProblem(f"--output {path}: {e.strerror or e}") from None
+        raise RuntimeProblem(f"{option} {path}: {e.strerror or e}") from None
     finally:
         tmp.unlink(missing_ok=True)
