@@ -149,11 +149,30 @@ class Gradient:
 
 @dataclass(frozen=True)
 class FreezeCase:
-    """`z.requires_grad` computed one way; `case` is a stable key for JSON."""
+    """`requires_grad` of the tensor one statement makes; `case` is a stable key for JSON."""
 
     case: str  # "built", "no_grad" or "detach"
     code: str
     requires_grad: bool
+    tensor: str = "z"  # the tensor `code` makes: "z", or "z_det" for detach()
+    # detach() only: z's own requires_grad afterwards (detach() leaves z as it was).
+    source_requires_grad: bool | None = None
+
+
+@dataclass(frozen=True)
+class NonLeafGrad:
+    """The tutorial's rule that only leaves get .grad, run on z.
+
+    `grad` is z.grad read after loss.backward() (None: autograd does not keep a
+    non-leaf's gradient), `warning` what torch warned on that read, and
+    `retained_grad` z.grad after the same forward and backward with z.retain_grad().
+    """
+
+    name: str
+    code: tuple[str, ...]  # the retain_grad() statements that were run
+    grad: Values
+    warning: str | None
+    retained_grad: Values
 
 
 @dataclass(frozen=True)
@@ -225,6 +244,7 @@ class LinearReport(_Report):
     check: CheckReport | None = None  # with --check
     device: str = "cpu"
     dtype: str = "float32"
+    non_leaf: NonLeafGrad | None = None
 
     command = "linear"
 

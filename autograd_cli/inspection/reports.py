@@ -31,6 +31,7 @@ from autograd_cli.model import (
     JacobianFacts,
     JvpReport,
     LinearReport,
+    NonLeafGrad,
     TensorFacts,
 )
 from autograd_cli.scenarios import chain, jvp, linear
@@ -54,6 +55,8 @@ def linear_report(
 
     t.loss.backward()
     gradients = (gradient_of("w", t.w), gradient_of("b", t.b))
+    # Read before the retain_grad() run below adds to w.grad and b.grad.
+    non_leaf = _non_leaf_grad(t)
     verdict = None
     if check:
         verdict = gradient_check(
@@ -74,7 +77,7 @@ def linear_report(
             "with torch.no_grad(): z = torch.matmul(x, w) + b",
             z_no_grad.requires_grad,
         ),
-        FreezeCase("detach", "z_det = z.detach()", t.z.detach().requires_grad),
+        _detach_case(t.z),
     )
     return LinearReport(
         seed=seed,
@@ -86,7 +89,39 @@ def linear_report(
         check=verdict,
         device=device,
         dtype=dtype,
+        non_leaf=non_leaf,
     )
+
+
+def _detach_case(z: torch.Tensor) -> FreezeCase:
+    z_det = z.detach()
+    return FreezeCase(
+        "detach",
+        "z_det = z.detach()",
+        z_det.requires_grad,
+        tensor="z_det",
+        source_requires_grad=z.requires_grad,  # detach() returns a new tensor; z is unchanged
+    )
+
+
+def _non_leaf_grad(t: linear.LinearTensors) -> NonLeafGrad:
+    """z.grad after backward (None, with torch's warning), then with z.retain_grad()."""
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        grad = t.z.grad  # torch warns here: z is not a leaf
+    said = [str(w.message) for w in caught if issubclass(w.category, UserWarning)]
+    return NonLeafGrad(
+        name="z",
+        code=linear.RETAIN_GRAD,
+        grad=None if grad is None else values_of(grad),
+        warning=_torch_words(said[0]) if said else None,
+        retained_grad=values_of(linear.retained_z_grad(t)),
+    )
+
+
+def _torch_words(message: str) -> str:
+    """torch's warning as it reads, without the C++ source location it appends."""
+    return message.split(" (Triggered internally at", 1)[0].strip()
 
 
 def jvp_report(

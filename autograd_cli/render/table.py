@@ -26,6 +26,7 @@ from autograd_cli.model import (
     JacobianFacts,
     JvpReport,
     LinearReport,
+    NonLeafGrad,
     Report,
     TensorFacts,
     Values,
@@ -83,8 +84,22 @@ def linear_view(
     yield _heading(_("grad_fn: the Function that made each tensor, used by backward()"))
     yield _grad_fn_lines(("z", "loss"), by_name)
     yield from _graph_section(report.graph, "loss", tree, precision)
+    yield _note(
+        _(
+            "The forward pass built this graph while it computed loss: every operation on a "
+            "tensor that requires grad recorded its node. It is built anew on every forward "
+            "pass (the graph is dynamic), so Python control flow may change it from one call "
+            "to the next."
+        )
+    )
 
     yield _heading(_("loss.backward(): gradients stored in .grad of the leaves"))
+    yield _note(
+        _(
+            "loss is a scalar, so loss.backward() is loss.backward(torch.tensor(1.0)): "
+            "the chain rule starts from ∂loss/∂loss = 1."
+        )
+    )
     for gradient in report.gradients:
         yield _matrix(gradient.value, precision, title=f"{gradient.name}.grad")
     yield _note(
@@ -93,6 +108,8 @@ def linear_view(
             "then w.grad = outer(x, ∂loss/∂z) and b.grad = ∂loss/∂z."
         )
     )
+    if report.non_leaf is not None:
+        yield from _non_leaf_section(report.non_leaf, precision)
 
     yield _heading(_("Disabling gradient tracking: frozen parameters, faster inference"))
     yield _freezing_lines(report)
@@ -149,12 +166,15 @@ def _reverse_section(report: JvpReport, precision: int) -> Iterator[RenderableTy
         )
     )
     for step in report.steps:
-        yield _matrix(step.grad, precision, title=_call_title(step.call, step.zeroed_before))
+        yield _call_title(step.call, step.zeroed_before)
+        yield _matrix(step.grad, precision, title=_("inp.grad after this call"))
     yield _note(
         _(
             "backward() adds to .grad instead of replacing it: after k calls inp.grad is "
-            "k·2·(inp + 1). inp.grad.zero_() starts the sum again, as optimizer.zero_grad() "
-            "does in a training loop."
+            "k·2·(inp + 1). inp.grad.zero_() fills it with zeros, so the sum starts again. "
+            "In a training loop optimizer.zero_grad() does this job, but since torch 2.0 it "
+            "sets .grad to None by default (set_to_none=True) instead of filling it with "
+            "zeros; the next backward() then stores its gradient afresh."
         )
     )
 
@@ -381,9 +401,50 @@ def _freezing_lines(report: LinearReport) -> Group:
     lines: list[RenderableType] = []
     for case in report.freezing:
         lines.append(Text("  " + case.code, style=CODE))
-        lines.append(_indented(Text(f"z.requires_grad = {case.requires_grad}", style="bold"), 4))
+        lines.append(
+            _indented(Text(f"{case.tensor}.requires_grad = {case.requires_grad}", style="bold"), 4)
+        )
         lines.append(_indented(_note(_(FREEZE_WHY[case.case])), 4))
+        if case.source_requires_grad is not None:
+            lines.append(
+                _indented(Text(f"z.requires_grad = {case.source_requires_grad}", style="bold"), 4)
+            )
+            lines.append(
+                _indented(
+                    _note(
+                        _(
+                            "z itself is unchanged: detach() returns a new tensor that shares "
+                            "z's data."
+                        )
+                    ),
+                    4,
+                )
+            )
     return Group(*lines)
+
+
+def _non_leaf_section(facts: NonLeafGrad, precision: int) -> Iterator[RenderableType]:
+    yield _heading(_("Only leaves get .grad"))
+    shown = "None" if facts.grad is None else _("a tensor")
+    yield Text(f"  {facts.name}.grad = {shown}", style="bold")
+    if facts.warning:
+        yield _indented(
+            Text(_("torch warned: {warning}").format(warning=facts.warning), style="yellow"), 4
+        )
+    yield _note(
+        _(
+            "backward() fills .grad only for the leaves that require grad (here w and b). "
+            "{name} is an intermediate result (is_leaf = False): its gradient is used on the "
+            "way to the leaves, then dropped. {name}.retain_grad() before backward() keeps it:"
+        ).format(name=facts.name)
+    )
+    yield Group(*(Text("  " + line, style=CODE) for line in facts.code))
+    yield _matrix(facts.retained_grad, precision, title=f"{facts.name}.grad")
+    yield _note(
+        _("{name}.grad = ∂loss/∂{name}: the same values as b.grad, since b is added to {name}.").format(
+            name=facts.name
+        )
+    )
 
 
 def _indented(renderable: RenderableType, columns: int) -> Padding:

@@ -48,6 +48,24 @@ def build(seed: int, device: str = "cpu", dtype: torch.dtype = torch.float32) ->
     return LinearTensors(x=x, y=y, w=w, b=b, z=z, loss=loss)
 
 
+# The tutorial's way to keep a non-leaf's gradient, run as shown (on the same leaves).
+RETAIN_GRAD = (
+    "z = torch.matmul(x, w) + b",
+    "z.retain_grad()",
+    "loss = torch.nn.functional.binary_cross_entropy_with_logits(z, y)",
+    "loss.backward()",
+)
+
+
+def retained_z_grad(t: LinearTensors) -> torch.Tensor:
+    """z.grad from a forward and backward with z.retain_grad(): ∂loss/∂z."""
+    z = logits(t.x, t.w, t.b)
+    z.retain_grad()
+    F.binary_cross_entropy_with_logits(z, t.y).backward()
+    assert z.grad is not None
+    return z.grad
+
+
 def logits(x: torch.Tensor, w: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
     return torch.matmul(x, w) + b
 
