@@ -108,9 +108,16 @@ def parse(text: str, label: str = "") -> ast.expr:
     try:
         tree = ast.parse(text.strip(), mode="eval")
     except SyntaxError as e:
-        column = lead + max((e.offset or 1) - 1, 0)
+        reason = e.msg
+        if not e.offset:
+            # Python reports offset 0 when the input ended where it wanted more ("x +"):
+            # the caret goes just past the end, where the operand is missing.
+            column = lead + len(text.strip())
+            reason = _("the input ends where an operand is missing")
+        else:
+            column = lead + e.offset - 1
         raise ExpressionError(
-            _("syntax error: {reason}").format(reason=e.msg), text, column, label
+            _("syntax error: {reason}").format(reason=reason), text, column, label
         ) from None
     except (MemoryError, RecursionError, ValueError):
         raise ExpressionError(_("the input is nested too deeply"), text, 0, label) from None

@@ -378,6 +378,8 @@ def _graph_section(
     yield from tree_lines(
         graph, root_name, saved=tree.saved, precision=precision, max_nodes=tree.max_nodes
     )
+    if graph.root is None:  # no graph: nothing for backward() to run
+        return
     yield _note(
         _(
             "{nodes:,} nodes, {edges:,} edges. backward() runs this graph from the root, "
