@@ -431,7 +431,7 @@ def expr(
         typer.Option(
             "--var",
             metavar="NAME=CONSTRUCTOR",
-            help="Declare a variable, e.g. --var x=eye(4,5); repeat for more. Floating "
+            help="Declare a variable, e.g. --var 'x=eye(4,5)'; repeat for more. Floating "
             "variables require grad.",
             show_default=False,
         ),
@@ -475,7 +475,7 @@ def expr(
 ) -> None:
     """The autograd graph and gradients of your own tensor expression.
 
-    Example: agrad expr "(x + 1).pow(2).t()" --var x=eye(4,5). The expression is
+    Example: agrad expr "(x + 1).pow(2).t()" --var 'x=eye(4,5)'. The expression is
     parsed and checked against a whitelist (below) before anything runs; it is
     evaluated by agrad, never by Python's eval. A non-scalar out is back-propagated
     with v = torch.ones_like(out), i.e. the gradient of out.sum(). --seed S seeds
@@ -487,7 +487,7 @@ def expr(
         write_text(_(GRAMMAR.lstrip("\n")))
         return
     if expression is None:
-        raise UsageProblem(_('missing EXPR, e.g. agrad expr "x.sum()" --var x=ones(3)'))
+        raise UsageProblem(_("missing EXPR, e.g. agrad expr \"x.sum()\" --var 'x=ones(3)'"))
     from autograd_cli.expression.check import check_expression
     from autograd_cli.expression.variables import parse_variables
 

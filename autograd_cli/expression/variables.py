@@ -61,7 +61,7 @@ def parse_variable(spec: str, seen: set[str]) -> VariableSpec:
     name = name.strip()
     if not sep:
         raise ExpressionError(
-            _("--var needs NAME=CONSTRUCTOR, e.g. --var x=ones(5)"), spec, len(spec), label
+            _("--var needs NAME=CONSTRUCTOR, e.g. --var 'x=ones(5)'"), spec, len(spec), label
         )
     check_variable_name(name, seen, spec)
     offset = len(spec) - len(text)

@@ -1,0 +1,106 @@
+"""Every agrad command line shown to a user pastes into bash as it is.
+
+The README's code blocks and inline code, and every --help text (English and
+Vietnamese), are scanned for agrad command lines; each must pass `bash -n`, so an
+unquoted `--var x=eye(4,5)` (a bash syntax error) cannot come back.
+"""
+
+from __future__ import annotations
+
+import re
+import shutil
+import subprocess
+from pathlib import Path
+
+import pytest
+import typer
+
+from autograd_cli.cli import app
+
+ROOT = Path(__file__).parent.parent
+README = (ROOT / "README.md").read_text(encoding="utf-8")
+SUBCOMMANDS = sorted(typer.main.get_command(app).commands)  # type: ignore[attr-defined]
+START = re.compile(r"\bagrad (?:%s)\b" % "|".join(SUBCOMMANDS))
+
+pytestmark = pytest.mark.skipif(shutil.which("bash") is None, reason="bash is not installed")
+
+
+def _until_delimiter(text: str) -> str:
+    """The command at the start of `text`: up to the first `; `, `, `, `: `, ` (` or
+    sentence end that is outside quotes - where prose takes over again."""
+    quote = ""
+    for index, ch in enumerate(text):
+        if quote:
+            if ch == quote:
+                quote = ""
+            continue
+        if ch in "'\"":
+            quote = ch
+            continue
+        rest = text[index : index + 2]
+        if rest in ("; ", ", ", ": ", " (") or ch == "\n":
+            return text[:index]
+        if ch == "." and (index + 1 == len(text) or text[index + 1] == " "):
+            return text[:index]
+    return text
+
+
+def _commands_in_prose(text: str) -> list[str]:
+    flat = " ".join(text.split())  # help texts are wrapped; a command may span lines
+    return [_until_delimiter(flat[m.start() :]) for m in START.finditer(flat)]
+
+
+def _readme_snippets() -> list[str]:
+    snippets: list[str] = []
+    fences = re.compile(r"```(\w*)\n(.*?)```", re.S)
+    for kind, body in fences.findall(README):
+        if kind == "sh":
+            snippets.append(body)  # a whole shell block
+        else:
+            snippets += [line[2:] for line in body.splitlines() if line.startswith("$ agrad")]
+    prose = fences.sub("", README)
+    for span in re.findall(r"`([^`\n]+)`", prose):
+        if START.search(span):
+            snippets.append(span.replace("\\|", "|"))  # Markdown's escape in tables
+    return snippets
+
+
+def _help_texts() -> list[str]:
+    from typer.testing import CliRunner
+
+    texts = []
+    for lang in ("en", "vi"):
+        for command in ([], *([c] for c in SUBCOMMANDS)):
+            result = CliRunner().invoke(
+                app, [*command, "--help"], env={"AGRAD_LANG": lang, "COLUMNS": "80"}
+            )
+            assert result.exit_code == 0, result.output
+            texts.append(result.stdout)
+    return texts
+
+
+def _bash_syntax_error(snippet: str) -> str:
+    result = subprocess.run(["bash", "-n", "-c", snippet], capture_output=True, text=True)
+    return result.stderr.strip() if result.returncode else ""
+
+
+def test_readme_commands_paste_into_bash():
+    snippets = _readme_snippets()
+    assert len(snippets) > 20  # the scan found the README's commands
+    failures = {s: err for s in snippets if (err := _bash_syntax_error(s))}
+    assert failures == {}
+
+
+def test_help_commands_paste_into_bash():
+    commands = [c for text in _help_texts() for c in _commands_in_prose(text)]
+    assert len(commands) > 10
+    failures = {c: err for c in commands if (err := _bash_syntax_error(c))}
+    assert failures == {}
+
+
+def test_the_scan_catches_an_unquoted_parenthesis():
+    # The check itself can fail: the README's old line is a bash syntax error.
+    (command,) = _commands_in_prose('Example: agrad expr "(x + 1).pow(2)" --var x=eye(4,5).')
+    assert command == 'agrad expr "(x + 1).pow(2)" --var x=eye(4,5)'
+    assert _bash_syntax_error(command)
+    assert not _bash_syntax_error("agrad expr \"(x + 1).pow(2)\" --var 'x=eye(4,5)'")
