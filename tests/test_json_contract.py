@@ -32,6 +32,7 @@ def test_linear_document_keys(agrad_json):
         "freezing",
         "device",
         "dtype",
+        "non_leaf",
     }
     assert doc["schema_version"] == 1 and doc["command"] == "linear"
     assert all(set(t) == TENSOR_KEYS for t in doc["tensors"])
@@ -41,7 +42,9 @@ def test_linear_document_keys(agrad_json):
     assert saved and all(set(t) == SAVED_KEYS for t in saved)
     assert all(set(e) == {"source", "target", "slot", "input_nr"} for e in doc["graph"]["edges"])
     assert all(set(g) == {"name", "shape", "value"} for g in doc["gradients"])
-    assert all(set(f) == {"case", "code", "requires_grad"} for f in doc["freezing"])
+    freeze_keys = {"case", "code", "tensor", "requires_grad", "source_requires_grad"}
+    assert all(set(f) == freeze_keys for f in doc["freezing"])
+    assert set(doc["non_leaf"]) == {"name", "code", "grad", "warning", "retained_grad"}
 
 
 def test_jvp_document_keys(agrad_json):

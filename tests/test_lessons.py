@@ -108,7 +108,7 @@ def test_scalar_backward_is_backward_of_one(agrad):
 
 
 def test_the_graph_is_built_anew_on_every_forward_pass(agrad):
-    x, y, w, b = _tutorial(0)
+    x, _, w, b = _tutorial(0)
     first = torch.matmul(x, w) + b
     second = torch.matmul(x, w) + b
     assert first.grad_fn is not second.grad_fn  # a new graph, not the old one reused

@@ -443,9 +443,9 @@ def _non_leaf_section(facts: NonLeafGrad, precision: int) -> Iterator[Renderable
     yield Group(*(Text("  " + line, style=CODE) for line in facts.code))
     yield _matrix(facts.retained_grad, precision, title=f"{facts.name}.grad")
     yield _note(
-        _("{name}.grad = ∂loss/∂{name}: the same values as b.grad, since b is added to {name}.").format(
-            name=facts.name
-        )
+        _(
+            "{name}.grad = ∂loss/∂{name}: the same values as b.grad, since b is added to {name}."
+        ).format(name=facts.name)
     )
 
 
