@@ -17,7 +17,7 @@ from autograd_cli.expression.check import (
     parse,
 )
 from autograd_cli.expression.grammar import CONSTRUCTORS, MAX_LITERAL, MAX_NUMEL
-from autograd_cli.i18n import _
+from autograd_cli.i18n import _, group
 
 ARITY = {  # how many positional arguments each constructor takes
     "eye": (1, 2),
@@ -122,8 +122,8 @@ def _literal(node: ast.AST, fail: Any, lists_allowed: bool) -> Any:
             )
         if abs(value) > MAX_LITERAL or value != value:
             raise fail(
-                _("the number {value!r} is larger than {cap:,}, the cap").format(
-                    value=value, cap=MAX_LITERAL
+                _("the number {value!r} is larger than {cap}, the cap").format(
+                    value=value, cap=group(MAX_LITERAL)
                 ),
                 node.col_offset,
             )
@@ -133,7 +133,7 @@ def _literal(node: ast.AST, fail: Any, lists_allowed: bool) -> Any:
     if isinstance(node, ast.List) and lists_allowed:
         values = [_literal(element, fail, True) for element in node.elts]
         if _count(values) > MAX_NUMEL:
-            raise fail(_("more than {cap:,} elements").format(cap=MAX_NUMEL), node.col_offset)
+            raise fail(_("more than {cap} elements").format(cap=group(MAX_NUMEL)), node.col_offset)
         return values
     kind = (
         _("a list (only tensor([...]) takes one)")
