@@ -231,11 +231,14 @@ def test_json_is_byte_identical_in_every_language(agrad, args):
 
 
 def test_batch_records_stay_english_under_vi(agrad):
-    lines = "linear --seed 1\njvp --repeat 0\n"
+    lines = (
+        'linear --seed 1\njvp --repeat 0\nexpr "x.expand(2000, 1000).sum()" --var x=ones(1000)\n'
+    )
     english = agrad("batch", input=lines)
     vietnamese = agrad("batch", "--lang", "vi", input=lines)
     assert vietnamese.stdout == english.stdout
     assert "out of range" in english.stdout
+    assert "2,000,000 elements" in english.stdout  # grouped the English way in JSON
 
 
 NOTEBOOK_TERMS = {
