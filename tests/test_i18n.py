@@ -387,6 +387,20 @@ def test_singular_and_plural_calls_and_steps(agrad):
         assert "(s)" not in text
 
 
+@pytest.mark.parametrize(
+    ("var", "said"),
+    [
+        ("x=tensor(1,2)", "tensor() takes 1 argument, got 2"),
+        ("x=full(1)", "full() takes 2 arguments, got 1"),
+        ("x=eye()", "eye() takes 1 to 2 arguments, got 0"),
+    ],
+)
+def test_constructor_arity_errors_count_their_arguments(agrad, var, said):
+    result = agrad("expr", "x.sum()", "--var", var)
+    assert result.exit_code == ExitCode.USAGE and result.stdout == ""
+    assert result.stderr.startswith(f"agrad: error: {said} (--var, column 3)\n")
+
+
 def test_every_view_groups_thousands_the_same_way_per_language(agrad):
     """chain --length 1000 has 3,004 nodes (three a step, plus h0, a, b and the sum)
     and 5,001 edges: the tree, DOT and Mermaid write them as the language does."""

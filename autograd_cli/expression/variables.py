@@ -17,7 +17,7 @@ from autograd_cli.expression.check import (
     parse,
 )
 from autograd_cli.expression.grammar import CONSTRUCTORS, MAX_LITERAL, MAX_NUMEL
-from autograd_cli.i18n import _, group
+from autograd_cli.i18n import _, group, ngettext
 
 ARITY = {  # how many positional arguments each constructor takes
     "eye": (1, 2),
@@ -97,9 +97,11 @@ def parse_variable(spec: str, seen: set[str]) -> VariableSpec:
     if not low <= len(tree.args) <= high:
         count = f"{low}" if low == high else _("{low} to {high}").format(low=low, high=high)
         raise fail(
-            _("{constructor}() takes {count} arguments, got {given}").format(
-                constructor=constructor, count=count, given=len(tree.args)
-            ),
+            ngettext(
+                "{constructor}() takes {count} argument, got {given}",
+                "{constructor}() takes {count} arguments, got {given}",
+                high,
+            ).format(constructor=constructor, count=count, given=len(tree.args)),
             tree.col_offset,
         )
     args = tuple(_literal(arg, fail, constructor == "tensor") for arg in tree.args)
