@@ -21,6 +21,7 @@ from autograd_cli.i18n import (
     _,
     choose_language,
     language_from_argv,
+    ngettext,
     speaking,
 )
 
@@ -79,9 +80,41 @@ def _format_usage(command: Any, ctx: Any, formatter: Any) -> None:
     formatter.write_usage(ctx.command_path, " ".join(pieces), prefix=_("Usage: "))
 
 
+def _with_plain_arguments(params: list[Any]) -> list[Any]:
+    """Arguments named by their metavar alone in help and usage: Typer would add the
+    Python type of the parameter (`TARGET <TargetSpec>`, `EXPR <str>`), which is
+    agrad's code, not something the reader types, and write a required one `{TARGET}`
+    where Click and POSIX write `TARGET` (and `[EXPR]` for an optional one)."""
+    for param in params:
+        if getattr(param, "param_type_name", None) == "argument" and param.metavar:
+            piece = param.metavar if param.required else f"[{param.metavar}]"
+            param.display_type_rich = lambda ctx: None
+            param.get_usage_pieces = lambda ctx, piece=piece: [piece]
+    return params
+
+
 class AgradCommand(TyperCommand):
     def get_params(self, ctx: Any) -> list[Any]:
-        return _with_direct_coercion(super().get_params(ctx))
+        return _with_plain_arguments(_with_direct_coercion(super().get_params(ctx)))
+
+    def parse_args(self, ctx: Any, args: list[str]) -> list[str]:
+        # Click says "Got unexpected extra argument(s) (...)" in English; agrad counts
+        # them itself, so the message has the right plural and is in the catalog.
+        allowed = ctx.allow_extra_args
+        ctx.allow_extra_args = True
+        try:
+            rest = super().parse_args(ctx, args)
+        finally:
+            ctx.allow_extra_args = allowed
+        if rest and not allowed and not ctx.resilient_parsing:
+            ctx.fail(
+                ngettext(
+                    "Got an unexpected extra argument ({extra})",
+                    "Got unexpected extra arguments ({extra})",
+                    len(rest),
+                ).format(extra=" ".join(_printable(arg) for arg in rest))
+            )
+        return rest
 
     def format_help(self, ctx: Any, formatter: Any) -> None:
         with _translated_help(self, ctx):
@@ -194,14 +227,11 @@ CLICK_MESSAGES = (
         N_("Option {name} requires {count} arguments."),
     ),
     (r"Option (?P<name>'.+') does not take a value\.", N_("Option {name} does not take a value.")),
-    (
-        r"Got unexpected extra argument\(s\) \((?P<extra>.*)\)",
-        N_("Got unexpected extra argument(s) ({extra})"),
-    ),
-    # Typer's suggestion after its (already translated) "No such command".
+    # Typer's suggestion after its (already translated) "No such command": said as
+    # an aside, so that the list of commands can follow it after a semicolon.
     (
         r"(?P<message>.*)\. Did you mean (?P<suggestion>.+)\?",
-        N_("{message}. Did you mean {suggestion}?"),
+        N_("{message} (did you mean {suggestion}?)"),
     ),
 )
 
@@ -227,6 +257,11 @@ def _usage_message(e: typer.TyperException) -> str:
             message=message.rstrip("."), command=ctx.command_path
         )
     return message
+
+
+def _printable(text: str) -> str:
+    """User text for an error line, control characters escaped (as Click does)."""
+    return "".join(ch if ch.isprintable() else ch.encode("unicode_escape").decode() for ch in text)
 
 
 def _fail(message: str, code: int, context: Sequence[str] = ()) -> int:

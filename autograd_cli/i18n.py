@@ -9,6 +9,9 @@ language: reports hold English data, and renderers translate as they draw.
 The language, first found wins: --lang, AGRAD_LANG, then the locale variables
 LC_ALL, LC_MESSAGES and LANG (`vi_VN.UTF-8` -> vi; a locale agrad has no catalog
 for, or C/POSIX, means English). An unknown --lang or AGRAD_LANG is an error.
+
+A count with a noun goes through `ngettext` (`1 node`, `2 nodes`; Vietnamese has one
+form) and its number through `group` (`3,011` in English, `3.011` in Vietnamese).
 """
 
 from __future__ import annotations
@@ -23,6 +26,9 @@ DOMAIN = "agrad"
 LOCALE_DIR = Path(__file__).resolve().parent / "locale"
 LANGUAGES = ("en", "vi")  # en is the source language: its "catalog" is the msgids
 LOCALE_VARIABLES = ("LC_ALL", "LC_MESSAGES", "LANG")
+# How each language groups the thousands of an integer. Decimal numbers are not
+# touched: they stay as Python writes them (0.2661), like the code they come from.
+THOUSANDS_SEPARATOR = {"en": ",", "vi": "."}
 
 _translation: gettext.NullTranslations = gettext.NullTranslations()
 _language = "en"
@@ -31,6 +37,20 @@ _language = "en"
 def _(message: str) -> str:
     """`message` in the current language (itself when there is no translation)."""
     return _translation.gettext(message)
+
+
+def ngettext(singular: str, plural: str, count: int) -> str:
+    """The form of a message for `count` things, in the current language: English
+    has `singular` for 1 and `plural` otherwise; the catalog says how many forms
+    another language has (Vietnamese: one). Format the count in with `group()`."""
+    return _translation.ngettext(singular, plural, count)
+
+
+def group(number: int) -> str:
+    """An integer with its thousands grouped as the reader's language writes them:
+    3,011 in English, 3.011 in Vietnamese. For counts and sizes people read; not for
+    decimals, seeds, or values typed on the command line."""
+    return f"{number:,}".replace(",", THOUSANDS_SEPARATOR.get(_language, ","))
 
 
 def N_(message: str) -> str:  # gettext's conventional name

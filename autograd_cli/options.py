@@ -10,7 +10,7 @@ from typing import Annotated, Any, NamedTuple
 
 import typer
 
-from autograd_cli.i18n import LANGUAGES, N_, UnknownLanguage, _, choose_language
+from autograd_cli.i18n import LANGUAGES, N_, UnknownLanguage, _, choose_language, group
 from autograd_cli.model import HEALTH_FLAGS
 
 SEED_MIN = -(2**63)  # torch.manual_seed accepts any value that fits int64 or uint64
@@ -116,8 +116,8 @@ def parse_seeds(text: str | int | SeedSpec) -> SeedSpec:
                 seeds.extend(range(first, last + 1))
         if len(seeds) > MAX_SEEDS:
             raise typer.BadParameter(
-                _("more than {count:,} seeds; a sweep runs at most {count:,}.").format(
-                    count=MAX_SEEDS
+                _("more than {count} seeds; a sweep runs at most {count}.").format(
+                    count=group(MAX_SEEDS)
                 )
             )
     return SeedSpec(tuple(seeds), sweep=len(seeds) > 1 or "," in text or ".." in text)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 import pytest
 
 from autograd_cli import __version__
@@ -160,3 +162,84 @@ def test_ctrl_c_is_exit_130_with_one_line(agrad, monkeypatch):
     assert result.exit_code == ExitCode.INTERRUPTED
     assert result.stdout == ""
     assert result.stderr == "agrad: error: interrupted\n"
+
+
+def test_a_mistyped_command_gets_a_suggestion_then_the_commands(agrad):
+    """The suggestion is an aside, then one list of commands: no "?;" or "?." joins."""
+    for args, said in (
+        (["lineer"], "No such command 'lineer' (did you mean 'linear'?); commands: linear, "),
+        (
+            ["lineer", "--lang", "vi"],
+            "Không có lệnh 'lineer' (có phải ý bạn là 'linear'?); các lệnh: linear, ",
+        ),
+        (["frobnicate"], "No such command 'frobnicate'; commands: linear, "),
+    ):
+        result = agrad(*args)
+        assert result.exit_code == ExitCode.USAGE and result.stdout == ""
+        (line,) = result.stderr.splitlines()
+        assert line.startswith("agrad: error: " + said), line
+        assert "?;" not in line and "?." not in line and ".;" not in line
+        assert line.endswith(". See 'agrad --help'.") or line.endswith(". Xem 'agrad --help'.")
+
+
+@pytest.mark.parametrize(
+    ("extra", "said"),
+    [
+        (["a"], "Got an unexpected extra argument (a)"),
+        (["a", "b"], "Got unexpected extra arguments (a b)"),
+    ],
+)
+def test_extra_arguments_are_counted(agrad, extra, said):
+    result = agrad("linear", *extra)
+    assert result.exit_code == ExitCode.USAGE and result.stdout == ""
+    assert result.stderr == f"agrad: error: {said}. See 'agrad linear --help'.\n"
+    vi = agrad("linear", *extra, "--lang", "vi")
+    assert "Có đối số thừa ngoài dự kiến" in vi.stderr and "(s)" not in vi.stderr
+
+
+# What the reader types, not agrad's Python: no type names in usage or help lines.
+COMMANDS = ["linear", "jvp", "vjp", "chain", "expr", "batch", "inspect"]
+INTERNAL = re.compile(r"<[A-Za-z_][\w.\[\], |]*>|\{[A-Z_]+\}|TargetSpec|SeedSpec|NoneType")
+
+
+@pytest.mark.parametrize("language", ["en", "vi"])
+@pytest.mark.parametrize("command", [None, *COMMANDS])
+def test_help_shows_no_internal_type_names(agrad, command, language):
+    args = ["--help"] if command is None else [command, "--help"]
+    result = agrad(*args, "--lang", language)
+    assert result.exit_code == 0 and result.stderr == ""
+    leaks = INTERNAL.findall(result.stdout)
+    assert leaks == [], leaks
+    usage = result.stdout.splitlines()[0]
+    expected = {
+        None: "agrad [OPTIONS] COMMAND [ARGS]...",
+        "expr": "agrad expr [OPTIONS] [EXPR]",
+        "batch": "agrad batch [OPTIONS] [FILE]",
+        "inspect": "agrad inspect [OPTIONS] TARGET",
+    }.get(command, f"agrad {command} [OPTIONS]")
+    assert usage.endswith(expected), usage
+    if command in ("expr", "batch", "inspect"):
+        name = {"expr": "EXPR", "batch": "FILE", "inspect": "TARGET"}[command]
+        lines = result.stdout.splitlines()
+        heading = lines.index("Arguments:" if language == "en" else "Đối số:")
+        row = lines[heading + 1]
+        assert row.startswith(f"  {name}  ") and row.split()[1] != "<str>", row
+
+
+@pytest.mark.parametrize(
+    "args",
+    [
+        ["inspect"],
+        ["inspect", "nocolon"],
+        ["expr"],
+        ["batch", "a", "b"],
+        ["linear", "--seed"],
+        ["jvp", "--repeat", "x"],
+        ["chain", "--nope"],
+    ],
+)
+@pytest.mark.parametrize("language", ["en", "vi"])
+def test_error_lines_show_no_internal_type_names(agrad, args, language):
+    result = agrad(*args, "--lang", language)
+    assert result.exit_code == ExitCode.USAGE and result.stdout == ""
+    assert INTERNAL.findall(result.stderr) == [], result.stderr

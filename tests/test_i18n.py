@@ -31,10 +31,10 @@ def test_every_message_has_a_vietnamese_translation_with_the_same_placeholders()
     messages = catalog.all_messages()
     assert len(messages) > 250  # the source, --help texts, the grammar, Typer's words
     po = catalog.read_po(catalog.po_path("vi"))
-    missing = [m for m in messages if not po.get(m, "").strip()]
-    assert missing == [], f"untranslated: {missing[:5]}"
-    mismatched = [m for m in messages if catalog.placeholders(m) != catalog.placeholders(po[m])]
-    assert mismatched == [], f"placeholders differ: {mismatched[:5]}"
+    forms = catalog.plural_count(po[""])
+    assert forms == 1  # Vietnamese nouns do not change with the count
+    wrong = [p for m in messages for p in catalog.entry_problems("vi", m, po.get(m, ""), forms)]
+    assert wrong == [], wrong[:5]
     obsolete = set(po) - set(messages) - {""}
     assert obsolete == set(), f"obsolete entries: {sorted(obsolete)[:5]}"
 
@@ -48,14 +48,77 @@ def test_the_check_catches_a_missing_entry_and_a_placeholder_mismatch(tmp_path, 
     renamed = "agrad linear · seed {seed}"
     po[emptied] = ""
     po[renamed] = po[renamed].replace("{seed}", "{hạt}")
-    broken = tmp_path / "vi" / "LC_MESSAGES" / "agrad.po"
-    catalog.write_po(broken, [(m, t, []) for m, t in po.items() if m])
-    (broken.parent / "agrad.mo").write_bytes(catalog.mo_bytes(po))
-    monkeypatch.setattr(catalog, "LOCALE", tmp_path)
-    monkeypatch.setattr(catalog, "POT", ROOT / "autograd_cli" / "locale" / "agrad.pot")
-    found = catalog.problems()
+    found = _problems_of_a_copy(catalog, po, tmp_path, monkeypatch)
     assert any("no translation for 'Tensors'" in p for p in found)
     assert any("placeholders differ for 'agrad linear · seed {seed}'" in p for p in found)
+
+
+def _problems_of_a_copy(catalog, po, tmp_path, monkeypatch, edit=lambda text: text):
+    """catalog.problems() for a Vietnamese catalog holding `po` instead of the real
+    one; `edit` may change the .po file's text before it is compiled."""
+    broken = tmp_path / "vi" / "LC_MESSAGES" / "agrad.po"
+    catalog.write_po(broken, [(m, t, []) for m, t in po.items() if m], "vi")
+    broken.write_text(edit(broken.read_text(encoding="utf-8")), encoding="utf-8")
+    (broken.parent / "agrad.mo").write_bytes(catalog.mo_bytes(catalog.read_po(broken)))
+    monkeypatch.setattr(catalog, "LOCALE", tmp_path)
+    monkeypatch.setattr(catalog, "POT", ROOT / "autograd_cli" / "locale" / "agrad.pot")
+    return catalog.problems()
+
+
+NODES = "{count} node\0{count} nodes"  # a plural entry, as the catalog tool keys it
+
+
+def test_the_check_catches_a_missing_or_broken_plural_translation(tmp_path, monkeypatch):
+    catalog = _catalog_tool()
+    po = catalog.read_po(catalog.po_path("vi"))
+    assert po[NODES] == "{count} nút"
+    assert _problems_of_a_copy(catalog, po, tmp_path, monkeypatch) == []
+    po[NODES] = ""
+    found = _problems_of_a_copy(catalog, po, tmp_path, monkeypatch)
+    assert found == ["vi: no translation for '{count} node' (plural)"]
+    po[NODES] = "nút"  # the count left out
+    found = _problems_of_a_copy(catalog, po, tmp_path, monkeypatch)
+    assert found == ["vi: placeholders differ for '{count} node': ['count:'] != []"]
+
+
+def test_the_check_wants_the_plural_forms_header(tmp_path, monkeypatch):
+    """Without `Plural-Forms: nplurals=1`, gettext would pick English's rule and look
+    for a second Vietnamese form that does not exist."""
+    catalog = _catalog_tool()
+    po = catalog.read_po(catalog.po_path("vi"))
+    found = _problems_of_a_copy(
+        catalog,
+        po,
+        tmp_path,
+        monkeypatch,
+        edit=lambda text: text.replace('"Plural-Forms: nplurals=1; plural=0;\\n"\n', ""),
+    )
+    assert "vi: the header lacks Plural-Forms: nplurals=1; plural=0;" in found
+    assert "vi: '{count} node' (plural) has 1 plural forms; Plural-Forms says 2" in found
+
+
+def test_plural_entries_round_trip_through_po_and_mo(tmp_path):
+    """msgid_plural and msgstr[N] are written, read back, and compiled the way
+    Python's gettext reads them."""
+    import gettext
+
+    catalog = _catalog_tool()
+    path = tmp_path / "vi" / "LC_MESSAGES" / "agrad.po"
+    entries = [(NODES, "{count} nút", ["here"]), ("Tensors", "Các tensor", [])]
+    catalog.write_po(path, entries, "vi")
+    text = path.read_text(encoding="utf-8")
+    assert 'msgid "{count} node"\nmsgid_plural "{count} nodes"\nmsgstr[0] "{count} nút"\n' in text
+    assert "Plural-Forms: nplurals=1; plural=0;" in text
+    po = catalog.read_po(path)
+    assert po[NODES] == "{count} nút" and po["Tensors"] == "Các tensor"
+    (path.parent / "agrad.mo").write_bytes(catalog.mo_bytes(po))
+    translation = gettext.translation("agrad", tmp_path, languages=["vi"])
+    for n in (0, 1, 2, 1000):
+        assert translation.ngettext("{count} node", "{count} nodes", n) == "{count} nút"
+    # The .pot keeps English's two forms, both empty.
+    pot = tmp_path / "agrad.pot"
+    catalog.write_po(pot, [(NODES, "", [])])
+    assert 'msgstr[0] ""\nmsgstr[1] ""\n' in pot.read_text(encoding="utf-8")
 
 
 def test_committed_catalogs_are_current():
@@ -168,16 +231,19 @@ def test_json_is_byte_identical_in_every_language(agrad, args):
 
 
 def test_batch_records_stay_english_under_vi(agrad):
-    lines = "linear --seed 1\njvp --repeat 0\n"
+    lines = (
+        'linear --seed 1\njvp --repeat 0\nexpr "x.expand(2000, 1000).sum()" --var x=ones(1000)\n'
+    )
     english = agrad("batch", input=lines)
     vietnamese = agrad("batch", "--lang", "vi", input=lines)
     assert vietnamese.stdout == english.stdout
     assert "out of range" in english.stdout
+    assert "2,000,000 elements" in english.stdout  # grouped the English way in JSON
 
 
 NOTEBOOK_TERMS = {
     "linear": [
-        "Tắt tính Gradient",
+        "Tắt theo dõi gradient",  # "Disabling gradient tracking"
         "đồ thị có hướng không chu trình (DAG)",
         "quy tắc dây chuyền (chain rule)",
     ],
@@ -250,3 +316,281 @@ def test_a_real_process_reads_lang_from_the_environment():
     )
     assert result.returncode == ExitCode.USAGE
     assert "nằm ngoài khoảng" in result.stderr
+
+
+# Counts: one plural rule, one way of grouping thousands per language ----------------
+
+
+def _graph_size(root) -> tuple[int, int]:
+    """Nodes and edges of the backward graph from `root`, walked here with torch's own
+    next_functions (deduplicated by identity), independently of agrad's walk."""
+    seen, edges, stack = {id(root): root}, 0, [root]
+    while stack:
+        for child, _slot in stack.pop().next_functions:
+            if child is None:
+                continue
+            edges += 1
+            if id(child) not in seen:
+                seen[id(child)] = child
+                stack.append(child)
+    return len(seen), edges
+
+
+def _chain_graph_size(length: int, hidden: int = 4) -> tuple[int, int]:
+    import torch
+
+    torch.manual_seed(0)
+    h0 = torch.randn(1, hidden, requires_grad=True)
+    a = torch.randn(hidden, hidden, requires_grad=True)
+    b = torch.randn(hidden, requires_grad=True)
+    h = h0
+    for _step in range(length):
+        h = torch.tanh(h @ a + b)
+    return _graph_size(h.sum().grad_fn)
+
+
+def test_one_node_one_edge_and_two_of_each_in_english(agrad):
+    import torch
+
+    x = torch.ones(3, requires_grad=True)
+    assert _graph_size(x.sum().grad_fn) == (2, 1)  # SumBackward0 -> AccumulateGrad
+    text = " ".join(agrad("expr", "x.sum()", "--var", "x=ones(3)").stdout.split())
+    assert "2 nodes, 1 edge. backward() runs this graph" in text
+    y = torch.ones(3, requires_grad=True)
+    nodes, edges = _graph_size((y * 2).sum().grad_fn)
+    assert (nodes, edges) == (3, 2)
+    text = " ".join(agrad("expr", "(y * 2).sum()", "--var", "y=ones(3)").stdout.split())
+    assert "3 nodes, 2 edges." in text
+
+
+@pytest.mark.parametrize("fmt", ["table", "dot", "mermaid"])
+def test_nodes_left_out_take_the_plural_only_when_there_are_several(agrad, fmt):
+    nodes, _edges = _chain_graph_size(1)
+    shown = nodes - 1
+    one = agrad("chain", "--length", "1", "--max-nodes", str(shown), "--format", fmt).stdout
+    assert "… 1 more node not shown (--max-nodes" in one
+    two = agrad("chain", "--length", "1", "--max-nodes", str(shown - 1), "--format", fmt).stdout
+    assert "… 2 more nodes not shown (--max-nodes" in two
+
+
+def test_singular_and_plural_calls_and_steps(agrad):
+    assert agrad("jvp", "--repeat", "1").stdout.startswith(
+        "agrad jvp · 1 accumulating call, then zero_()\n"
+    )
+    assert agrad("jvp", "--repeat", "2").stdout.startswith(
+        "agrad jvp · 2 accumulating calls, then zero_()\n"
+    )
+    assert agrad("chain", "--length", "1").stdout.startswith("agrad chain · 1 step, ")
+    assert agrad("chain", "--length", "2").stdout.startswith("agrad chain · 2 steps, ")
+    for language in ("en", "vi"):
+        text = agrad("jvp", "--repeat", "3", "--lang", language).stdout
+        assert "(s)" not in text
+
+
+@pytest.mark.parametrize(
+    ("var", "said"),
+    [
+        ("x=tensor(1,2)", "tensor() takes 1 argument, got 2"),
+        ("x=full(1)", "full() takes 2 arguments, got 1"),
+        ("x=eye()", "eye() takes 1 to 2 arguments, got 0"),
+    ],
+)
+def test_constructor_arity_errors_count_their_arguments(agrad, var, said):
+    result = agrad("expr", "x.sum()", "--var", var)
+    assert result.exit_code == ExitCode.USAGE and result.stdout == ""
+    assert result.stderr.startswith(f"agrad: error: {said} (--var, column 3)\n")
+
+
+def test_every_view_groups_thousands_the_same_way_per_language(agrad):
+    """chain --length 1000 has 3,004 nodes (three a step, plus h0, a, b and the sum)
+    and 5,001 edges: the tree, DOT and Mermaid write them as the language does."""
+    nodes, edges = _chain_graph_size(1000)
+    assert (nodes, edges) == (3 * 1000 + 4, 5001)
+    left = nodes - 200
+    english = {
+        fmt: agrad("chain", "--length", "1000", "--max-nodes", "200", "--format", fmt).stdout
+        for fmt in ("table", "dot", "mermaid")
+    }
+    assert "agrad chain · 1,000 steps" in english["table"]
+    assert f"… {left:,} more nodes not shown (--max-nodes 200)" in english["table"]
+    assert f"{nodes:,} nodes, {edges:,} edges." in english["table"]
+    assert f"… {left:,} more nodes not shown (--max-nodes)" in english["dot"]
+    assert f"… {left:,} more nodes not shown (--max-nodes)" in english["mermaid"]
+    vi = {
+        fmt: agrad(
+            "chain", "--length", "1000", "--max-nodes", "200", "--format", fmt, "--lang", "vi"
+        ).stdout
+        for fmt in ("table", "dot", "mermaid")
+    }
+    dotted = f"{left:,}".replace(",", ".")  # 2.804
+    assert "agrad chain · 1.000 bước" in vi["table"]
+    assert f"… còn {dotted} nút không hiển thị (--max-nodes 200)" in vi["table"]
+    assert (
+        f"{nodes:,}".replace(",", ".") + " nút, " + f"{edges:,}".replace(",", ".") + " cạnh."
+        in vi["table"]
+    )
+    assert f"… còn {dotted} nút không hiển thị (--max-nodes)" in vi["dot"]
+    assert f"… còn {dotted} nút không hiển thị (--max-nodes)" in vi["mermaid"]
+    for text in vi.values():
+        assert f"{left:,}" not in text  # no English grouping left in the Vietnamese views
+
+
+def test_vietnamese_groups_integers_but_leaves_decimals_as_python_writes_them(agrad):
+    import math
+
+    import torch
+
+    torch.manual_seed(0)
+    w, b = torch.randn(5, 3).double(), torch.randn(3).double()
+    z = w.sum(0) + b  # x = ones(5), y = zeros(3)
+    dl_dz = [1 / (1 + math.exp(-v)) / 3 for v in z.tolist()]
+    text = agrad("linear", "--seed", "0", "--lang", "vi").stdout
+    for value in dl_dz:
+        assert f" {value:.4f} " in text  # 0.2661, not 0,2661
+    from autograd_cli.i18n import group, speaking
+
+    with speaking("vi"):
+        assert (group(3011), group(999), group(1068810), group(-2000)) == (
+            "3.011",
+            "999",
+            "1.068.810",
+            "-2.000",
+        )
+    with speaking("en"):
+        assert group(3011) == "3,011"
+
+
+def test_inspect_groups_its_counts_in_vietnamese(agrad):
+    """examples/rnn.py's graph, walked here with torch: its node count, and the
+    per-class counts and depth agrad reports, grouped as each language does."""
+    import importlib.util
+    import json
+
+    import torch
+
+    spec = importlib.util.spec_from_file_location("rnn_example", ROOT / "examples" / "rnn.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    torch.manual_seed(0)
+    model, inputs, targets, loss_fn = module.build()
+    nodes, edges = _graph_size(loss_fn(model(inputs), targets).grad_fn)
+    assert nodes > 1000 and edges > 1000
+
+    args = ("inspect", "examples/rnn.py:build", "--max-nodes", "8")
+    english = " ".join(agrad(*args).stdout.split())
+    vi = " ".join(agrad(*args, "--lang", "vi").stdout.split())
+    assert f"… {nodes - 8:,} more nodes not shown" in english
+    assert f"{nodes:,} nodes, {edges:,} edges." in english
+    assert f"… còn {nodes - 8:,} nút không hiển thị".replace(",", ".") in vi
+    assert f"{nodes:,}".replace(",", ".") + " nút, " in vi
+    depth = json.loads(agrad(*args, "--json").stdout)["graph_summary"]["depth"]
+    assert depth > 1000  # so that it has a separator to show
+    assert f"Depth {depth:,}:" in english
+    assert f"Độ sâu {depth:,}:".replace(",", ".") in vi
+
+
+def test_errors_group_their_caps_in_the_language_of_the_reader(agrad):
+    args = ("expr", "x.expand(2000, 1000).sum()", "--var", "x=ones(1000)")
+    english = agrad(*args)
+    vi = agrad(*args, "--lang", "vi")
+    assert english.exit_code == vi.exit_code == ExitCode.USAGE
+    assert "tensor of 2,000,000 elements (2000, 1000); the cap is 1,000,000" in english.stderr
+    assert "tensor 2.000.000 phần tử (2000, 1000); giới hạn là 1.000.000" in vi.stderr
+
+
+# jvp's call labels -------------------------------------------------------------------
+
+ORDINAL_WORDS = ("First", "Second", "Third", "Fourth", "Fifth", "Sixth", "Seventh", "Eighth")
+ORDINAL_WORDS += ("Ninth", "Tenth")
+
+
+def _call_labels(text: str) -> list[str]:
+    return [
+        line.split("  ")[0]
+        for line in text.splitlines()
+        if line.endswith("out.backward(v, retain_graph=True)") or "zero_(), then" in line
+    ]
+
+
+def test_the_tutorials_labels_stay_for_the_default_run(agrad):
+    assert _call_labels(agrad("jvp").stdout) == [
+        "First call",
+        "Second call",
+        "Call after zeroing gradients",
+    ]
+
+
+def test_ten_calls_are_ordinals_and_twelve_are_numbered_throughout(agrad):
+    ten = _call_labels(agrad("jvp", "--repeat", "10").stdout)
+    assert ten == [f"{word} call" for word in ORDINAL_WORDS] + ["Call after zeroing gradients"]
+    twelve = _call_labels(agrad("jvp", "--repeat", "12").stdout)
+    assert twelve == [f"Call {k}" for k in range(1, 13)] + ["Call after zeroing gradients"]
+    vi = agrad("jvp", "--repeat", "12", "--lang", "vi").stdout
+    assert "Lần gọi 1  " in vi and "Lần gọi 12  " in vi and "thứ nhất" not in vi
+
+
+def test_expr_numbers_its_calls_the_same_way(agrad):
+    text = agrad("expr", "x.sum()", "--var", "x=ones(2)", "--repeat", "11").stdout
+    labels = [line for line in text.splitlines() if line.startswith("Call ")]
+    assert labels == [f"Call {k}" for k in range(1, 12)] + ["Call after zeroing gradients"]
+    assert "First call" not in text
+
+
+# Vietnamese terms -------------------------------------------------------------------
+
+
+def _vietnamese_entries() -> dict[str, str]:
+    catalog = _catalog_tool()
+    return {m: t for m, t in catalog.read_po(catalog.po_path("vi")).items() if m}
+
+
+def _words(msgid: str) -> str:
+    """The English text without its {placeholders} (`{shape}` is not the word)."""
+    import re
+
+    return re.sub(r"\{[^{}]*\}", "", msgid)
+
+
+def test_a_recurrence_is_cong_thuc_truy_hoi_not_a_regression():
+    entries = _vietnamese_entries()
+    recurrences = [m for m in entries if "recurrence" in m]
+    assert recurrences, "the catalog should mention chain's recurrence"
+    for msgid in recurrences:
+        assert "công thức truy hồi" in entries[msgid], msgid
+    assert [m for m, t in entries.items() if "hồi quy" in t and "regression" not in m] == []
+
+
+def test_shape_is_hinh_dang_everywhere():
+    import re
+
+    entries = _vietnamese_entries()
+    shaped = [m for m in entries if re.search(r"\bshaped?\b", _words(m))]
+    assert len(shaped) >= 4  # the column, inspect's help, two error messages...
+    for msgid in shaped:
+        assert "hình dạng" in entries[msgid], msgid
+
+
+def test_requires_grad_is_never_a_vietnamese_verb():
+    """`requires_grad` is an attribute: "có requires_grad=True", never "x requires_grad"."""
+    import re
+
+    entries = _vietnamese_entries()
+    for msgid, text in entries.items():
+        for match in re.finditer(r"requires_grad(?!=)", text):
+            before = text[: match.start()]
+            # z.requires_grad (the attribute read) and "tắt requires_grad" (turn it off)
+            assert before.endswith((".", "tắt ")), (msgid, text)
+    for msgid in (
+        "w and b require grad, so z joins the graph and backward() reaches them.",
+        "{root} does not require grad: there is no graph.",
+    ):
+        assert "có requires_grad=True" in entries[msgid], msgid
+
+
+def test_disabling_gradient_tracking_and_exit_codes_are_translated():
+    entries = _vietnamese_entries()
+    heading = "Disabling gradient tracking: frozen parameters, faster inference"
+    assert entries[heading].startswith("Tắt theo dõi gradient")
+    for msgid, text in entries.items():
+        if "(exit 3" in msgid:
+            assert "(mã thoát 3" in " ".join(text.split()) and "exit 3" not in text, msgid

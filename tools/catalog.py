@@ -5,12 +5,18 @@
     python tools/catalog.py compile   # each .po -> .mo (what gettext reads at run time)
     python tools/catalog.py check     # exit 1 when a catalog is stale or incomplete
 
-Messages come from two places: the source's `_("...")` and `N_("...")` calls (read
-with `ast`, so their argument must be one string literal), and texts that only exist
+Messages come from two places: the source's `_("...")`, `N_("...")` and
+`ngettext("...", "...", n)` calls (read with `ast`, so their messages must be string
+literals), and texts that only exist
 once the CLI is built: every command's and option's --help text, the epilogs, and
 the `agrad expr` grammar. Typer's own help words ("Options", "default: {default}")
 are listed here too: Typer looks them up through gettext's global domain, which
 agrad points at its catalog.
+
+A plural message (from `ngettext`) is held here as gettext's .mo file holds it: the
+key is "singular\0plural" and the translation "form 0\0form 1...", with as many
+forms as the language's Plural-Forms header says (Vietnamese: one, for every count).
+In the .po file it is msgid, msgid_plural and msgstr[0], msgstr[1]...
 """
 
 from __future__ import annotations
@@ -28,6 +34,11 @@ PACKAGE = ROOT / "autograd_cli"
 LOCALE = PACKAGE / "locale"
 POT = LOCALE / "agrad.pot"
 LANGUAGES = ("vi",)  # en is the source language
+# gettext's Plural-Forms header: how many forms a count's noun takes, and which one
+# a count n gets. English (the msgids) has two; Vietnamese nouns do not change.
+PLURAL_FORMS = {"vi": "nplurals=1; plural=0;"}
+SOURCE_PLURALS = 2  # singular and plural, as the .pot and the msgids hold them
+PLURAL_SEPARATOR = "\0"
 
 TYPER_MESSAGES = (
     "Options",
@@ -46,23 +57,30 @@ HEADER = (
 )
 
 
+def _literal(node: ast.expr) -> str | None:
+    return node.value if isinstance(node, ast.Constant) and isinstance(node.value, str) else None
+
+
 def source_messages() -> Iterator[tuple[str, str]]:
-    """(message, where) for every `_("...")` / `N_("...")` in the package."""
+    """(message, where) for every `_("...")`, `N_("...")` and `ngettext("...", "...", n)`
+    in the package; a plural message is "singular\0plural"."""
     for path in sorted(PACKAGE.rglob("*.py")):
         tree = ast.parse(path.read_text(encoding="utf-8"), filename=str(path))
         for node in ast.walk(tree):
-            if (
-                isinstance(node, ast.Call)
-                and isinstance(node.func, ast.Name)
-                and node.func.id in ("_", "N_")
-                and node.args
-            ):
-                argument = node.args[0]
-                where = f"{path.relative_to(ROOT)}:{node.lineno}"
-                if isinstance(argument, ast.Constant) and isinstance(argument.value, str):
-                    yield argument.value, where
+            if not (isinstance(node, ast.Call) and isinstance(node.func, ast.Name)):
+                continue
+            where = f"{path.relative_to(ROOT)}:{node.lineno}"
+            if node.func.id in ("_", "N_") and node.args:
+                message = _literal(node.args[0])
+                if message is not None:
+                    yield message, where
                 elif node.func.id == "N_":
                     raise SystemExit(f"{where}: N_() needs one string literal")
+            elif node.func.id == "ngettext":
+                forms = [_literal(arg) for arg in node.args[:2]]
+                if len(forms) != 2 or None in forms:
+                    raise SystemExit(f"{where}: ngettext() needs two string literals")
+                yield PLURAL_SEPARATOR.join(forms), where  # type: ignore[arg-type]
 
 
 def runtime_messages() -> Iterator[tuple[str, str]]:
@@ -125,46 +143,80 @@ def _unquote(literal: str) -> str:
     )
 
 
-def write_po(path: Path, entries: list[tuple[str, str, list[str]]]) -> None:
-    """entries: (msgid, msgstr, where); the header entry is written first."""
-    out = ['msgid ""', "msgstr " + _quote(HEADER), ""]
+def header(language: str | None) -> str:
+    """The header entry of the .pot (language None) or of a language's .po."""
+    if language is None:
+        return HEADER
+    return HEADER + f"Language: {language}\nPlural-Forms: {PLURAL_FORMS[language]}\n"
+
+
+def plural_count(header_text: str) -> int:
+    """nplurals of a header's Plural-Forms (English's 2 when there is none)."""
+    match = re.search(r"^Plural-Forms:.*?nplurals\s*=\s*(\d+)", header_text, flags=re.M)
+    return int(match[1]) if match else SOURCE_PLURALS
+
+
+def write_po(
+    path: Path, entries: list[tuple[str, str, list[str]]], language: str | None = None
+) -> None:
+    """entries: (msgid, msgstr, where); the header entry is written first. A plural
+    entry gets as many msgstr[i] as the language has forms (the .pot: two, empty)."""
+    head = header(language)
+    forms = plural_count(head)
+    out = ['msgid ""', "msgstr " + _quote(head), ""]
     for msgid, msgstr, where in entries:
         out += [f"#: {w}" for w in where[:3]]
         if "{" in msgid:
             out.append("#, python-brace-format")
-        out += ["msgid " + _quote(msgid), "msgstr " + _quote(msgstr), ""]
+        singular, separator, plural = msgid.partition(PLURAL_SEPARATOR)
+        out.append("msgid " + _quote(singular))
+        if separator:
+            out.append("msgid_plural " + _quote(plural))
+            translated = msgstr.split(PLURAL_SEPARATOR) if msgstr else []
+            translated += [""] * (forms - len(translated))
+            out += [f"msgstr[{i}] " + _quote(text) for i, text in enumerate(translated[:forms])]
+        else:
+            out.append("msgstr " + _quote(msgstr))
+        out.append("")
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text("\n".join(out), encoding="utf-8")
 
 
 def read_po(path: Path) -> dict[str, str]:
-    """msgid -> msgstr, the header included (msgid "")."""
+    """msgid -> msgstr, the header included (msgid ""); a plural entry as
+    "singular\0plural" -> "form 0\0form 1...", as in the .mo file."""
     entries: dict[str, str] = {}
-    key: str | None = None
     parts: dict[str, list[str]] = {}
     current = ""
 
     def flush() -> None:
-        if "msgid" in parts:
-            entries["".join(parts["msgid"])] = "".join(parts.get("msgstr", []))
+        if "msgid" not in parts:
+            return
+        msgid = "".join(parts["msgid"])
+        if "msgid_plural" in parts:
+            msgid += PLURAL_SEPARATOR + "".join(parts["msgid_plural"])
+            count = 1 + max((int(k[7:-1]) for k in parts if k.startswith("msgstr[")), default=-1)
+            forms = ["".join(parts.get(f"msgstr[{i}]", [])) for i in range(count)]
+            entries[msgid] = PLURAL_SEPARATOR.join(forms)
+        else:
+            entries[msgid] = "".join(parts.get("msgstr", []))
 
     for raw in path.read_text(encoding="utf-8").splitlines():
         line = raw.strip()
         if not line or line.startswith("#"):
             continue
-        if line.startswith("msgid "):
+        keyword, _space, literal = line.partition(" ")
+        if keyword == "msgid":
             flush()
-            parts = {"msgid": [_unquote(line[6:])]}
+            parts = {"msgid": [_unquote(literal)]}
             current = "msgid"
-        elif line.startswith("msgstr "):
-            parts["msgstr"] = [_unquote(line[7:])]
-            current = "msgstr"
+        elif keyword in ("msgid_plural", "msgstr") or re.fullmatch(r"msgstr\[\d+\]", keyword):
+            parts[keyword] = [_unquote(literal)]
+            current = keyword
         elif line.startswith('"'):
             parts[current].append(_unquote(line))
         else:
             raise SystemExit(f"{path}: cannot read line {raw!r}")
-        key = current
-    del key
     flush()
     return entries
 
@@ -188,6 +240,27 @@ def mo_bytes(entries: dict[str, str]) -> bytes:
     header = struct.pack("<7I", 0x950412DE, 0, count, ids_start, strs_start, 0, 0)
     table = b"".join(struct.pack("<2I", *pair) for pair in (*ids, *strs))
     return header + table + blob
+
+
+def entry_problems(language: str, msgid: str, msgstr: str, forms: int) -> list[str]:
+    """What is wrong with one translation: missing, or with other placeholders than
+    the English; a plural entry needs `forms` forms, each with the plural's fields."""
+    singular, separator, plural = msgid.partition(PLURAL_SEPARATOR)
+    name = f"{singular[:70]!r}" + (" (plural)" if separator else "")
+    translations = msgstr.split(PLURAL_SEPARATOR) if separator else [msgstr]
+    if separator and msgstr and len(translations) != forms:
+        return [
+            f"{language}: {name} has {len(translations)} plural forms; Plural-Forms says {forms}"
+        ]
+    if not all(t.strip() for t in translations):
+        return [f"{language}: no translation for {name}"]
+    english = plural if separator else msgid
+    return [
+        f"{language}: placeholders differ for {singular[:50]!r}: "
+        f"{placeholders(english)} != {placeholders(text)}"
+        for text in translations
+        if placeholders(english) != placeholders(text)
+    ]
 
 
 def placeholders(text: str) -> list[str]:
@@ -222,8 +295,8 @@ def update() -> None:
         path = po_path(language)
         old = read_po(path) if path.exists() else {}
         entries = [(m, old.get(m, ""), where) for m, where in messages.items()]
-        write_po(path, entries)
-        missing = sum(1 for _m, translated, _w in entries if not translated)
+        write_po(path, entries, language)
+        missing = sum(1 for _m, translated, _w in entries if not translated.strip("\0"))
         print(f"{path.relative_to(ROOT)}: {len(entries)} messages, {missing} untranslated")
 
 
@@ -242,14 +315,12 @@ def problems() -> list[str]:
         found.append("agrad.pot is stale: run python tools/catalog.py extract")
     for language in LANGUAGES:
         po = read_po(po_path(language))
+        head = po.get("", "")
+        if f"Plural-Forms: {PLURAL_FORMS[language]}" not in head:
+            found.append(f"{language}: the header lacks Plural-Forms: {PLURAL_FORMS[language]}")
+        forms = plural_count(head)
         for msgid in messages:
-            if not po.get(msgid, "").strip():
-                found.append(f"{language}: no translation for {msgid[:70]!r}")
-            elif placeholders(msgid) != placeholders(po[msgid]):
-                found.append(
-                    f"{language}: placeholders differ for {msgid[:50]!r}: "
-                    f"{placeholders(msgid)} != {placeholders(po[msgid])}"
-                )
+            found += entry_problems(language, msgid, po.get(msgid, ""), forms)
         for msgid in set(po) - set(messages) - {""}:
             found.append(f"{language}: obsolete entry {msgid[:70]!r} (run update)")
         if not mo_path(language).exists() or mo_path(language).read_bytes() != mo_bytes(po):

@@ -25,7 +25,7 @@ from autograd_cli.expression.grammar import (
     METHODS,
     REQUIRED_KEYWORDS,
 )
-from autograd_cli.i18n import N_, _
+from autograd_cli.i18n import N_, _, group
 
 BINARY_OPERATORS: dict[type, str] = {
     ast.Add: "+",
@@ -244,8 +244,8 @@ class _Checker:
         if not math.isfinite(value) or abs(value) > MAX_LITERAL:
             raise self.fail(
                 node,
-                _("the number {value!r} is larger than {cap:,}, the cap on literals").format(
-                    value=value, cap=MAX_LITERAL
+                _("the number {value!r} is larger than {cap}, the cap on literals").format(
+                    value=value, cap=group(MAX_LITERAL)
                 ),
             )
 

@@ -19,7 +19,7 @@ import torch.nn.functional as F
 from autograd_cli.expression.check import BINARY_OPERATORS, CheckedExpression, ExpressionError
 from autograd_cli.expression.grammar import FUNCTIONS, MAX_NUMEL
 from autograd_cli.expression.variables import VariableSpec
-from autograd_cli.i18n import _
+from autograd_cli.i18n import _, group
 
 OPERATORS: dict[type, Callable[[Any, Any], Any]] = {
     ast.Add: operator.add,
@@ -112,8 +112,8 @@ class Evaluator:
         if isinstance(result, torch.Tensor) and result.numel() > MAX_NUMEL:
             raise self.fail(
                 node,
-                _("this makes a tensor of {count:,} elements {shape}; the cap is {cap:,}").format(
-                    count=result.numel(), shape=tuple(result.shape), cap=MAX_NUMEL
+                _("this makes a tensor of {count} elements {shape}; the cap is {cap}").format(
+                    count=group(result.numel()), shape=tuple(result.shape), cap=group(MAX_NUMEL)
                 ),
                 self._column(node),
             )

@@ -17,7 +17,7 @@ from autograd_cli.expression.check import (
     parse,
 )
 from autograd_cli.expression.grammar import CONSTRUCTORS, MAX_LITERAL, MAX_NUMEL
-from autograd_cli.i18n import _
+from autograd_cli.i18n import _, group, ngettext
 
 ARITY = {  # how many positional arguments each constructor takes
     "eye": (1, 2),
@@ -97,9 +97,11 @@ def parse_variable(spec: str, seen: set[str]) -> VariableSpec:
     if not low <= len(tree.args) <= high:
         count = f"{low}" if low == high else _("{low} to {high}").format(low=low, high=high)
         raise fail(
-            _("{constructor}() takes {count} arguments, got {given}").format(
-                constructor=constructor, count=count, given=len(tree.args)
-            ),
+            ngettext(
+                "{constructor}() takes {count} argument, got {given}",
+                "{constructor}() takes {count} arguments, got {given}",
+                high,
+            ).format(constructor=constructor, count=count, given=len(tree.args)),
             tree.col_offset,
         )
     args = tuple(_literal(arg, fail, constructor == "tensor") for arg in tree.args)
@@ -122,8 +124,8 @@ def _literal(node: ast.AST, fail: Any, lists_allowed: bool) -> Any:
             )
         if abs(value) > MAX_LITERAL or value != value:
             raise fail(
-                _("the number {value!r} is larger than {cap:,}, the cap").format(
-                    value=value, cap=MAX_LITERAL
+                _("the number {value!r} is larger than {cap}, the cap").format(
+                    value=value, cap=group(MAX_LITERAL)
                 ),
                 node.col_offset,
             )
@@ -133,7 +135,7 @@ def _literal(node: ast.AST, fail: Any, lists_allowed: bool) -> Any:
     if isinstance(node, ast.List) and lists_allowed:
         values = [_literal(element, fail, True) for element in node.elts]
         if _count(values) > MAX_NUMEL:
-            raise fail(_("more than {cap:,} elements").format(cap=MAX_NUMEL), node.col_offset)
+            raise fail(_("more than {cap} elements").format(cap=group(MAX_NUMEL)), node.col_offset)
         return values
     kind = (
         _("a list (only tensor([...]) takes one)")

@@ -14,7 +14,7 @@ from collections.abc import Callable, Mapping
 import torch
 
 from autograd_cli.errors import UsageProblem
-from autograd_cli.i18n import N_, _
+from autograd_cli.i18n import N_, _, group
 from autograd_cli.model import CheckReport, LeafCheck, Values
 
 STEP = 1e-6  # central differences in float64: error ~ STEP² plus rounding ~ 1e-10
@@ -67,9 +67,11 @@ def check_budget(elements: int, node_count: int) -> None:
     if evaluations * max(node_count, 1) > MAX_CHECK_WORK:
         raise UsageProblem(
             _(
-                "--check would evaluate this {nodes:,}-node graph {evaluations:,} times; the "
-                "cap is {cap:,} evaluations x nodes (use a smaller graph)"
-            ).format(nodes=node_count, evaluations=evaluations, cap=MAX_CHECK_WORK)
+                "--check would evaluate this {nodes}-node graph {evaluations} times; the "
+                "cap is {cap} evaluations x nodes (use a smaller graph)"
+            ).format(
+                nodes=group(node_count), evaluations=group(evaluations), cap=group(MAX_CHECK_WORK)
+            )
         )
 
 

@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Any
 import torch
 
 from autograd_cli.errors import UsageProblem
-from autograd_cli.i18n import _
+from autograd_cli.i18n import _, group
 from autograd_cli.inspection.check import check_budget, gradient_check
 from autograd_cli.inspection.graph import graph_report
 from autograd_cli.inspection.tensors import gradient_of, tensor_facts, values_of
@@ -208,14 +208,14 @@ def jacobian_facts(
     if entries > MAX_JACOBIAN_ENTRIES:
         raise UsageProblem(
             _(
-                "--jacobian: ∂out/∂{leaf} has {outputs:,} x {inputs:,} = {entries:,} entries; "
-                "the cap is {cap:,}"
+                "--jacobian: ∂out/∂{leaf} has {outputs} x {inputs} = {entries} entries; "
+                "the cap is {cap}"
             ).format(
                 leaf=leaf,
-                outputs=out.numel(),
-                inputs=leaf_tensor.numel(),
-                entries=entries,
-                cap=MAX_JACOBIAN_ENTRIES,
+                outputs=group(out.numel()),
+                inputs=group(leaf_tensor.numel()),
+                entries=group(entries),
+                cap=group(MAX_JACOBIAN_ENTRIES),
             )
         )
     point = leaf_tensor.detach()

@@ -15,7 +15,7 @@ from rich.console import RenderableType
 from rich.table import Table
 from rich.text import Text
 
-from autograd_cli.i18n import N_, _
+from autograd_cli.i18n import N_, _, group
 from autograd_cli.model import HEALTH_FLAGS, InspectReport, NanOrigin, ParameterHealth
 from autograd_cli.render.table import CODE, MISSING, NOTE, TITLE
 
@@ -61,13 +61,14 @@ def graph_summary_lines(report: InspectReport) -> Iterator[RenderableType]:
     summary = report.graph_summary
     yield Text(
         _(
-            "Depth {depth:,}: nodes on the longest path from loss.grad_fn to a leaf. "
+            "Depth {depth}: nodes on the longest path from loss.grad_fn to a leaf. "
             "Nodes by grad_fn class:"
-        ).format(depth=summary.depth),
+        ).format(depth=group(summary.depth)),
         style=NOTE,
     )
     yield Text(
-        "  " + " · ".join(f"{name} {count:,}" for name, count in summary.grad_fn_counts.items())
+        "  "
+        + " · ".join(f"{name} {group(count)}" for name, count in summary.grad_fn_counts.items())
     )
 
 
@@ -98,13 +99,13 @@ def _health_table(parameters: tuple[ParameterHealth, ...], precision: int) -> Ta
         table.add_column(column, justify="right")
     table.add_column(_("flag"))
     for p in parameters:
-        nonfinite = MISSING if p.nan_count is None else f"{p.nan_count:,}/{p.inf_count:,}"
+        nonfinite = MISSING if p.nan_count is None else f"{group(p.nan_count)}/{group(p.inf_count)}"
         zeros = MISSING if p.zero_fraction is None else f"{100 * p.zero_fraction:.1f}%"
         flag = p.flags[0] if p.flags else (_("frozen") if not p.requires_grad else "")
         table.add_row(
             p.name,
             "×".join(str(n) for n in p.shape) or "scalar",
-            f"{p.numel:,}",
+            group(p.numel),
             _stat(p.grad_norm, precision),
             _stat(p.mean_abs, precision),
             _stat(p.max_abs, precision),
@@ -122,7 +123,7 @@ def _flag_summary(report: InspectReport) -> Iterator[RenderableType]:
         count = report.flag_counts[flag]
         if index:
             line.append(" · ")
-        line.append(f"{count} {flag}", style=FLAG_STYLE[flag] if count else "")
+        line.append(f"{group(count)} {flag}", style=FLAG_STYLE[flag] if count else "")
     yield line
     meanings = " · ".join(
         f"{flag}: {_(FLAG_MEANING[flag]).format(vanish=report.vanish, explode=report.explode)}"

@@ -15,7 +15,7 @@ from rich.padding import Padding
 from rich.table import Table
 from rich.text import Text
 
-from autograd_cli.i18n import N_, _
+from autograd_cli.i18n import N_, _, group, ngettext
 from autograd_cli.model import (
     ChainReport,
     CheckReport,
@@ -53,11 +53,14 @@ ORDINALS = (
 )
 
 
-def call_label(call: int, zeroed_before: bool) -> str:
-    """The tutorial's "First call", "Second call", "Call after zeroing gradients"."""
+def call_label(call: int, zeroed_before: bool, repeat: int) -> str:
+    """The tutorial's "First call", "Second call", "Call after zeroing gradients".
+
+    Ordinals only while every accumulating call has one (repeat <= 10); past that,
+    "Call 1" ... "Call 12" for all of them, so one run never mixes the two schemes."""
     if zeroed_before:
         return _("Call after zeroing gradients")
-    if call <= len(ORDINALS):
+    if repeat <= len(ORDINALS):
         return _(ORDINALS[call - 1])
     return _("Call {number}").format(number=call)
 
@@ -117,7 +120,11 @@ def linear_view(
 
 def jvp_view(report: JvpReport, precision: int, tree: TreeOptions) -> Iterator[RenderableType]:
     title = {
-        "reverse": _("{count} accumulating call(s), then zero_()").format(count=report.repeat),
+        "reverse": ngettext(
+            "{count} accumulating call, then zero_()",
+            "{count} accumulating calls, then zero_()",
+            report.repeat,
+        ).format(count=group(report.repeat)),
         "forward": _("forward mode"),
         "both": _("reverse and forward mode"),
     }[report.mode]
@@ -166,7 +173,7 @@ def _reverse_section(report: JvpReport, precision: int) -> Iterator[RenderableTy
         )
     )
     for step in report.steps:
-        yield _call_title(step.call, step.zeroed_before)
+        yield _call_title(step.call, step.zeroed_before, report.repeat)
         yield _matrix(step.grad, precision, title=_("inp.grad after this call"))
     yield _note(
         _(
@@ -237,9 +244,11 @@ def jacobian_section(facts: JacobianFacts, precision: int) -> Iterator[Renderabl
 
 def chain_view(report: ChainReport, precision: int, tree: TreeOptions) -> Iterator[RenderableType]:
     yield _heading(
-        _("agrad chain · {length:,} steps, hidden size {hidden}, seed {seed}").format(
-            length=report.length, hidden=report.hidden, seed=report.seed
-        ),
+        ngettext(
+            "agrad chain · {length} step, hidden size {hidden}, seed {seed}",
+            "agrad chain · {length} steps, hidden size {hidden}, seed {seed}",
+            report.length,
+        ).format(length=group(report.length), hidden=report.hidden, seed=report.seed),
         first=True,
     )
     yield _code(report.statements, intro=_("An RNN-like recurrence, unrolled:"))
@@ -301,7 +310,13 @@ def expr_view(report: ExprReport, precision: int, tree: TreeOptions) -> Iterator
     for facts in report.jacobians:
         yield from jacobian_section(facts, precision)
     if report.repeat > 1:
-        yield _heading(_("Accumulation over {count} backward() calls").format(count=report.repeat))
+        yield _heading(
+            ngettext(
+                "Accumulation over {count} backward() call",
+                "Accumulation over {count} backward() calls",
+                report.repeat,
+            ).format(count=group(report.repeat))
+        )
         yield _note(
             _(
                 "retain_graph=True keeps the graph for the next call; each call adds its "
@@ -309,14 +324,14 @@ def expr_view(report: ExprReport, precision: int, tree: TreeOptions) -> Iterator
             )
         )
         for step in report.steps:
-            yield Text("\n" + call_label(step.call, step.zeroed_before), style=TITLE)
+            yield Text("\n" + call_label(step.call, step.zeroed_before, report.repeat), style=TITLE)
             for name, value in step.grads.items():
                 if value is not None:
                     yield _matrix(value, precision, title=f"{name}.grad")
 
 
-def _call_title(call: int, zeroed_before: bool) -> Text:
-    title = Text("\n" + call_label(call, zeroed_before), style=TITLE)
+def _call_title(call: int, zeroed_before: bool, repeat: int) -> Text:
+    title = Text("\n" + call_label(call, zeroed_before, repeat), style=TITLE)
     if zeroed_before:
         title.append(_("  inp.grad.zero_(), then the same call"), style=CODE)
         return title
@@ -382,10 +397,17 @@ def _graph_section(
         return
     yield _note(
         _(
-            "{nodes:,} nodes, {edges:,} edges. backward() runs this graph from the root, "
+            "{nodes}, {edges}. backward() runs this graph from the root, "
             "applying the chain rule at each node; AccumulateGrad adds the result to the "
             "leaf's .grad."
-        ).format(nodes=graph.node_count, edges=graph.edge_count)
+        ).format(
+            nodes=ngettext("{count} node", "{count} nodes", graph.node_count).format(
+                count=group(graph.node_count)
+            ),
+            edges=ngettext("{count} edge", "{count} edges", graph.edge_count).format(
+                count=group(graph.edge_count)
+            ),
+        )
     )
 
 
@@ -461,8 +483,12 @@ def _matrix(value: Values, precision: int, title: str | Text) -> RenderableType:
     numbers = flat(value)
     if len(numbers) > MATRIX_MAX_NUMEL:
         shape = _shape_of(value)
-        summary = " " + _("{shape}, {count:,} values: {preview}").format(
-            shape=shape_text(shape), count=len(numbers), preview=values_preview(value, precision)
+        summary = " " + ngettext(
+            "{shape}, {count} value: {preview}", "{shape}, {count} values: {preview}", len(numbers)
+        ).format(
+            shape=shape_text(shape),
+            count=group(len(numbers)),
+            preview=values_preview(value, precision),
         )
         return Text.assemble(title, (summary, NOTE), (" " + _("(all of them: --json)"), NOTE))
     rows = value if value and isinstance(value[0], list) else [value]

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from rich.text import Text
 
-from autograd_cli.i18n import _
+from autograd_cli.i18n import _, group, ngettext
 from autograd_cli.model import Graph
 from autograd_cli.render.labels import leaf_text, saved_texts
 
@@ -74,10 +74,13 @@ def tree_lines(
     if left_out > 0:
         lines.append(
             Text(
-                _(
-                    "… {count:,} more nodes not shown (--max-nodes {cap}); "
-                    "--format json, dot or mermaid carry every node."
-                ).format(count=left_out, cap=cap),
+                ngettext(
+                    "… {count} more node not shown (--max-nodes {cap}); "
+                    "--format json, dot or mermaid carry every node.",
+                    "… {count} more nodes not shown (--max-nodes {cap}); "
+                    "--format json, dot or mermaid carry every node.",
+                    left_out,
+                ).format(count=group(left_out), cap=cap),
                 style=NOTE,
             )
         )

@@ -15,7 +15,7 @@ from autograd_cli.expression.check import CheckedExpression, ExpressionError
 from autograd_cli.expression.evaluate import Evaluator, build_variable
 from autograd_cli.expression.grammar import MAX_NUMEL
 from autograd_cli.expression.variables import VariableSpec
-from autograd_cli.i18n import _
+from autograd_cli.i18n import _, group
 from autograd_cli.scenarios.dtypes import DTYPES
 from autograd_cli.scenarios.seeding import manual_seed
 
@@ -61,8 +61,11 @@ def _evaluate(
         t = build_variable(spec, torch_dtype, "meta")
         if t.numel() > MAX_NUMEL:
             raise ExpressionError(
-                _("{name} would have {count:,} elements {shape}; the cap is {cap:,}").format(
-                    name=spec.name, count=t.numel(), shape=tuple(t.shape), cap=MAX_NUMEL
+                _("{name} would have {count} elements {shape}; the cap is {cap}").format(
+                    name=spec.name,
+                    count=group(t.numel()),
+                    shape=tuple(t.shape),
+                    cap=group(MAX_NUMEL),
                 ),
                 spec.text,
                 0,
