@@ -31,6 +31,7 @@ from autograd_cli.model import (
     Values,
 )
 from autograd_cli.render.labels import flat, number_text, shape_text, values_preview
+from autograd_cli.render.layout import Column, FittedTable
 from autograd_cli.render.tree import tree_lines
 
 TITLE = "bold"
@@ -318,12 +319,8 @@ def _code(lines: tuple[str, ...], intro: str) -> Group:
 
 def _tensor_section(tensors: tuple[TensorFacts, ...], precision: int) -> Iterator[RenderableType]:
     yield _heading(_("Tensors"))
-    # Tight padding: the six columns fit 80 characters with the longest grad_fn.
-    table = Table(box=box.SIMPLE_HEAD, show_edge=False, pad_edge=False, padding=(0, 2, 0, 0))
-    for column in (_("name"), _("shape"), "dtype", "requires_grad", "is_leaf", "grad_fn"):
-        table.add_column(column, overflow="fold")
-    for t in tensors:
-        table.add_row(
+    rows = [
+        (
             t.name,
             shape_text(t.shape),
             t.dtype,
@@ -331,7 +328,16 @@ def _tensor_section(tensors: tuple[TensorFacts, ...], precision: int) -> Iterato
             str(t.is_leaf),
             t.grad_fn or MISSING,
         )
-    yield table
+        for t in tensors
+    ]
+    headers = (_("name"), _("shape"), "dtype", "requires_grad", "is_leaf", "grad_fn")
+    yield FittedTable(
+        [
+            Column.of(header, [row[index] for row in rows], wrap="name" if index == 0 else "never")
+            for index, header in enumerate(headers)
+        ],
+        gap=3,
+    )
     yield _heading(_("Values"))
     for t in tensors:
         yield _matrix(t.value, precision, title=t.name)
@@ -452,18 +458,28 @@ def check_section(check: CheckReport) -> Iterator[RenderableType]:
             "{method}; an element passes when |grad − reference| ≤ {atol:g} + {rtol:g}·|reference|."
         ).format(method=_(check.method), atol=check.atol, rtol=check.rtol)
     )
-    table = Table(box=box.SIMPLE_HEAD, show_edge=False, pad_edge=False, padding=(0, 2, 0, 0))
-    headers = (_("leaf"), _("reference"), _("max abs diff"), _("max rel diff"), _("verdict"))
-    for index, column in enumerate(headers):
-        table.add_column(column, justify="right" if index in (2, 3) else "left")
     rows = [(leaf, _("finite differences")) for leaf in check.leaves]
     rows += [(leaf, _("closed form")) for leaf in check.closed_form]
-    for leaf, reference in rows:
-        table.add_row(
-            leaf.name,
-            reference,
-            f"{leaf.max_abs_diff:.2e}",
-            f"{leaf.max_rel_diff:.2e}",
-            Text(_("ok"), style="green") if leaf.ok else Text(_("FAILED"), style="bold red"),
-        )
-    yield table
+    verdicts = [leaf.ok for leaf, _reference in rows]
+    yield FittedTable(
+        [
+            Column.of(_("leaf"), [leaf.name for leaf, _reference in rows], wrap="name"),
+            Column.of(_("reference"), [reference for _leaf, reference in rows], wrap="words"),
+            Column.of(
+                _("max abs diff"),
+                [f"{leaf.max_abs_diff:.2e}" for leaf, _r in rows],
+                justify="right",
+            ),
+            Column.of(
+                _("max rel diff"),
+                [f"{leaf.max_rel_diff:.2e}" for leaf, _r in rows],
+                justify="right",
+            ),
+            Column(
+                _("verdict"),
+                (tuple(_("ok") if ok else _("FAILED") for ok in verdicts),),
+                styles=tuple("green" if ok else "bold red" for ok in verdicts),
+            ),
+        ],
+        gap=3,
+    )
