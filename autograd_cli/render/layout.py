@@ -27,6 +27,8 @@ from rich.console import Console, ConsoleOptions, RenderResult
 from rich.table import Table
 from rich.text import Text
 
+from autograd_cli.render.labels import significant
+
 # Where a name may break: after a space, a dot or an underscore.
 _NAME_BREAKS = re.compile(r"[^ ._]*(?:[ ._]+|$)")
 _WORD_BREAKS = re.compile(r"[^ ]*(?: +|$)")
@@ -82,6 +84,24 @@ def wrap_text(text: str, width: int, wrap: Wrap) -> str:
                 line += piece
         out.append(line.rstrip(" "))
     return "\n".join(out)
+
+
+def wrap_styled(text: Text, first: int, rest: int, wrap: Wrap = "words") -> list[Text]:
+    """`text` wrapped with its styles: `first` cells on the first line, `rest` on the
+    others; a piece wider than its line stays whole (Rich's fold would cut it)."""
+    offsets: list[int] = []
+    position = used = 0
+    limit = first
+    for piece in pieces(text.plain, wrap):
+        if used and used + cell_len(piece.rstrip(" ")) > limit:
+            offsets.append(position)
+            used, limit = 0, rest
+        used += cell_len(piece)
+        position += len(piece)
+    lines = list(text.divide(offsets))
+    for line in lines:
+        line.rstrip()
+    return lines
 
 
 @dataclass
@@ -213,8 +233,6 @@ def significant_forms(
     values: Sequence[float | None], digits: int, floor: int = 2
 ) -> tuple[tuple[str, ...], ...]:
     """Every value with `digits` significant digits, then one fewer, down to `floor`."""
-    from autograd_cli.render.labels import significant
-
     lowest = min(digits, floor)
     return tuple(tuple(significant(v, d) for v in values) for d in range(digits, lowest - 1, -1))
 
@@ -241,12 +259,10 @@ class Flow:
                 piece = item
             if line.cell_len + piece.cell_len > width:
                 # Too wide for a line of its own: it wraps between its words.
-                parts = piece.wrap(console, max(width - line.cell_len, 1), overflow="ignore")
-                for part in parts[:-1]:
-                    part.rstrip()
+                *parts, piece = wrap_styled(piece, width - line.cell_len, width - self.indent)
+                for part in parts:
                     yield line + part
                     line = Text(" " * self.indent)
-                piece = parts[-1]
             line.append_text(piece)
             started = True
         yield line
