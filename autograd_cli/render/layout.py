@@ -4,7 +4,7 @@ Rich makes a table that is too wide fit by folding or ellipsising cells anywhere
 `7.484e…` for 7.5e-14, `paramet|er`. Here the width is decided at render time,
 giving things up in order of what they cost the reader, until the table fits:
 
-1. headers wrap between words; then columns move closer, down to one space;
+1. columns move closer, down to one space; then headers wrap between words;
 2. columns the view marks as droppable go (numel: the shape says it);
 3. numbers take the shorter forms the view gives them (fewer significant digits),
    all such columns one step at a time;
@@ -154,13 +154,13 @@ class FittedTable:
 
         if fits():
             return state
-        state.wrap_headers = True
-        if fits():
-            return state
         while state.gap > 1:
             state.gap -= 1
             if fits():
                 return state
+        state.wrap_headers = True
+        if fits():
+            return state
         for index, column in enumerate(self.columns):
             if column.droppable:
                 state.dropped.add(index)
