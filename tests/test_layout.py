@@ -8,6 +8,7 @@ translation that breaks the layout fails here.
 
 from __future__ import annotations
 
+import itertools
 import json
 import re
 import textwrap
@@ -33,7 +34,7 @@ VIEWS = {
 # A number cut short: a mantissa without its exponent, or an ellipsis against a digit.
 CUT_NUMBER = re.compile(r"\d…|…\d|(?<![\w.])\d+(?:\.\d+)?[eE](?![+-]?\d)")
 NUMBER = re.compile(r"(?<![\w.×/])-?\d+(?:\.\d+)?(?:e[+-]\d+)?(?![\w.×/%,])")
-FROZEN_MODEL = '''
+FROZEN_MODEL = """
 import torch
 from torch import nn
 
@@ -42,7 +43,7 @@ def build():
     model = nn.Sequential(nn.Linear(3, 4), nn.Tanh(), nn.Linear(4, 1))
     model[0].weight.requires_grad_(False)  # frozen, as when fine-tuning
     return model, torch.randn(5, 3), torch.randn(5, 1), nn.MSELoss()
-'''
+"""
 
 
 def _view(agrad, args: list[str], width: int, lang: str) -> str:
@@ -81,7 +82,7 @@ def _split_words(text: str, words: set[str]) -> list[str]:
     column, that join into (part of) a word at a point other than after . or _."""
     found = []
     lines = text.splitlines()
-    for upper, lower in zip(lines, lines[1:], strict=False):
+    for upper, lower in itertools.pairwise(lines):
         below = {m.start(): m.group() for m in re.finditer(r"\S+", lower)}
         for match in re.finditer(r"\S+", upper):
             head, tail = match.group(), below.get(match.start())
@@ -177,7 +178,8 @@ def test_a_rank3_tensor_honours_precision(agrad):
     """x = randn(2,3,4) after manual_seed(0): every value with 2 decimals, by slice."""
     torch.manual_seed(0)
     x = torch.randn(2, 3, 4)
-    text = _view(agrad, ["expr", "x.sum()", "--var", "x=randn(2,3,4)", "--precision", "2"], 80, "en")
+    args = ["expr", "x.sum()", "--var", "x=randn(2,3,4)", "--precision", "2"]
+    text = _view(agrad, args, 80, "en")
     values = text.split("\nValues\n", 1)[1].split("\nout = ", 1)[0]
     assert "[0, :, :]" in values and "[1, :, :]" in values
     shown = [m.group() for m in NUMBER.finditer(values.split("[0, :, :]", 1)[1])]
