@@ -270,3 +270,32 @@ def test_a_frozen_parameter_is_flagged_counted_and_can_fail(agrad, frozen_model)
     assert agrad("inspect", target, "--fail-on", "any", "--json").exit_code == 0
     both = agrad("inspect", target, "--fail-on", "any,frozen", "--json")
     assert both.exit_code == 3 and json.loads(both.stdout)["failing"] == ["frozen"]
+
+
+ESCAPE = re.compile(r"\x1b\[[0-9;]*m")
+
+
+@pytest.mark.parametrize("view", ["linear", "inspect-rnn"])
+def test_no_line_ends_with_spaces_in_colour_or_in_files(agrad, view, tmp_path):
+    """Rich pads cells inside their colour codes; the trimmed line keeps the codes."""
+    args = VIEWS[view]
+    coloured = agrad(*args, "--color", "always", env={"COLUMNS": "80"})
+    assert coloured.exit_code == 0 and ESCAPE.search(coloured.stdout)
+    for line in coloured.stdout.splitlines():
+        plain = ESCAPE.sub("", line)
+        assert plain == plain.rstrip(), repr(line)
+    exported, written = tmp_path / "view.txt", tmp_path / "out.txt"
+    assert agrad(*args, "--export", str(exported)).exit_code == 0
+    assert agrad(*args, "--output", str(written)).exit_code == 0
+    for path in (exported, written):
+        lines = path.read_text(encoding="utf-8").splitlines()
+        assert lines and all(line == line.rstrip() for line in lines), path.name
+
+
+def test_a_long_statement_wraps_under_itself_after_a_dot_or_underscore(agrad):
+    text = _view(agrad, ["linear"], 60, "en")
+    lines = text.splitlines()
+    at = next(i for i, line in enumerate(lines) if line.startswith("  loss = "))
+    statement = lines[at].strip() + lines[at + 1].strip()
+    assert statement == "loss = torch.nn.functional.binary_cross_entropy_with_logits(z, y)"
+    assert lines[at][-1] in "._" and lines[at + 1].startswith("      " + "logits")

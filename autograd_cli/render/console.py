@@ -17,11 +17,12 @@ from rich.console import Console, RenderableType
 
 # Spaces at the end of a line, before any closing colour codes: Rich pads table cells
 # and wrapped lines to their width, which is noise in a pipe, a diff or a golden file.
-_TRAILING_SPACES = re.compile(r" +((?:\x1b\[[0-9;]*m)*)$", re.MULTILINE)
+_LINE_END = re.compile(r"(?: |\x1b\[[0-9;]*m)+$", re.MULTILINE)
 
 
 def trim_lines(text: str) -> str:
-    return _TRAILING_SPACES.sub(r"\1", text)
+    """Every line without the spaces at its end, colour codes among them kept."""
+    return _LINE_END.sub(lambda end: end.group().replace(" ", ""), text)
 
 
 class TrimmedStream:

@@ -33,7 +33,7 @@ from autograd_cli.model import (
 )
 from autograd_cli.render.labels import flat, number_text, shape_text, values_preview
 from autograd_cli.render.layout import Column, FittedTable
-from autograd_cli.render.tree import tree_lines
+from autograd_cli.render.tree import TreeLine, tree_lines
 
 TITLE = "bold"
 CODE = "cyan"
@@ -340,7 +340,10 @@ def _note(text: str) -> Text:
 
 
 def _code(lines: tuple[str, ...], intro: str) -> Group:
-    return Group(_note(intro), *(Text("  " + line, style=CODE) for line in lines))
+    # A statement too long for the width goes on indented under itself.
+    return Group(
+        _note(intro), *(TreeLine("  ", "      ", Text(line, style=CODE)) for line in lines)
+    )
 
 
 def _tensor_section(tensors: tuple[TensorFacts, ...], precision: int) -> Iterator[RenderableType]:

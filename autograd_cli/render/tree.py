@@ -53,6 +53,10 @@ class TreeLine:
             yield Text(guide).append_text(self.body)
             return
         first, *rest = wrap_styled(self.body, width - len(guide), room)
+        if first.cell_len > width - len(guide) or any(line.cell_len > room for line in rest):
+            # A word wider than the room left (a dotted path, a long name): it breaks
+            # after a . or _ instead.
+            first, *rest = wrap_styled(self.body, width - len(guide), room, "name")
         yield Text(guide).append_text(first)
         for line in rest:
             yield Text(hang).append_text(line)
