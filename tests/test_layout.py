@@ -27,6 +27,8 @@ VIEWS = {
     "jvp-saved": ["jvp", "--saved", "--jacobian"],
     "expr-rank3": ["expr", "x.pow(2).sum()", "--var", "x=randn(2,3,4)", "--repeat", "2"],
     "expr-wide": ["expr", "(x * 1000).exp().sum()", "--var", "x=randn(3,12)"],
+    "expr-huge": ["expr", "(x * 700).exp()", "--var", "x=linspace(0,1,3)", "--dtype", "float64"],
+    "chain-saved": ["chain", "--length", "3", "--saved"],
     "inspect-rnn": ["inspect", "examples/rnn.py:build", "--max-nodes", "30"],
     "inspect-cnn": ["inspect", "examples/cnn.py:build", "--max-nodes", "12"],
     "inspect-nan": ["inspect", "examples/nan_sqrt.py:loss", "--anomaly", "--saved"],
@@ -299,3 +301,14 @@ def test_a_long_statement_wraps_under_itself_after_a_dot_or_underscore(agrad):
     statement = lines[at].strip() + lines[at + 1].strip()
     assert statement == "loss = torch.nn.functional.binary_cross_entropy_with_logits(z, y)"
     assert lines[at][-1] in "._" and lines[at + 1].startswith("      " + "logits")
+
+
+def test_wrapping_breaks_names_after_dots_and_underscores_never_inside_a_number():
+    from autograd_cli.render.layout import wrap_text
+
+    assert wrap_text("cell.weight_ih", 7, "name") == "cell.\nweight_\nih"
+    assert wrap_text("readout.weight", 20, "name") == "readout.weight"
+    assert wrap_text("[1.0000, 12345.6789]", 6, "name") == "[1.0000,\n12345.6789]"
+    assert wrap_text("BinaryCrossEntropyWithLogitsBackward0", 10, "name") == (
+        "BinaryCrossEntropyWithLogitsBackward0"  # no . or _: whole, or not at all
+    )

@@ -29,8 +29,9 @@ from rich.text import Text
 
 from autograd_cli.render.labels import significant
 
-# Where a name may break: after a space, a dot or an underscore.
-_NAME_BREAKS = re.compile(r"[^ ._]*(?:[ ._]+|$)")
+# Where a name may break: after a space, a dot or an underscore; never after the
+# decimal point of a number (a dot before a digit).
+_NAME_BREAKS = re.compile(r"(?:[^ ._]|\.(?=\d))*(?:(?:[ _]|\.(?!\d))+|$)")
 _WORD_BREAKS = re.compile(r"[^ ]*(?: +|$)")
 
 Wrap = Literal["never", "name", "words"]

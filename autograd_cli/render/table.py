@@ -468,6 +468,9 @@ class NumberGrid:
 
     def __rich_console__(self, console: Console, options: ConsoleOptions) -> RenderResult:
         cells = [[number_text(v, self.precision) for v in row] for row in self.rows]
+        if any(len(c) + 4 > options.max_width for row in cells for c in row):
+            # 1e300 has 301 digits before its decimals: too wide for one column.
+            cells = [[_scientific(v, self.precision) for v in row] for row in self.rows]
         count = max((len(row) for row in cells), default=0)
         if count == 0:
             cells, count = [[""]], 1
@@ -494,6 +497,12 @@ class NumberGrid:
             for row in cells:
                 table.add_row(*(row[j] if j < len(row) else "" for j in block))
             yield table
+
+
+def _scientific(value: object, precision: int) -> str:
+    if isinstance(value, bool) or not isinstance(value, float):
+        return str(value)
+    return f"{value:.{precision}e}"
 
 
 def _shape_of(value: Values) -> tuple[int, ...]:
