@@ -134,6 +134,7 @@ class FittedTable:
         if self._total(state, shown) <= width:
             yield self._table(state, shown, width)
             return
+        state = self._block_state(state, width)
         keys = [i for i in shown if i < self.key]
         rest = [i for i in shown if i >= self.key]
         while rest:
@@ -175,6 +176,19 @@ class FittedTable:
         state.wrap_names = True
         return state
 
+    def _block_state(self, squeezed: _State, width: int) -> _State:
+        """Blocks have room: numbers get back as many digits, and names their one line,
+        as still lets every column sit beside the key columns."""
+        keys = [i for i in range(self.key) if i not in squeezed.dropped]
+        others = [i for i in range(self.key, len(self.columns)) if i not in squeezed.dropped]
+        levels = max(len(c.forms) for c in self.columns)
+        for wrap_names in (False, True):
+            for level in range(levels):
+                state = _State(squeezed.gap, True, wrap_names, level, squeezed.dropped)
+                if all(self._total(state, [*keys, i]) <= width for i in others):
+                    return state
+        return squeezed
+
     def _cells(self, index: int, state: _State) -> tuple[str, ...]:
         forms = self.columns[index].forms
         return forms[min(state.level, len(forms) - 1)]
@@ -200,8 +214,9 @@ class FittedTable:
     def _table(self, state: _State, shown: list[int], width: int) -> Table:
         widths = {i: self._needed(i, state) for i in shown}
         slack = width - self._total(state, shown)
-        # Slack goes back to wrapped columns, names first, so fewer cells wrap.
-        for i in sorted(shown, key=lambda i: self.columns[i].wrap == "never"):
+        # Slack goes back to wrapped columns, those closest to whole first, so that as
+        # few columns as possible wrap.
+        for i in sorted(shown, key=lambda i: self._natural(i, state) - widths[i]):
             extra = min(max(slack, 0), self._natural(i, state) - widths[i])
             if extra > 0:
                 widths[i] += extra
