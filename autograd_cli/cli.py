@@ -339,7 +339,8 @@ def inspect(
             parser=parse_fail_on,
             metavar="FLAGS",
             help="Exit 3 (after the output) when any of these flags is raised: a comma-"
-            "separated list of vanishing, exploding, dead, nonfinite, unused, or any.",
+            "separated list of vanishing, exploding, dead, nonfinite, unused, frozen, or any "
+            "(all but frozen).",
             show_default=False,
         ),
     ] = "",
@@ -373,8 +374,9 @@ def inspect(
     For every parameter (named_parameters() of the model; for a bare loss, the
     names its code uses): shape, elements, the gradient's L2 norm, mean and max
     |g|, the share of exact zeros, NaN/inf counts and ‖grad‖/‖param‖, and at most
-    one flag: unused (requires grad, .grad is None), nonfinite (NaN or inf), dead
-    (all zeros), vanishing (norm below --vanish) or exploding (above --explode).
+    one flag: frozen (requires_grad=False), unused (requires grad, .grad is None),
+    nonfinite (NaN or inf), dead (all zeros), vanishing (norm below --vanish) or
+    exploding (above --explode).
     Then the backward graph: its size, depth and nodes per grad_fn class, and the
     tree (or --format json|dot|mermaid). print() in your code goes to stderr.
     Exit 0 whatever the flags, unless --fail-on names one that is raised (exit 3);

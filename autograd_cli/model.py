@@ -341,7 +341,10 @@ class ExprReport(_Report):
         return {g.name: g.value for g in self.gradients if g.value is not None}
 
 
-HEALTH_FLAGS = ("vanishing", "exploding", "dead", "nonfinite", "unused")
+HEALTH_FLAGS = ("vanishing", "exploding", "dead", "nonfinite", "unused", "frozen")
+# `--fail-on any`: every flag that says something went wrong. frozen (requires_grad=False)
+# is usually meant, so it fails a run only when named.
+PROBLEM_FLAGS = HEALTH_FLAGS[:-1]
 
 
 @dataclass(frozen=True)

@@ -11,7 +11,7 @@ from typing import Annotated, Any, NamedTuple
 import typer
 
 from autograd_cli.i18n import LANGUAGES, N_, UnknownLanguage, _, choose_language, group
-from autograd_cli.model import HEALTH_FLAGS
+from autograd_cli.model import HEALTH_FLAGS, PROBLEM_FLAGS
 
 SEED_MIN = -(2**63)  # torch.manual_seed accepts any value that fits int64 or uint64
 SEED_MAX = 2**64 - 1
@@ -402,11 +402,11 @@ def _argument_value(raw: str) -> int | float | str:
 
 
 def parse_fail_on(text: str) -> str:
-    """A comma-separated subset of the flags (`any`: all of them), normalised."""
+    """A comma-separated subset of the flags (`any`: every problem, not frozen), normalised."""
     names = [part.strip().lower() for part in text.split(",")] if text.strip() else []
     unknown = [n for n in names if n not in (*INSPECT_FLAGS, "any")]
     if unknown:
-        allowed = _("a comma-separated list of {flags}, or any").format(
+        allowed = _("a comma-separated list of {flags}, or any (all but frozen)").format(
             flags=", ".join(INSPECT_FLAGS)
         )
         raise typer.BadParameter(
@@ -414,8 +414,8 @@ def parse_fail_on(text: str) -> str:
                 value=unknown[0], allowed=allowed
             )
         )
-    if "any" in names:
-        return ",".join(INSPECT_FLAGS)
+    if "any" in names:  # and frozen, when it is named too
+        names = [*PROBLEM_FLAGS, *(n for n in names if n == "frozen")]
     return ",".join(dict.fromkeys(names))
 
 

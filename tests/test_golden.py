@@ -1,9 +1,11 @@
-"""Golden files of the human view at a pinned width (100 columns), colour off.
+"""Golden files of the human view at pinned widths (100 and 80 columns), colour off.
 
 Rewrite them on purpose with `pytest --update-goldens`, then read the diff.
 """
 
 from __future__ import annotations
+
+from pathlib import Path
 
 import pytest
 
@@ -18,11 +20,38 @@ CASES = {
 }
 
 
+# The width people read at: a number whole or not at all, names broken at . or _ only.
+CASES_80 = {
+    "linear_80.txt": ["linear"],
+    "linear_80_vi.txt": ["linear", "--lang", "vi"],
+    "jvp_80.txt": ["jvp"],
+    "jvp_80_vi.txt": ["jvp", "--lang", "vi"],
+    "inspect_rnn_80.txt": ["inspect", "examples/rnn.py:build"],
+    "inspect_rnn_80_vi.txt": ["inspect", "examples/rnn.py:build", "--lang", "vi"],
+}
+
+
 @pytest.mark.parametrize("name", CASES)
 def test_human_view_matches_golden(agrad, golden, name):
     result = agrad(*CASES[name])
     assert result.exit_code == 0 and result.stderr == ""
     golden(name, result.stdout)
+
+
+@pytest.mark.parametrize("name", CASES_80)
+def test_human_view_at_80_columns_matches_golden(agrad, golden, name):
+    result = agrad(*CASES_80[name], env={"COLUMNS": "80"})
+    assert result.exit_code == 0 and result.stderr == ""
+    golden(name, result.stdout)
+
+
+def test_no_golden_line_ends_with_spaces():
+    """Every committed view: Rich pads cells and wrapped lines, agrad trims them."""
+    views = [p for p in (Path(__file__).parent / "golden").iterdir() if p.suffix == ".txt"]
+    assert len(views) >= len(CASES) + len(CASES_80)
+    for path in views:
+        for number, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1):
+            assert line == line.rstrip(), f"{path.name}:{number} ends with spaces"
 
 
 def test_linear_sections_come_in_the_issue_order(agrad):

@@ -154,7 +154,14 @@ def test_inspect_document_keys(agrad_json):
     }
     assert doc["command"] == "inspect" and doc["schema_version"] == 1
     assert all(set(p) == PARAMETER_KEYS for p in doc["parameters"])
-    assert set(doc["flag_counts"]) == {"vanishing", "exploding", "dead", "nonfinite", "unused"}
+    assert set(doc["flag_counts"]) == {
+        "vanishing",
+        "exploding",
+        "dead",
+        "nonfinite",
+        "unused",
+        "frozen",
+    }
     assert set(doc["graph_summary"]) == {"node_count", "edge_count", "depth", "grad_fn_counts"}
     assert set(doc["graph"]) == GRAPH_KEYS
     assert set(doc["anomaly"]) == {"grad_fn", "message", "origin", "forward_trace"}

@@ -3,6 +3,7 @@
 A parameter raises at most one flag, checked in this order, so that each flag means
 one thing and counts add up:
 
+- frozen: it does not require grad (requires_grad=False), so backward() skips it;
 - unused: it requires grad, yet backward() left .grad as None (not in the graph);
 - nonfinite: .grad holds NaN or ±inf;
 - dead: .grad is all exact zeros (e.g. behind a ReLU that is never active);
@@ -41,7 +42,7 @@ def parameter_health(
                 nan_count=None,
                 inf_count=None,
                 ratio=None,
-                flags=("unused",) if parameter.requires_grad else (),
+                flags=("unused",) if parameter.requires_grad else ("frozen",),
             )
         # float64: the norm of float32 values near 1e38 would overflow to inf.
         g = parameter.grad.detach().to(torch.float64)
@@ -60,7 +61,11 @@ def parameter_health(
             nan_count=nan_count,
             inf_count=inf_count,
             ratio=grad_norm / param_norm if param_norm > 0 else None,
-            flags=health_flags(grad_norm, nan_count + inf_count, zero_fraction, vanish, explode),
+            # A frozen parameter with a .grad (set by hand, or frozen after a backward) is
+            # still frozen: that is what the next backward() will do with it.
+            flags=("frozen",)
+            if not parameter.requires_grad
+            else health_flags(grad_norm, nan_count + inf_count, zero_fraction, vanish, explode),
         )
 
 

@@ -8,10 +8,49 @@ sys.stdout get what they expect.
 from __future__ import annotations
 
 import os
+import re
 import sys
 from collections.abc import Iterable
+from typing import Any, TextIO
 
 from rich.console import Console, RenderableType
+
+# Spaces at the end of a line, before any closing colour codes: Rich pads table cells
+# and wrapped lines to their width, which is noise in a pipe, a diff or a golden file.
+_LINE_END = re.compile(r"(?: |\x1b\[[0-9;]*m)+$", re.MULTILINE)
+
+
+def trim_lines(text: str) -> str:
+    """Every line without the spaces at its end, colour codes among them kept."""
+    return _LINE_END.sub(lambda end: end.group().replace(" ", ""), text)
+
+
+class TrimmedStream:
+    """A text stream that writes whole lines without their trailing spaces."""
+
+    def __init__(self, stream: TextIO) -> None:
+        self._stream = stream
+        self._pending = ""
+
+    def write(self, text: str) -> int:
+        lines, newline, self._pending = (self._pending + text).rpartition("\n")
+        if newline:
+            self._stream.write(trim_lines(lines) + "\n")
+        return len(text)
+
+    def flush(self) -> None:
+        if self._pending:
+            self._stream.write(self._pending)
+            self._pending = ""
+        self._stream.flush()
+
+    def __getattr__(self, name: str) -> Any:  # isatty, encoding, fileno...
+        return getattr(self._stream, name)
+
+
+class _TrimmedConsole(Console):
+    def export_text(self, *, clear: bool = True, styles: bool = False) -> str:
+        return trim_lines(super().export_text(clear=clear, styles=styles))
 
 
 def wants_color(mode: str, stream: object = None) -> bool:
@@ -31,7 +70,7 @@ def wants_color(mode: str, stream: object = None) -> bool:
 def make_console(mode: str) -> Console:
     color = wants_color(mode)
     return Console(
-        file=sys.stdout,
+        file=TrimmedStream(sys.stdout),
         # Without colour there are no escape codes at all: not even bold.
         force_terminal=color,
         color_system="auto" if color else None,
@@ -53,7 +92,7 @@ def offscreen_console(color: bool) -> Console:
     import io
 
     width = int(os.environ["COLUMNS"]) if os.environ.get("COLUMNS", "").isdigit() else 100
-    return Console(
+    return _TrimmedConsole(
         file=io.StringIO(),
         record=True,
         width=width,

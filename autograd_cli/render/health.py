@@ -7,16 +7,15 @@ with --precision significant digits, not decimals.
 
 from __future__ import annotations
 
-import math
 from collections.abc import Iterator
 
-from rich import box
 from rich.console import RenderableType
-from rich.table import Table
 from rich.text import Text
 
 from autograd_cli.i18n import N_, _, group
 from autograd_cli.model import HEALTH_FLAGS, InspectReport, NanOrigin, ParameterHealth
+from autograd_cli.render.labels import significant
+from autograd_cli.render.layout import Column, FittedTable, Flow, significant_forms
 from autograd_cli.render.table import CODE, MISSING, NOTE, TITLE
 
 FLAG_STYLE = {
@@ -25,6 +24,7 @@ FLAG_STYLE = {
     "dead": "magenta",
     "nonfinite": "bold red",
     "unused": "yellow",
+    "frozen": NOTE,
 }
 # The flags' names are agrad's identifiers (--fail-on takes them): never translated.
 FLAG_MEANING = {
@@ -33,6 +33,7 @@ FLAG_MEANING = {
     "dead": N_("all exactly 0"),
     "nonfinite": N_("NaN or ±inf"),
     "unused": N_(".grad is None"),
+    "frozen": N_("requires_grad=False, skipped by backward()"),
 }
 
 
@@ -66,9 +67,9 @@ def graph_summary_lines(report: InspectReport) -> Iterator[RenderableType]:
         ).format(depth=group(summary.depth)),
         style=NOTE,
     )
-    yield Text(
-        "  "
-        + " · ".join(f"{name} {group(count)}" for name, count in summary.grad_fn_counts.items())
+    yield Flow(
+        [Text(f"{name} {group(count)}") for name, count in summary.grad_fn_counts.items()],
+        lead=Text("  "),
     )
 
 
@@ -90,46 +91,64 @@ def _what_ran(report: InspectReport, precision: int) -> Text:
     return text
 
 
-def _health_table(parameters: tuple[ParameterHealth, ...], precision: int) -> Table:
-    # One space between columns: ten of them fit 100 characters with real names.
-    table = Table(box=box.SIMPLE_HEAD, show_edge=False, pad_edge=False, padding=(0, 1, 0, 0))
-    table.add_column(_("parameter"), overflow="fold")
-    table.add_column(_("shape"), no_wrap=True)
-    for column in ("numel", "‖grad‖", "mean |g|", "max |g|", _("zeros"), "NaN/inf", "‖g‖/‖p‖"):
-        table.add_column(column, justify="right")
-    table.add_column(_("flag"))
-    for p in parameters:
-        nonfinite = MISSING if p.nan_count is None else f"{group(p.nan_count)}/{group(p.inf_count)}"
-        zeros = MISSING if p.zero_fraction is None else f"{100 * p.zero_fraction:.1f}%"
-        flag = p.flags[0] if p.flags else (_("frozen") if not p.requires_grad else "")
-        table.add_row(
-            p.name,
-            "×".join(str(n) for n in p.shape) or "scalar",
-            group(p.numel),
-            _stat(p.grad_norm, precision),
-            _stat(p.mean_abs, precision),
-            _stat(p.max_abs, precision),
-            zeros,
-            nonfinite,
-            _stat(p.ratio, precision),
-            Text(flag, style=FLAG_STYLE.get(flag, NOTE)),
-        )
-    return table
+def _health_table(parameters: tuple[ParameterHealth, ...], precision: int) -> FittedTable:
+    """Ten columns; at 80 characters numel goes first, then digits (see render/layout)."""
+    digits = max(precision, 1)
+
+    def numbers(header: str, values: list[float | None]) -> Column:
+        return Column(header, significant_forms(values, digits), justify="right")
+
+    flags = [p.flags[0] if p.flags else "" for p in parameters]
+    columns = [
+        Column.of(_("parameter"), [p.name for p in parameters], wrap="name"),
+        Column.of(_("shape"), ["×".join(str(n) for n in p.shape) or "scalar" for p in parameters]),
+        Column.of("numel", [group(p.numel) for p in parameters], justify="right", droppable=True),
+        numbers("‖grad‖", [p.grad_norm for p in parameters]),
+        numbers("mean |g|", [p.mean_abs for p in parameters]),
+        numbers("max |g|", [p.max_abs for p in parameters]),
+        Column.of(
+            _("zeros"),
+            [
+                MISSING if p.zero_fraction is None else f"{100 * p.zero_fraction:.1f}%"
+                for p in parameters
+            ],
+            justify="right",
+        ),
+        Column.of(
+            "NaN/inf",
+            [
+                MISSING if p.nan_count is None else f"{group(p.nan_count)}/{group(p.inf_count)}"
+                for p in parameters
+            ],
+            justify="right",
+        ),
+        numbers("‖g‖/‖p‖", [p.ratio for p in parameters]),
+        Column(
+            _("flag"),
+            (tuple(flags),),
+            styles=tuple(FLAG_STYLE.get(flag, NOTE) for flag in flags),
+        ),
+    ]
+    return FittedTable(columns, gap=2)
 
 
 def _flag_summary(report: InspectReport) -> Iterator[RenderableType]:
-    line = Text(_("Flags: "), style=TITLE)
-    for index, flag in enumerate(HEALTH_FLAGS):
-        count = report.flag_counts[flag]
-        if index:
-            line.append(" · ")
-        line.append(f"{group(count)} {flag}", style=FLAG_STYLE[flag] if count else "")
-    yield line
-    meanings = " · ".join(
-        f"{flag}: {_(FLAG_MEANING[flag]).format(vanish=report.vanish, explode=report.explode)}"
+    counts = [
+        Text(
+            f"{group(report.flag_counts[flag])} {flag}",
+            style=FLAG_STYLE[flag] if report.flag_counts[flag] else "",
+        )
         for flag in HEALTH_FLAGS
-    )
-    yield Text(meanings, style=NOTE)
+    ]
+    yield Flow(counts, lead=Text(_("Flags: "), style=TITLE))
+    meanings = [
+        Text(
+            f"{flag}: {_(FLAG_MEANING[flag]).format(vanish=report.vanish, explode=report.explode)}",
+            style=NOTE,
+        )
+        for flag in HEALTH_FLAGS
+    ]
+    yield Flow(meanings, separator=" · ", indent=0)
     if report.fail_on:
         named = ",".join(report.fail_on)
         verdict = (
@@ -174,10 +193,4 @@ def _anomaly_section(found: NanOrigin) -> Iterator[RenderableType]:
 
 
 def _stat(value: float | None, precision: int) -> str:
-    if value is None:
-        return MISSING
-    if math.isnan(value):
-        return "NaN"
-    if math.isinf(value):
-        return "inf" if value > 0 else "-inf"
-    return f"{value:.{max(precision, 1)}g}"
+    return significant(value, precision)

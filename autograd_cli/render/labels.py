@@ -103,3 +103,16 @@ def node_label_lines(
 def multi_input_sources(graph: Graph) -> set[str]:
     """Nodes with an input beyond slot 0: their edges get slot labels."""
     return {e.source for e in graph.edges if e.slot > 0}
+
+
+def significant(value: float | None, digits: int) -> str:
+    """`value` with `digits` significant digits (NaN, inf and — for no value)."""
+    import math
+
+    if value is None:
+        return "—"
+    if math.isnan(value):
+        return "NaN"
+    if math.isinf(value):
+        return "inf" if value > 0 else "-inf"
+    return f"{value:.{max(digits, 1)}g}"

@@ -8,9 +8,10 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from dataclasses import dataclass
+from typing import Any
 
 from rich import box
-from rich.console import Group, RenderableType
+from rich.console import Console, ConsoleOptions, Group, RenderableType, RenderResult
 from rich.padding import Padding
 from rich.table import Table
 from rich.text import Text
@@ -32,7 +33,8 @@ from autograd_cli.model import (
     Values,
 )
 from autograd_cli.render.labels import flat, number_text, shape_text, values_preview
-from autograd_cli.render.tree import tree_lines
+from autograd_cli.render.layout import Column, FittedTable
+from autograd_cli.render.tree import TreeLine, tree_lines
 
 TITLE = "bold"
 CODE = "cyan"
@@ -217,29 +219,54 @@ def jacobian_section(facts: JacobianFacts, precision: int) -> Iterator[Renderabl
             "torch.func.jacrev, checked against torch.func.jacfwd."
         )
     )
-    if rows > JACOBIAN_SHOWN or cols > JACOBIAN_SHOWN:
+    if rows > JACOBIAN_SHOWN:
         yield _note(
-            _("Only the first {count} rows and columns are shown; --json has all.").format(
-                count=JACOBIAN_SHOWN
-            )
+            _("Only the first {count} rows are shown; --json has all.").format(count=JACOBIAN_SHOWN)
         )
     # Three significant digits keep a 20-column matrix inside a terminal; --json has all.
     cells = [
         [f"{float(v):.3g}" if v else "·" for v in row[:JACOBIAN_SHOWN]]
         for row in facts.matrix[:JACOBIAN_SHOWN]
     ]
-    width = max((len(c) for row in cells for c in row), default=1)
-    for row in cells:
-        line = Text()
-        for cell in row:
-            line.append(cell.rjust(width + 1), style="" if cell == "·" else "bold")
-        yield line
+    yield JacobianGrid(cells, cols)
     yield _note(
         _(
             "jacrev vs jacfwd: max |difference| {jacfwd:.1e}. vᵀ·J with v = ones equals "
             "what backward(v) puts in .grad: max |difference| {vjp:.1e}."
         ).format(jacfwd=facts.jacfwd_max_abs_diff, vjp=facts.vjp_max_abs_diff)
     )
+
+
+@dataclass
+class JacobianGrid:
+    """The Jacobian's cells under column indices, each row after its index; as many
+    columns as the width holds (at most JACOBIAN_SHOWN), and a line naming the rest."""
+
+    cells: list[list[str]]
+    columns: int  # of the whole Jacobian
+
+    def __rich_console__(self, console: Console, options: ConsoleOptions) -> RenderResult:
+        shown = len(self.cells[0]) if self.cells else 0
+        label = len(str(max(len(self.cells) - 1, 0)))
+        cell = max((len(c) for row in self.cells for c in row), default=1)
+        cell = max(cell, len(str(max(shown - 1, 0))))
+        fit = max(1, min(shown, (options.max_width - label) // (cell + 1)))
+        header = Text(" " * label, style=NOTE)
+        for j in range(fit):
+            header.append(str(j).rjust(cell + 1), style=NOTE)
+        yield header
+        for i, row in enumerate(self.cells):
+            line = Text(str(i).rjust(label), style=NOTE)
+            for value in row[:fit]:
+                line.append(value.rjust(cell + 1), style="" if value == "·" else "bold")
+            yield line
+        if fit < self.columns:
+            yield _note(
+                _(
+                    "Columns {first}–{last} are cut: they do not fit in {width} characters; "
+                    "--json has all."
+                ).format(first=fit, last=self.columns - 1, width=options.max_width)
+            )
 
 
 def chain_view(report: ChainReport, precision: int, tree: TreeOptions) -> Iterator[RenderableType]:
@@ -348,17 +375,16 @@ def _note(text: str) -> Text:
 
 
 def _code(lines: tuple[str, ...], intro: str) -> Group:
-    return Group(_note(intro), *(Text("  " + line, style=CODE) for line in lines))
+    # A statement too long for the width goes on indented under itself.
+    return Group(
+        _note(intro), *(TreeLine("  ", "      ", Text(line, style=CODE)) for line in lines)
+    )
 
 
 def _tensor_section(tensors: tuple[TensorFacts, ...], precision: int) -> Iterator[RenderableType]:
     yield _heading(_("Tensors"))
-    # Tight padding: the six columns fit 80 characters with the longest grad_fn.
-    table = Table(box=box.SIMPLE_HEAD, show_edge=False, pad_edge=False, padding=(0, 2, 0, 0))
-    for column in (_("name"), _("shape"), "dtype", "requires_grad", "is_leaf", "grad_fn"):
-        table.add_column(column, overflow="fold")
-    for t in tensors:
-        table.add_row(
+    rows = [
+        (
             t.name,
             shape_text(t.shape),
             t.dtype,
@@ -366,7 +392,16 @@ def _tensor_section(tensors: tuple[TensorFacts, ...], precision: int) -> Iterato
             str(t.is_leaf),
             t.grad_fn or MISSING,
         )
-    yield table
+        for t in tensors
+    ]
+    headers = (_("name"), _("shape"), "dtype", "requires_grad", "is_leaf", "grad_fn")
+    yield FittedTable(
+        [
+            Column.of(header, [row[index] for row in rows], wrap="name" if index == 0 else "never")
+            for index, header in enumerate(headers)
+        ],
+        gap=3,
+    )
     yield _heading(_("Values"))
     for t in tensors:
         yield _matrix(t.value, precision, title=t.name)
@@ -477,10 +512,12 @@ def _indented(renderable: RenderableType, columns: int) -> Padding:
 
 
 def _matrix(value: Values, precision: int, title: str | Text) -> RenderableType:
-    """A 0-d, 1-d or 2-d value as a grid of numbers; larger ranks print nested rows."""
+    """A value as grids of numbers: a 0-d one inline, a 1-d or 2-d one as one grid,
+    a larger rank as one grid per 2-d slice, each titled with its index."""
     if not isinstance(value, list):
         return Text.assemble(title, f" = {number_text(value, precision)}")
     numbers = flat(value)
+    heading = title if isinstance(title, Text) else Text(title)
     if len(numbers) > MATRIX_MAX_NUMEL:
         shape = _shape_of(value)
         summary = " " + ngettext(
@@ -491,15 +528,70 @@ def _matrix(value: Values, precision: int, title: str | Text) -> RenderableType:
             preview=values_preview(value, precision),
         )
         return Text.assemble(title, (summary, NOTE), (" " + _("(all of them: --json)"), NOTE))
-    rows = value if value and isinstance(value[0], list) else [value]
-    table = Table(box=box.ROUNDED, show_header=False)
-    for _column in range(len(rows[0]) if rows and rows[0] else 1):
-        table.add_column(justify="right")
-    for row in rows:
-        table.add_row(
-            *(number_text(v, precision) if not isinstance(v, list) else str(v) for v in row)
-        )
-    return Group(title if isinstance(title, Text) else Text(title), table)
+    shape = _shape_of(value)
+    if len(shape) <= 2:
+        rows = value if shape and len(shape) == 2 else [value]
+        return Group(heading, NumberGrid(rows, precision))  # type: ignore[arg-type]
+    parts: list[RenderableType] = [heading]
+    # Row-major order over the leading indices, as torch prints them.
+    slices: list[tuple[tuple[int, ...], Values]] = [((), value)]
+    while slices and len(slices[0][0]) < len(shape) - 2:
+        slices = [
+            ((*index, k), item)
+            for index, block in slices
+            for k, item in enumerate(block)  # type: ignore[arg-type]
+        ]
+    for index, block in slices:
+        parts.append(Text("[" + ", ".join(map(str, index)) + ", :, :]", style=NOTE))
+        parts.append(NumberGrid(block, precision))  # type: ignore[arg-type]
+    return Group(*parts)
+
+
+@dataclass
+class NumberGrid:
+    """Rows of numbers in a rounded box, `precision` decimals; a grid wider than the
+    console is cut into blocks of whole columns, each saying which columns it holds."""
+
+    rows: list[list[Any]]
+    precision: int
+
+    def __rich_console__(self, console: Console, options: ConsoleOptions) -> RenderResult:
+        cells = [[number_text(v, self.precision) for v in row] for row in self.rows]
+        if any(len(c) + 4 > options.max_width for row in cells for c in row):
+            # 1e300 has 301 digits before its decimals: too wide for one column.
+            cells = [[_scientific(v, self.precision) for v in row] for row in self.rows]
+        count = max((len(row) for row in cells), default=0)
+        if count == 0:
+            cells, count = [[""]], 1
+        widths = [max(len(row[j]) for row in cells if j < len(row)) for j in range(count)]
+        # A box draws "│ " before each cell and " │" at the end: 3 characters a column.
+        blocks: list[list[int]] = [[]]
+        used = 1
+        for j, width in enumerate(widths):
+            if blocks[-1] and used + width + 3 > options.max_width:
+                blocks.append([])
+                used = 1
+            blocks[-1].append(j)
+            used += width + 3
+        for block in blocks:
+            if len(blocks) > 1:
+                yield _note(
+                    _("columns {first}–{last} of {count}").format(
+                        first=block[0], last=block[-1], count=count
+                    )
+                )
+            table = Table(box=box.ROUNDED, show_header=False)
+            for _column in block:
+                table.add_column(justify="right", no_wrap=True)
+            for row in cells:
+                table.add_row(*(row[j] if j < len(row) else "" for j in block))
+            yield table
+
+
+def _scientific(value: object, precision: int) -> str:
+    if isinstance(value, bool) or not isinstance(value, float):
+        return str(value)
+    return f"{value:.{precision}e}"
 
 
 def _shape_of(value: Values) -> tuple[int, ...]:
@@ -541,18 +633,28 @@ def check_section(check: CheckReport) -> Iterator[RenderableType]:
             "{method}; an element passes when |grad − reference| ≤ {atol:g} + {rtol:g}·|reference|."
         ).format(method=_(check.method), atol=check.atol, rtol=check.rtol)
     )
-    table = Table(box=box.SIMPLE_HEAD, show_edge=False, pad_edge=False, padding=(0, 2, 0, 0))
-    headers = (_("leaf"), _("reference"), _("max abs diff"), _("max rel diff"), _("verdict"))
-    for index, column in enumerate(headers):
-        table.add_column(column, justify="right" if index in (2, 3) else "left")
     rows = [(leaf, _("finite differences")) for leaf in check.leaves]
     rows += [(leaf, _("closed form")) for leaf in check.closed_form]
-    for leaf, reference in rows:
-        table.add_row(
-            leaf.name,
-            reference,
-            f"{leaf.max_abs_diff:.2e}",
-            f"{leaf.max_rel_diff:.2e}",
-            Text(_("ok"), style="green") if leaf.ok else Text(_("FAILED"), style="bold red"),
-        )
-    yield table
+    verdicts = [leaf.ok for leaf, _reference in rows]
+    yield FittedTable(
+        [
+            Column.of(_("leaf"), [leaf.name for leaf, _reference in rows], wrap="name"),
+            Column.of(_("reference"), [reference for _leaf, reference in rows], wrap="words"),
+            Column.of(
+                _("max abs diff"),
+                [f"{leaf.max_abs_diff:.2e}" for leaf, _r in rows],
+                justify="right",
+            ),
+            Column.of(
+                _("max rel diff"),
+                [f"{leaf.max_rel_diff:.2e}" for leaf, _r in rows],
+                justify="right",
+            ),
+            Column(
+                _("verdict"),
+                (tuple(_("ok") if ok else _("FAILED") for ok in verdicts),),
+                styles=tuple("green" if ok else "bold red" for ok in verdicts),
+            ),
+        ],
+        gap=3,
+    )

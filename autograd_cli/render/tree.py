@@ -1,20 +1,65 @@
 """The backward graph as a text tree, drawn without recursion.
 
 Children follow their parent in `next_functions` order; a node reached a second
-time is a one-line reference. Guides are capped at MAX_INDENT characters (older
-levels fold into "⋮") so a 100,000-step chain stays inside the terminal.
+time is a one-line reference. Guides are capped at MAX_INDENT characters, less on a
+narrow terminal (older levels fold into "⋮"), so a 100,000-step chain stays inside
+it; a line too long for the width goes on under its own guide, never at column 0.
 """
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
+from rich.console import Console, ConsoleOptions, RenderResult
 from rich.text import Text
 
 from autograd_cli.i18n import _, group, ngettext
 from autograd_cli.model import Graph
 from autograd_cli.render.labels import leaf_text, saved_texts
+from autograd_cli.render.layout import wrap_styled
 
 MAX_INDENT = 48
 NOTE = "dim"
+# Room kept beside the guides for a node's text: the longest grad_fn class names
+# (BinaryCrossEntropyWithLogitsBackward0) are 37 characters.
+TEXT_ROOM = 40
+
+
+@dataclass
+class TreeLine:
+    """One line of the tree: a guide, then text that wraps under the guide's end.
+
+    `guide` is drawn before the first line, `hang` before the lines the text wraps
+    onto (the guide with its vertical bars, so the tree stays whole).
+    """
+
+    guide: str
+    hang: str
+    body: Text
+
+    @property
+    def plain(self) -> str:
+        return self.guide + self.body.plain
+
+    def __rich_console__(self, console: Console, options: ConsoleOptions) -> RenderResult:
+        width = options.max_width
+        limit = max(8, min(MAX_INDENT, width - TEXT_ROOM))
+        # The hang is cut where the guide is, so that the bars stay in their columns.
+        cut = len(self.guide) - limit + 2 if len(self.guide) > limit else 0
+        guide = _fold(self.guide, limit)
+        hang = "⋮ " + self.hang[cut:] if cut else self.hang
+        room = max(width - len(hang), 1)
+        if len(guide) + self.body.cell_len <= width:
+            yield Text(guide).append_text(self.body)
+            return
+        first, *rest = wrap_styled(self.body, width - len(guide), room)
+        if first.cell_len > width - len(guide) or any(line.cell_len > room for line in rest):
+            # A word wider than the room left (a dotted path, a long name): it breaks
+            # after a . or _ instead.
+            first, *rest = wrap_styled(self.body, width - len(guide), room, "name")
+        yield Text(guide).append_text(first)
+        for line in rest:
+            yield Text(hang).append_text(line)
 
 
 def tree_lines(
@@ -24,7 +69,7 @@ def tree_lines(
     saved: bool = False,
     precision: int = 4,
     max_nodes: int | None = None,
-) -> list[Text]:
+) -> list[Text | TreeLine]:
     """The tree, at most `max_nodes` nodes of it, then a line saying what was left out."""
     if graph.root is None:
         return [
@@ -35,7 +80,7 @@ def tree_lines(
         ]
     nodes = {node.id: node for node in graph.nodes}
     children = graph.children()
-    lines: list[Text] = []
+    lines: list[Text | TreeLine] = []
     expanded: set[str] = set()
     # (node id, guide before this node, guide for what hangs below it)
     stack: list[tuple[str, str, str]] = [(graph.root, "", "")]
@@ -45,26 +90,26 @@ def tree_lines(
         node = nodes[node_id]
         if node_id not in expanded and len(expanded) >= cap:
             break  # the rest is counted below, not drawn
-        line = Text(_fold(lead))
+        kids = children[node_id]
+        hang = below + ("│   " if kids else "    ")
         if node_id in expanded:
             leaf = f" → {node.leaf.name}" if node.leaf else ""
-            line.append(f"{node_id} ↑ {node.grad_fn}{leaf} " + _("(shown above)"), style=NOTE)
-            lines.append(line)
+            body = Text(f"{node_id} ↑ {node.grad_fn}{leaf} " + _("(shown above)"), style=NOTE)
+            lines.append(TreeLine(lead, below + "    ", body))
             continue
         expanded.add(node_id)
-        line.append(f"{node_id} ", style=NOTE)
-        line.append(node.grad_fn, style="bold" if node.leaf else "")
+        body = Text(f"{node_id} ", style=NOTE)
+        body.append(node.grad_fn, style="bold" if node.leaf else "")
         if node.leaf is not None:
-            line.append(f" → {leaf_text(node)}", style="green")
+            body.append(f" → {leaf_text(node)}", style="green")
         if node_id == graph.root:
-            line.append(f"  ({root_name}.grad_fn)", style=NOTE)
-        lines.append(line)
+            body.append(f"  ({root_name}.grad_fn)", style=NOTE)
+        lines.append(TreeLine(lead, hang, body))
 
-        kids = children[node_id]
         if saved:
-            detail_guide = below + ("│   " if kids else "    ")
             for text in saved_texts(node, precision):
-                lines.append(Text(_fold(detail_guide) + "· " + _("saved") + " " + text, style=NOTE))
+                detail = Text("· " + _("saved") + " " + text, style=NOTE)
+                lines.append(TreeLine(hang, hang + "  ", detail))
         for position, kid in reversed(list(enumerate(kids))):
             last = position == len(kids) - 1
             stack.append(
@@ -87,7 +132,7 @@ def tree_lines(
     return lines
 
 
-def _fold(guide: str) -> str:
-    if len(guide) <= MAX_INDENT:
+def _fold(guide: str, limit: int = MAX_INDENT) -> str:
+    if len(guide) <= limit:
         return guide
-    return "⋮ " + guide[len(guide) - MAX_INDENT + 2 :]
+    return "⋮ " + guide[len(guide) - limit + 2 :]
