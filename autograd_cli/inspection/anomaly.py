@@ -4,6 +4,12 @@ In anomaly mode, autograd records the forward call stack of every node it create
 checks each backward Function's output for NaN, and raises naming the first one
 that returned NaN ("Function 'SqrtBackward0' returned nan values..."), after
 warning with the forward stack of the node. agrad keeps both, in plain words.
+
+That error stops backward() with the other branches of the graph still queued in the
+engine's per-thread ReadyQueue, freed only when agrad's worker thread exits. On a
+thread that is not the main one, that used to race with the interpreter's shutdown
+and abort the process (SIGABRT) in about half the runs of a two-branch loss:
+autograd_cli/worker.py waits for the thread's exit and says why.
 """
 
 from __future__ import annotations
