@@ -2,14 +2,15 @@
 
 Some torch ops open an OpenMP parallel region whatever the size of their tensors
 (binary_cross_entropy_with_logits and its backward in `linear`: on the 2-core machine
-beside two busy processes, 100-700 us a call on 2 threads, 25-100 us on one). Each
-region waits until every thread of the team is scheduled, so a loop of a thousand tiny
-runs pays that wait a thousand times. Tensors smaller than torch's own grain size
-(at::internal::GRAIN_SIZE, 32,768 elements) are never split between threads anyway, so
-one thread loses nothing there; larger ones (a real model in `inspect`, a big `expr`)
-keep every thread. torch.set_num_threads is process-wide, so the previous count is put
-back afterwards, also on error. Inter-op threads (torch.jit.fork) are another setting,
-unused here and left alone.
+beside CPU-bound processes, 130 and 730 us a call on 2 threads, 25 and 100 us on one).
+Each region waits until every thread of its team is scheduled, so a loop of a thousand
+tiny runs pays that wait a thousand times. A second thread only pays off from about
+8,192 elements (measured idle on that machine: a 90 x 90 matmul 15 us on 2 threads,
+20 us on one; 64 x 64 and 4,096-element elementwise chains with their backward take
+the same time on both), so runs whose tensors all have at most TINY_NUMEL elements
+get one thread; larger ones (a real model in `inspect`, a big `expr`) keep them all.
+torch.set_num_threads is process-wide, so the previous count is put back afterwards,
+also on error. Inter-op threads (torch.jit.fork) are another setting, unused here.
 """
 
 from __future__ import annotations
@@ -19,7 +20,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
 
-TINY_NUMEL = 32_768  # at::internal::GRAIN_SIZE: below it torch splits no elementwise work
+TINY_NUMEL = 4096  # a 64 x 64 matrix
 
 # The tutorial's tensors have fixed shapes: w is 5 x 3; jvp's Jacobian is 20 x 20.
 _FIXED_NUMEL = {"linear": 15, "jvp": 400}
@@ -75,10 +76,10 @@ def _expr_numel(params: dict[str, Any]) -> int | None:
 
 @contextmanager
 def one_thread_if_tiny(command: str, params: dict[str, Any]) -> Iterator[None]:
-    """torch.set_num_threads(1) inside when every tensor of the command is below
+    """torch.set_num_threads(1) inside when no tensor of the command has more than
     TINY_NUMEL elements; the previous count is restored on the way out."""
     numel = largest_numel(command, params)
-    if numel is None or numel >= TINY_NUMEL:
+    if numel is None or numel > TINY_NUMEL:
         yield
         return
     import torch

@@ -227,8 +227,8 @@ def test_batch_lines_cannot_write_files(agrad, tmp_path):
     assert list(tmp_path.iterdir()) == []
 
 
-# Intra-op threads: a sweep, or a batch line, whose tensors are all below torch's grain
-# size runs on one thread and gives the count back; anything else keeps torch's threads.
+# Intra-op threads: a sweep, or a batch line, whose tensors all have at most 4,096 elements
+# runs on one thread and gives the count back; anything else keeps torch's threads.
 
 
 @pytest.fixture
@@ -303,13 +303,13 @@ def test_batch_lines_by_size(agrad, three_threads, threads_seen):
         "linear --seed 12..14",  # fails at 13: the next lines must see 3 threads again
         f"inspect {mlp}:build",  # the user's model: its size cannot be known beforehand
         "jvp --jacobian",  # 20 x 20
-        "chain --hidden 181 --length 2",  # a: 181 x 181 = 32,761 elements, under 32,768
-        "chain --hidden 182 --length 2",  # 33,124
-        "expr 'x * y' --var x=randn(100,1) --var y=randn(1,300)",  # variables of 100, 300
-        "expr 'x * y' --var x=randn(100,1) --var y=randn(1,400)",  # ... but x * y is 40,000
-        "expr 'x.sum()' --var x=randn(200,200)",  # 40,000
-        "expr 'x.exp()' --var x=randn(100) --jacobian",  # 100 x 100 under jacrev/jacfwd
-        "expr 'x.exp()' --var x=randn(200) --jacobian",  # 200 x 200
+        "chain --hidden 64 --length 2",  # a: 64 x 64 = 4,096 elements, the most for one
+        "chain --hidden 65 --length 2",  # 4,225
+        "expr 'x * y' --var x=randn(64,1) --var y=randn(1,64)",  # x * y: 4,096
+        "expr 'x * y' --var x=randn(64,1) --var y=randn(1,65)",  # variables of 64, 65; x * y 4,160
+        "expr 'x.sum()' --var x=randn(65,65)",  # 4,225
+        "expr 'x.exp()' --var x=randn(64) --jacobian",  # 64 x 64 under jacrev/jacfwd
+        "expr 'x.exp()' --var x=randn(65) --jacobian",  # 65 x 65
         "expr 'x @ y' --var x=randn(2,3) --var y=randn(4,5)",  # fails on meta: threads kept
     ]
     result = agrad("batch", input="".join(line + "\n" for line in lines))
