@@ -1,8 +1,9 @@
 """One intra-op thread while a sweep or a batch line works on tiny tensors.
 
 Some torch ops open an OpenMP parallel region whatever the size of their tensors
-(binary_cross_entropy_with_logits and its backward in `linear`: on the 2-core machine
-beside CPU-bound processes, 130 and 730 us a call on 2 threads, 25 and 100 us on one).
+(binary_cross_entropy_with_logits in `linear`: on the 2-core machine beside CPU-bound
+processes, 130 us a call on 2 threads, 25 us on one; `linear`'s whole forward and
+backward 730 us against 100 us).
 Each region waits until every thread of its team is scheduled, so a loop of a thousand
 tiny runs pays that wait a thousand times. A second thread only pays off from about
 8,192 elements (measured idle on that machine: a 90 x 90 matmul 15 us on 2 threads,
