@@ -6,7 +6,7 @@ Imported only after options parsed, so torch is loaded only for real work.
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, nullcontext
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
@@ -15,6 +15,7 @@ from autograd_cli.errors import CheckFailed, UsageProblem
 from autograd_cli.i18n import _
 from autograd_cli.model import Report
 from autograd_cli.render import output
+from autograd_cli.threads import one_thread_if_tiny
 from autograd_cli.worker import run_with_big_stack
 
 TREE_MAX_NODES = 200  # default cap of the tree view; the other formats carry all nodes
@@ -123,13 +124,18 @@ def run_command(command: str, params: dict[str, Any], options: RunOptions) -> No
     if node_cap is None and options.format == "table" and not target.image:
         node_cap = TREE_MAX_NODES
 
+    # A batch line is one of many in one process: a tiny one gets one thread
+    # (threads.py). A run on its own keeps torch's threads.
+    in_batch = _captured is not None
+
     def work() -> None:
         # Build, render and free the graph on one big-stack thread: see worker.py.
-        report = BUILDERS[command]({**params, "max_nodes": node_cap})
-        cap = node_cap or TREE_MAX_NODES
-        if options.export is not None:
-            _export(report, command, options, cap)
-        text = _render(report, command, options, cap, target)
+        with one_thread_if_tiny(command, params) if in_batch else nullcontext():
+            report = BUILDERS[command]({**params, "max_nodes": node_cap})
+            cap = node_cap or TREE_MAX_NODES
+            if options.export is not None:
+                _export(report, command, options, cap)
+            text = _render(report, command, options, cap, target)
         if _captured is not None:
             _captured.append(text or "")
         else:
@@ -183,6 +189,11 @@ def run_sweep(
     json_only = _check_capture(options) or options.format == "json"
 
     def work() -> None:
+        # Shapes do not change with the seed: decided once for the whole sweep.
+        with one_thread_if_tiny(command, params):
+            sweep()
+
+    def sweep() -> None:
         if json_only:
             from autograd_cli.render.emit import write_text
             from autograd_cli.render.json_doc import report_json

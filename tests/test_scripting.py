@@ -6,6 +6,7 @@ import json
 import signal
 import subprocess
 import sys
+import threading
 import xml.etree.ElementTree as ET
 from pathlib import Path
 
@@ -224,3 +225,109 @@ def test_batch_lines_cannot_write_files(agrad, tmp_path):
     record = json.loads(result.stdout)
     assert record["exit_code"] == 2 and "--export is not allowed" in record["error"]
     assert list(tmp_path.iterdir()) == []
+
+
+# Intra-op threads: a sweep, or a batch line, whose tensors all have at most 4,096 elements
+# runs on one thread and gives the count back; anything else keeps torch's threads.
+
+
+@pytest.fixture
+def three_threads():
+    """Three intra-op threads (whatever the machine has), so one thread is telling."""
+    previous = torch.get_num_threads()
+    torch.set_num_threads(3)
+    yield
+    torch.set_num_threads(previous)
+
+
+def threads_of_a_new_thread() -> int:
+    """What the next command's worker starts with: torch sets a thread's count on its
+    first use, from the process-wide setting (the asking thread's own may differ)."""
+    seen: list[int] = []
+    thread = threading.Thread(target=lambda: seen.append(torch.get_num_threads()))
+    thread.start()
+    thread.join()
+    return seen[0]
+
+
+@pytest.fixture
+def threads_seen(monkeypatch):
+    """Wraps the builders: each records torch.get_num_threads() as it starts building."""
+    from autograd_cli import runner
+
+    seen: list[tuple[str, int]] = []
+
+    def spy(command, real):
+        def builder(params):
+            seen.append((command, torch.get_num_threads()))
+            if params.get("seed") == 13:
+                raise RuntimeError("seed 13 fails, on purpose")
+            return real(params)
+
+        return builder
+
+    for command, real in list(runner.BUILDERS.items()):
+        monkeypatch.setitem(runner.BUILDERS, command, spy(command, real))
+    return seen
+
+
+@pytest.mark.parametrize("fmt", ["--json", "--color=never"])
+def test_a_tiny_sweep_runs_on_one_thread_and_restores_the_count(
+    agrad, three_threads, threads_seen, fmt
+):
+    result = agrad("linear", "--seed", "0..2", fmt)
+    assert result.exit_code == 0, result.stderr
+    assert threads_seen == [("linear", 1)] * 3
+    assert threads_of_a_new_thread() == 3  # process-wide, so given back
+
+
+def test_a_single_run_keeps_torch_threads(agrad, three_threads, threads_seen):
+    for args in (["linear", "--seed", "0"], ["jvp"], ["chain", "--length", "2"]):
+        assert agrad(*args, "--json").exit_code == 0
+    assert threads_seen == [("linear", 3), ("jvp", 3), ("chain", 3)]
+
+
+def test_the_count_is_restored_when_a_sweep_fails(agrad, three_threads, threads_seen):
+    result = agrad("linear", "--seed", "12..14", "--json")
+    assert result.exit_code == ExitCode.RUNTIME
+    assert threads_seen == [("linear", 1), ("linear", 1)]  # 12, then 13 raises
+    assert threads_of_a_new_thread() == 3
+    assert agrad("linear", "--seed", "0", "--json").exit_code == 0
+    assert threads_seen[-1] == ("linear", 3)
+
+
+def test_batch_lines_by_size(agrad, three_threads, threads_seen):
+    mlp = ROOT / "examples" / "mlp.py"
+    lines = [
+        "linear --seed 1",
+        "linear --seed 12..14",  # fails at 13: the next lines must see 3 threads again
+        f"inspect {mlp}:build",  # the user's model: its size cannot be known beforehand
+        "jvp --jacobian",  # 20 x 20
+        "chain --hidden 64 --length 2",  # a: 64 x 64 = 4,096 elements, the most for one
+        "chain --hidden 65 --length 2",  # 4,225
+        "expr 'x * y' --var x=randn(64,1) --var y=randn(1,64)",  # x * y: 4,096
+        "expr 'x * y' --var x=randn(64,1) --var y=randn(1,65)",  # variables of 64, 65; x * y 4,160
+        "expr 'x.sum()' --var x=randn(65,65)",  # 4,225
+        "expr 'x.exp()' --var x=randn(64) --jacobian",  # 64 x 64 under jacrev/jacfwd
+        "expr 'x.exp()' --var x=randn(65) --jacobian",  # 65 x 65
+        "expr 'x @ y' --var x=randn(2,3) --var y=randn(4,5)",  # fails on meta: threads kept
+    ]
+    result = agrad("batch", input="".join(line + "\n" for line in lines))
+    codes = [json.loads(record)["exit_code"] for record in result.stdout.splitlines()]
+    assert codes == [0, 1, 0, 0, 0, 0, 0, 0, 0, 0, 0, 2]  # line 2: seed 12's result, then 1
+    assert threads_seen == [
+        ("linear", 1),
+        ("linear", 1),
+        ("linear", 1),
+        ("inspect", 3),
+        ("jvp", 1),
+        ("chain", 1),
+        ("chain", 3),
+        ("expr", 1),
+        ("expr", 3),
+        ("expr", 3),
+        ("expr", 1),
+        ("expr", 3),
+        ("expr", 3),
+    ]
+    assert threads_of_a_new_thread() == 3
