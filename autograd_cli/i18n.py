@@ -109,10 +109,19 @@ def choose_language(option: str | None, environ: Mapping[str, str]) -> str:
     return "en"
 
 
+# One catalog object per language: gettext.translation() looks for the .mo on disk on
+# every call (8 stat calls), which `agrad batch` would pay on each of its lines.
+_catalogs: dict[str, gettext.NullTranslations] = {}
+
+
 def use_language(language: str) -> None:
     global _translation, _language
     _language = language
-    _translation = gettext.translation(DOMAIN, LOCALE_DIR, languages=[language], fallback=True)
+    if language not in _catalogs:
+        _catalogs[language] = gettext.translation(
+            DOMAIN, LOCALE_DIR, languages=[language], fallback=True
+        )
+    _translation = _catalogs[language]
 
 
 @contextlib.contextmanager

@@ -7,7 +7,7 @@ is just `to_dict()` of a report.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, fields, is_dataclass
+from dataclasses import dataclass, fields
 from typing import Any, NamedTuple
 
 # A tensor's value as nested Python lists (`Tensor.tolist()`); a float for 0-d.
@@ -441,9 +441,20 @@ def _report_dict(report: Report) -> dict[str, Any]:
 
 def _plain(value: Any) -> Any:
     # Report fields hold flat dataclasses (or tuples of them) whose values are plain
-    # data already; asdict's deep copy would cost ~0.7 ms a report.
-    if isinstance(value, tuple) and value and is_dataclass(value[0]):
+    # data already; asdict's deep copy would cost ~0.7 ms a report. Values (nested
+    # lists of floats) and other plain data are returned at once, untouched: only a
+    # tuple or a dataclass is looked into (a batch of 1,000 lines pays this 90 times each).
+    names = getattr(type(value), "__dataclass_fields__", None)
+    if names is not None:
+        return {
+            name: _plain(item) if isinstance(item, tuple) or _is_record(item) else item
+            for name in names
+            for item in (getattr(value, name),)
+        }
+    if isinstance(value, tuple) and value and _is_record(value[0]):
         return [_plain(item) for item in value]
-    if is_dataclass(value) and not isinstance(value, type):
-        return {f.name: _plain(getattr(value, f.name)) for f in fields(value)}
     return value
+
+
+def _is_record(value: Any) -> bool:
+    return hasattr(type(value), "__dataclass_fields__")
