@@ -272,7 +272,7 @@ ModeOption = Annotated[
         parser=choice_parser(JVP_MODES),
         metavar="[" + "|".join(JVP_MODES) + "]",
         help="reverse: out.backward(v), vᵀ·J, as the tutorial. forward: torch.func.jvp, "
-        "J·t, no backward pass. both: side by side.",
+        "J·t, no backward pass. both: reverse, then forward, one after the other.",
     ),
 ]
 TangentOption = Annotated[

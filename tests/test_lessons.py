@@ -124,3 +124,25 @@ def test_jvp_labels_each_matrix_as_inp_grad_after_that_call(agrad, agrad_json, r
     text = agrad("jvp", "--repeat", str(repeat)).stdout
     assert text.count("inp.grad after this call") == repeat + 1
     assert len(agrad_json("jvp", "--repeat", str(repeat))["steps"]) == repeat + 1
+
+
+def test_forward_mode_records_nothing_only_on_a_detached_input(agrad):
+    def f(x: torch.Tensor) -> torch.Tensor:
+        return (x + 1).pow(2).t()
+
+    inp = torch.eye(4, 5, requires_grad=True)
+    tangent = torch.ones(4, 5)
+    _, detached = torch.func.jvp(f, (inp.detach(),), (tangent,))
+    _, attached = torch.func.jvp(f, (inp,), (tangent,))
+    assert detached.grad_fn is None and inp.grad is None
+    assert attached.grad_fn is not None  # with inp itself, J·t joins inp's graph
+    text = " ".join(agrad("jvp", "--mode", "forward", env={"COLUMNS": "400"}).stdout.split())
+    assert "torch.func.jvp(f, (inp.detach(),), (t,))" in text
+    assert "it would have a grad_fn" in text
+
+
+def test_saved_tensors_of_at_most_eight_elements_are_shown_whole(agrad):
+    # MmBackward0 saves self, x = ones(5) seen as (1, 5): five values, none left out.
+    text = agrad("linear", "--saved", env={"COLUMNS": "200"}).stdout
+    (line,) = [ln for ln in text.splitlines() if "saved self: (1, 5)" in ln]
+    assert line.endswith("= [1.0000, 1.0000, 1.0000, 1.0000, 1.0000]")

@@ -6,7 +6,7 @@ from __future__ import annotations
 from typing import Any
 
 from autograd_cli.i18n import N_, _
-from autograd_cli.model import Graph, GraphNode, SavedTensor, Values
+from autograd_cli.model import TINY_NUMEL, Graph, GraphNode, SavedTensor, Values
 
 GRADIENT_PREVIEW = 4  # values shown before "…" in a gradient label
 # SavedTensor.state, English in the JSON, translated where people read it.
@@ -68,7 +68,8 @@ def _saved_tensor_text(t: SavedTensor, precision: int) -> str:
     text = f"{t.name}: {shape_text(t.shape)} {t.dtype}"
     if t.value is not None:
         text += " = " + (
-            values_preview(t.value, precision)
+            # A saved tensor carries values only up to TINY_NUMEL elements: show them all.
+            values_preview(t.value, precision, limit=TINY_NUMEL)
             if isinstance(t.value, list)
             else number_text(t.value, precision)
         )

@@ -192,9 +192,11 @@ def _forward_section(forward: ForwardProduct, precision: int) -> Iterator[Render
     yield _heading(_("Forward mode: J·t with torch.func.jvp, no backward pass"))
     yield _note(
         _(
-            "torch.func.jvp(f, (inp,), (t,)) pushes a tangent t, shaped like inp, through f "
-            "alongside the function itself and returns J·t, shaped like out. Nothing is "
-            "recorded and .grad is untouched."
+            "torch.func.jvp(f, (inp.detach(),), (t,)) pushes a tangent t, shaped like inp, "
+            "through f alongside the function itself and returns J·t, shaped like out. "
+            "agrad passes inp.detach(), so nothing is recorded for backward() and inp.grad "
+            "is untouched; given inp itself, which requires grad, J·t would join inp's "
+            "graph (it would have a grad_fn)."
         )
     )
     yield _matrix(forward.tangent_value, precision, title=f"t = {forward.tangent}")
@@ -311,8 +313,8 @@ def expr_view(report: ExprReport, precision: int, tree: TreeOptions) -> Iterator
     if not report.steps:
         yield _note(
             _(
-                "out does not require grad (no variable that requires grad reaches it), "
-                "so there is no backward pass and no gradient."
+                "No variable that requires grad reaches out, so there is no backward pass "
+                "and no gradient."
             )
         )
         return
