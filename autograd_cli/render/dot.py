@@ -6,9 +6,9 @@ nodes are filled and carry the leaf's name, shape and, after backward, `.grad`.
 
 from __future__ import annotations
 
-from autograd_cli.i18n import _, group, ngettext
+from autograd_cli.i18n import _
 from autograd_cli.model import Graph, Values
-from autograd_cli.render.labels import multi_input_sources, node_label_lines
+from autograd_cli.render.labels import multi_input_sources, node_label_lines, omitted_note
 
 
 def graph_dot(
@@ -36,11 +36,7 @@ def graph_dot(
         label = f" [label={_quote(str(edge.slot))}]" if edge.source in multi else ""
         out.append(f"  {edge.source} -> {edge.target}{label};")
     if graph.omitted_nodes:
-        note = ngettext(
-            "… {count} more node not shown (--max-nodes)",
-            "… {count} more nodes not shown (--max-nodes)",
-            graph.omitted_nodes,
-        ).format(count=group(graph.omitted_nodes))
+        note = omitted_note(graph.omitted_nodes)
         out.append(f'  omitted [shape=plaintext, style="", label={_quote(note)}];')
     out.append("}")
     return "\n".join(out) + "\n"

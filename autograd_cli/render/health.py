@@ -74,7 +74,7 @@ def graph_summary_lines(report: InspectReport) -> Iterator[RenderableType]:
 
 
 def _what_ran(report: InspectReport, precision: int) -> Text:
-    loss = _stat(report.loss, precision)
+    loss = significant(report.loss, precision)
     if report.form == "model":
         what = _("model {model}, loss_fn {loss_fn}; loss = {loss}").format(
             model=report.model, loss_fn=report.loss_fn, loss=loss
@@ -190,7 +190,3 @@ def _anomaly_section(found: NanOrigin) -> Iterator[RenderableType]:
             yield Text(
                 "  " + _("{at}, in {function}").format(at=at, function=frame.function), style=NOTE
             )
-
-
-def _stat(value: float | None, precision: int) -> str:
-    return significant(value, precision)

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from autograd_cli.i18n import N_, _
+from autograd_cli.i18n import N_, _, group, ngettext
 from autograd_cli.model import TINY_NUMEL, Graph, GraphNode, SavedTensor, Values
 
 GRADIENT_PREVIEW = 4  # values shown before "…" in a gradient label
@@ -99,6 +99,15 @@ def node_label_lines(
     if saved:
         lines += [_("saved") + " " + text for text in saved_texts(node, precision)]
     return [line for line in lines if line]
+
+
+def omitted_note(count: int) -> str:
+    """The DOT and Mermaid pictures' last word: how many nodes --max-nodes left out."""
+    return ngettext(
+        "… {count} more node not shown (--max-nodes)",
+        "… {count} more nodes not shown (--max-nodes)",
+        count,
+    ).format(count=group(count))
 
 
 def multi_input_sources(graph: Graph) -> set[str]:

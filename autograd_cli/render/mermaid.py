@@ -2,9 +2,8 @@
 
 from __future__ import annotations
 
-from autograd_cli.i18n import group, ngettext
 from autograd_cli.model import Graph, Values
-from autograd_cli.render.labels import multi_input_sources, node_label_lines
+from autograd_cli.render.labels import multi_input_sources, node_label_lines, omitted_note
 
 # Mermaid reads these inside a quoted label; entity codes keep them literal.
 _ENTITIES = {"&": "#amp;", '"': "#quot;", "<": "#lt;", ">": "#gt;"}
@@ -31,11 +30,7 @@ def graph_mermaid(
         arrow = f"-->|{edge.slot}|" if edge.source in multi else "-->"
         out.append(f"    {edge.source} {arrow} {edge.target}")
     if graph.omitted_nodes:
-        note = ngettext(
-            "… {count} more node not shown (--max-nodes)",
-            "… {count} more nodes not shown (--max-nodes)",
-            graph.omitted_nodes,
-        ).format(count=group(graph.omitted_nodes))
+        note = omitted_note(graph.omitted_nodes)
         out.append(f'    omitted["{_escape(note)}"]')
     out.append("    classDef leaf fill:#cfe8ff,stroke:#4a90d9")
     return "\n".join(out) + "\n"

@@ -492,14 +492,14 @@ def _non_leaf_section(facts: NonLeafGrad, precision: int) -> Iterator[Renderable
         yield _indented(
             Text(_("torch warned: {warning}").format(warning=facts.warning), style="yellow"), 4
         )
-    yield _note(
-        _(
+    yield _code(
+        facts.code,
+        intro=_(
             "backward() fills .grad only for the leaves that require grad (here w and b). "
             "{name} is an intermediate result (is_leaf = False): its gradient is used on the "
             "way to the leaves, then dropped. {name}.retain_grad() before backward() keeps it:"
-        ).format(name=facts.name)
+        ).format(name=facts.name),
     )
-    yield Group(*(Text("  " + line, style=CODE) for line in facts.code))
     yield _matrix(facts.retained_grad, precision, title=f"{facts.name}.grad")
     yield _note(
         _(
@@ -520,8 +520,8 @@ def _matrix(value: Values, precision: int, title: str | Text) -> RenderableType:
         return Text.assemble(title, f" = {number_text(value, precision)}")
     numbers = flat(value)
     heading = title if isinstance(title, Text) else Text(title)
+    shape = _shape_of(value)
     if len(numbers) > MATRIX_MAX_NUMEL:
-        shape = _shape_of(value)
         summary = " " + ngettext(
             "{shape}, {count} value: {preview}", "{shape}, {count} values: {preview}", len(numbers)
         ).format(
@@ -530,7 +530,6 @@ def _matrix(value: Values, precision: int, title: str | Text) -> RenderableType:
             preview=values_preview(value, precision),
         )
         return Text.assemble(title, (summary, NOTE), (" " + _("(all of them: --json)"), NOTE))
-    shape = _shape_of(value)
     if len(shape) <= 2:
         rows = value if shape and len(shape) == 2 else [value]
         return Group(heading, NumberGrid(rows, precision))  # type: ignore[arg-type]
