@@ -68,8 +68,8 @@ def _lines(source: TextIO) -> Iterator[tuple[int, str]]:
 
 
 def _run_line(group: Any, number: int, text: str) -> Iterator[tuple[str, int]]:
-    from autograd_cli.entry import outcome
     from autograd_cli.i18n import speaking
+    from autograd_cli.outcome import outcome
     from autograd_cli.runner import capturing_json
 
     head = f'{{"line":{number},"command":{json.dumps(text, ensure_ascii=False)}'

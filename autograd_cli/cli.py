@@ -8,7 +8,6 @@ from typing import Annotated, Any
 
 import typer
 
-from autograd_cli.entry import AgradCommand, AgradGroup
 from autograd_cli.errors import UsageProblem
 from autograd_cli.expression.grammar import GRAMMAR
 from autograd_cli.i18n import _
@@ -40,6 +39,7 @@ from autograd_cli.options import (
     parse_target,
     threshold_parser,
 )
+from autograd_cli.typer_classes import AgradCommand, AgradGroup
 
 
 def _show_version(value: bool) -> None:

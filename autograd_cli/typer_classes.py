@@ -1,0 +1,141 @@
+"""agrad's Typer command and group classes: help in the reader's language, plain
+argument names, counted extra arguments, and a group whose `main` turns every
+outcome into an exit code and at most one `agrad: error: ...` line (outcome.py).
+"""
+
+import contextlib
+import os
+import sys
+from collections.abc import Iterator, Sequence
+from typing import Any, NoReturn
+
+from typer.core import TyperCommand, TyperGroup
+
+from autograd_cli import coercion
+from autograd_cli.errors import ExitCode
+from autograd_cli.i18n import (
+    UnknownLanguage,
+    _,
+    choose_language,
+    language_from_argv,
+    ngettext,
+    speaking,
+)
+from autograd_cli.outcome import fail, outcome, report
+from autograd_cli.usage_errors import printable
+
+
+@contextlib.contextmanager
+def _translated_help(command: Any, ctx: Any, subcommands: Sequence[Any] = ()) -> Iterator[None]:
+    """The command's help, epilog and option help in the current language, while its
+    help is formatted. The English texts are the catalog's msgids; they come back after."""
+    texts = [(command, "help"), (command, "epilog"), (command, "short_help")]
+    texts += [(param, "help") for param in command.get_params(ctx)]
+    texts += [(sub, "short_help") for sub in subcommands]
+    saved = [(owner, name, getattr(owner, name, None)) for owner, name in texts]
+    for owner, name, text in saved:
+        if isinstance(text, str) and text:
+            setattr(owner, name, _(text))
+    try:
+        yield
+    finally:
+        for owner, name, text in saved:
+            setattr(owner, name, text)
+
+
+def _format_usage(command: Any, ctx: Any, formatter: Any) -> None:
+    pieces = command.collect_usage_pieces(ctx)
+    formatter.write_usage(ctx.command_path, " ".join(pieces), prefix=_("Usage: "))
+
+
+def _with_plain_arguments(params: list[Any]) -> list[Any]:
+    """Arguments named by their metavar alone in help and usage: Typer would add the
+    Python type of the parameter (`TARGET <TargetSpec>`, `EXPR <str>`), which is
+    agrad's code, not something the reader types, and write a required one `{TARGET}`
+    where Click and POSIX write `TARGET` (and `[EXPR]` for an optional one)."""
+    for param in params:
+        if getattr(param, "param_type_name", None) == "argument" and param.metavar:
+            piece = param.metavar if param.required else f"[{param.metavar}]"
+            param.display_type_rich = lambda ctx: None
+            param.get_usage_pieces = lambda ctx, piece=piece: [piece]
+    return params
+
+
+class AgradCommand(TyperCommand):
+    def get_params(self, ctx: Any) -> list[Any]:
+        return _with_plain_arguments(coercion.direct(super().get_params(ctx)))
+
+    def parse_args(self, ctx: Any, args: list[str]) -> list[str]:
+        # Click says "Got unexpected extra argument(s) (...)" in English; agrad counts
+        # them itself, so the message has the right plural and is in the catalog.
+        allowed = ctx.allow_extra_args
+        ctx.allow_extra_args = True
+        try:
+            rest = super().parse_args(ctx, args)
+        finally:
+            ctx.allow_extra_args = allowed
+        if rest and not allowed and not ctx.resilient_parsing:
+            ctx.fail(
+                ngettext(
+                    "Got an unexpected extra argument ({extra})",
+                    "Got unexpected extra arguments ({extra})",
+                    len(rest),
+                ).format(extra=" ".join(printable(arg) for arg in rest))
+            )
+        return rest
+
+    def format_help(self, ctx: Any, formatter: Any) -> None:
+        with _translated_help(self, ctx):
+            super().format_help(ctx, formatter)
+
+    def format_usage(self, ctx: Any, formatter: Any) -> None:
+        _format_usage(self, ctx, formatter)
+
+
+class AgradGroup(TyperGroup):
+    """Runs Click non-standalone so every failure becomes one `agrad: error:` line."""
+
+    def main(  # type: ignore[override]
+        self, args: Sequence[str] | None = None, prog_name: str | None = None, **extra: Any
+    ) -> NoReturn:
+        argv = list(sys.argv[1:] if args is None else args)
+        try:
+            language = choose_language(language_from_argv(argv), os.environ)
+        except UnknownLanguage as e:
+            sys.exit(fail(e.message(), ExitCode.USAGE))
+        with speaking(language):
+            # A bare `agrad` (or `agrad --lang vi`) teaches instead of failing.
+            bare = (
+                not argv
+                or (len(argv) == 2 and argv[0] == "--lang")
+                or (len(argv) == 1 and argv[0].startswith("--lang="))
+            )
+            code = report(
+                *outcome(
+                    lambda: super(AgradGroup, self).main(
+                        args=[*argv, "--help"] if bare else argv,
+                        prog_name="agrad",
+                        standalone_mode=False,
+                        **extra,
+                    )
+                )
+            )
+        from autograd_cli.worker import worker_left_running
+
+        if worker_left_running():  # interrupted mid-work: see worker.py
+            with contextlib.suppress(OSError, ValueError):
+                sys.stdout.flush()
+            sys.stderr.flush()
+            os._exit(code)
+        sys.exit(code)
+
+    def get_params(self, ctx: Any) -> list[Any]:
+        return coercion.direct(super().get_params(ctx))
+
+    def format_help(self, ctx: Any, formatter: Any) -> None:
+        subcommands = [self.get_command(ctx, name) for name in self.list_commands(ctx)]
+        with _translated_help(self, ctx, [c for c in subcommands if c is not None]):
+            super().format_help(ctx, formatter)
+
+    def format_usage(self, ctx: Any, formatter: Any) -> None:
+        _format_usage(self, ctx, formatter)
