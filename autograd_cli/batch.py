@@ -12,7 +12,7 @@ from typer.core import TyperGroup
 
 from autograd_cli.errors import ExitCode, UsageProblem
 from autograd_cli.i18n import _
-from autograd_cli.worker import run_with_big_stack
+from autograd_cli.worker import run_work
 
 REFUSED = {"batch": "a batch line cannot run batch"}
 NO_TEXT_OUTPUT = {"-h", "--help", "--version", "--grammar"}
@@ -35,7 +35,7 @@ def run_batch(path: str, group: Any) -> int:
 
     try:
         # One worker thread for every line, not one per line (see worker.py).
-        run_with_big_stack(work)
+        run_work(work)
     finally:
         if source is not sys.stdin:
             source.close()
@@ -70,7 +70,7 @@ def _lines(source: TextIO) -> Iterator[tuple[int, str]]:
 def _run_line(group: Any, number: int, text: str) -> Iterator[tuple[str, int]]:
     from autograd_cli.i18n import speaking
     from autograd_cli.outcome import outcome
-    from autograd_cli.runner import capturing_json
+    from autograd_cli.render.output import Memory
 
     head = f'{{"line":{number},"command":{json.dumps(text, ensure_ascii=False)}'
     try:
@@ -85,10 +85,15 @@ def _run_line(group: Any, number: int, text: str) -> Iterator[tuple[str, int]]:
         yield _error(head, ExitCode.USAGE, problem), ExitCode.USAGE
         return
     # Records are machine output: English whatever --lang says, like the JSON in them.
-    with capturing_json() as documents, speaking("en"):
+    # The line's JSON goes to an in-memory sink, handed down as Click's context object.
+    sink = Memory()
+    with speaking("en"):
         code, lines = outcome(
-            lambda: TyperGroup.main(group, args=argv, prog_name="agrad", standalone_mode=False)
+            lambda: TyperGroup.main(
+                group, args=argv, prog_name="agrad", standalone_mode=False, obj=sink
+            )
         )
+    documents = sink.documents
     message = (lines or ("no output",))[0]
     if not documents:
         yield _error(head, code, message), code

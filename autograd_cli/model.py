@@ -8,7 +8,7 @@ is just `to_dict()` of a report.
 from __future__ import annotations
 
 from dataclasses import dataclass, fields
-from typing import Any, NamedTuple
+from typing import Any, ClassVar, NamedTuple
 
 # A tensor's value as nested Python lists (`Tensor.tolist()`); a float for 0-d.
 Values = Any
@@ -148,34 +148,6 @@ class Gradient:
 
 
 @dataclass(frozen=True)
-class FreezeCase:
-    """`requires_grad` of the tensor one statement makes; `case` is a stable key for JSON."""
-
-    case: str  # "built", "no_grad" or "detach"
-    code: str
-    requires_grad: bool
-    tensor: str = "z"  # the tensor `code` makes: "z", or "z_det" for detach()
-    # detach() only: z's own requires_grad afterwards (detach() leaves z as it was).
-    source_requires_grad: bool | None = None
-
-
-@dataclass(frozen=True)
-class NonLeafGrad:
-    """The tutorial's rule that only leaves get .grad, run on z.
-
-    `grad` is z.grad read after loss.backward() (None: autograd does not keep a
-    non-leaf's gradient), `warning` what torch warned on that read, and
-    `retained_grad` z.grad after the same forward and backward with z.retain_grad().
-    """
-
-    name: str
-    code: tuple[str, ...]  # the retain_grad() statements that were run
-    grad: Values
-    warning: str | None
-    retained_grad: Values
-
-
-@dataclass(frozen=True)
 class LeafCheck:
     """One leaf's gradient against an independent reference."""
 
@@ -198,15 +170,6 @@ class CheckReport:
 
 
 @dataclass(frozen=True)
-class ForwardProduct:
-    """Forward mode: J·t for a tangent t of the input's shape (torch.func.jvp)."""
-
-    tangent: str  # as given: "ones", "randn" or "onehot:I,J"
-    tangent_value: Values
-    product: Values  # J·t, shaped like the output
-
-
-@dataclass(frozen=True)
 class JacobianFacts:
     """The full Jacobian of the output with respect to one leaf, flattened."""
 
@@ -216,129 +179,6 @@ class JacobianFacts:
     matrix: Values  # (output elements) x (input elements), row-major flattening
     jacfwd_max_abs_diff: float  # jacrev against jacfwd
     vjp_max_abs_diff: float  # vᵀ·J (v = ones) against backward(v)'s .grad
-
-
-class _Report:
-    """What every report offers its renderers."""
-
-    command: str
-
-    def to_dict(self) -> dict[str, Any]:
-        return _report_dict(self)  # type: ignore[arg-type]
-
-    def leaf_gradients(self) -> dict[str, Values]:
-        """Each leaf's gradient after the last backward(), by leaf name."""
-        return {g.name: g.value for g in self.gradients}  # type: ignore[attr-defined]
-
-
-@dataclass(frozen=True)
-class LinearReport(_Report):
-    """Everything `agrad linear` shows, in the order it shows it."""
-
-    seed: int
-    statements: tuple[str, ...]
-    tensors: tuple[TensorFacts, ...]
-    graph: Graph
-    gradients: tuple[Gradient, ...]
-    freezing: tuple[FreezeCase, ...]
-    check: CheckReport | None = None  # with --check
-    device: str = "cpu"
-    dtype: str = "float32"
-    non_leaf: NonLeafGrad | None = None
-
-    command = "linear"
-
-
-@dataclass(frozen=True)
-class AccumulationStep:
-    """`inp.grad` right after one backward call."""
-
-    call: int  # 1-based count of backward calls so far
-    zeroed_before: bool  # True for the call made right after grad.zero_()
-    grad: Values
-
-
-@dataclass(frozen=True)
-class JvpReport(_Report):
-    """Everything `agrad jvp` shows, in the order it shows it."""
-
-    repeat: int
-    statements: tuple[str, ...]
-    tensors: tuple[TensorFacts, ...]
-    graph: Graph
-    vector: str  # the v of each backward(v) call, as code
-    steps: tuple[AccumulationStep, ...]  # reverse mode's backward() calls; () in forward mode
-    check: CheckReport | None = None  # with --check
-    mode: str = "reverse"  # "reverse", "forward" or "both"
-    forward: ForwardProduct | None = None  # forward mode's J·t
-    jacobian: JacobianFacts | None = None  # with --jacobian
-    device: str = "cpu"
-    dtype: str = "float32"
-
-    command = "jvp"
-
-    def leaf_gradients(self) -> dict[str, Values]:
-        return {"inp": self.steps[-1].grad} if self.steps else {}
-
-
-@dataclass(frozen=True)
-class ChainReport(_Report):
-    """Everything `agrad chain` shows: an RNN-like recurrence unrolled N steps."""
-
-    length: int
-    hidden: int
-    seed: int
-    statements: tuple[str, ...]
-    tensors: tuple[TensorFacts, ...]
-    graph: Graph
-    gradients: tuple[Gradient, ...]
-    check: CheckReport | None = None  # with --check
-    device: str = "cpu"
-    dtype: str = "float32"
-
-    command = "chain"
-
-
-@dataclass(frozen=True)
-class ExprVariable:
-    name: str
-    constructor: str  # as typed, e.g. "randn(5,3)"
-    requires_grad: bool
-
-
-@dataclass(frozen=True)
-class ExprStep:
-    """The gradient of every leaf that requires grad, right after one backward call."""
-
-    call: int
-    zeroed_before: bool
-    grads: dict[str, Values]  # None for a leaf that backward() did not reach
-
-
-@dataclass(frozen=True)
-class ExprReport(_Report):
-    """Everything `agrad expr` shows for the user's own expression."""
-
-    expression: str
-    seed: int
-    dtype: str
-    repeat: int
-    variables: tuple[ExprVariable, ...]
-    statements: tuple[str, ...]
-    tensors: tuple[TensorFacts, ...]
-    graph: Graph
-    vector: str | None  # "torch.ones_like(out)"; None when out is a scalar or has no graph
-    steps: tuple[ExprStep, ...]
-    gradients: tuple[Gradient, ...]
-    warnings: tuple[str, ...]  # torch's warnings while evaluating, first line each
-    check: CheckReport | None = None  # with --check
-    jacobians: tuple[JacobianFacts, ...] = ()  # with --jacobian: one per leaf
-    device: str = "cpu"
-
-    command = "expr"
-
-    def leaf_gradients(self) -> dict[str, Values]:
-        return {g.name: g.value for g in self.gradients if g.value is not None}
 
 
 HEALTH_FLAGS = ("vanishing", "exploding", "dead", "nonfinite", "unused", "frozen")
@@ -400,43 +240,58 @@ class NanOrigin:
     forward_trace: tuple[ForwardFrame, ...]  # the forward call stack, outermost first
 
 
-@dataclass(frozen=True)
-class InspectReport(_Report):
-    """Everything `agrad inspect` shows about one backward pass of the user's code."""
+@dataclass(frozen=True, kw_only=True)
+class Report:
+    """What every command's report offers: its backward graph and its JSON.
 
-    target: str  # as typed: PATH.py:NAME or module:NAME
-    arguments: dict[str, Any]  # --arg key=value, parsed
-    seed: int
-    form: str  # "model": NAME returned (model, inputs, [targets,] loss_fn); "loss": a loss
-    model: str | None  # the model's class name
-    loss_fn: str | None  # the loss function's name
-    loss: float
-    vanish: float
-    explode: float
-    parameters: tuple[ParameterHealth, ...]
-    flag_counts: dict[str, int]  # every flag of HEALTH_FLAGS -> parameters that raise it
-    graph_summary: GraphSummary
+    A scenario's report is a subclass that adds only its own facts. Its JSON is
+    {"command": ..., then the fields in `layout` order}: declaration order unless
+    `layout` says otherwise (the first commands keep the key order their separate
+    classes had, because scripts read it; tests/test_json_identity.py pins it).
+    """
+
+    command: ClassVar[str]
+    layout: ClassVar[tuple[str, ...] | None] = None
+
     graph: Graph
-    anomaly: NanOrigin | None = None  # with --anomaly and non-finite gradients
-    fail_on: tuple[str, ...] = ()
-    failing: tuple[str, ...] = ()  # flags of fail_on that were raised
 
-    command = "inspect"
+    def keys(self) -> tuple[str, ...]:
+        return self.layout or tuple(f.name for f in fields(self))
+
+    def to_dict(self) -> dict[str, Any]:
+        """Fields in layout order; the graph through its fast to_dict()."""
+        out: dict[str, Any] = {"command": self.command}
+        for name in self.keys():
+            value = getattr(self, name)
+            out[name] = value.to_dict() if isinstance(value, Graph) else _plain(value)
+        return out
 
     def leaf_gradients(self) -> dict[str, Values]:
-        return {}  # statistics instead: a model's gradients are too big to label nodes
+        """Each leaf's gradient after the last backward(), by leaf name (graph labels)."""
+        return {}
 
 
-Report = LinearReport | JvpReport | ChainReport | ExprReport | InspectReport
+@dataclass(frozen=True, kw_only=True)
+class StatementsReport(Report):
+    """A scenario that runs statements shown to the reader: the tensors they made,
+    and --check's verdict on the gradients."""
+
+    statements: tuple[str, ...]
+    tensors: tuple[TensorFacts, ...]
+    check: CheckReport | None = None  # with --check
+    device: str = "cpu"
+    dtype: str = "float32"
 
 
-def _report_dict(report: Report) -> dict[str, Any]:
-    """Fields in declaration order; the graph through its fast to_dict()."""
-    out: dict[str, Any] = {"command": report.command}
-    for f in fields(report):
-        value = getattr(report, f.name)
-        out[f.name] = value.to_dict() if isinstance(value, Graph) else _plain(value)
-    return out
+@dataclass(frozen=True, kw_only=True)
+class GradientsReport(StatementsReport):
+    """A seeded scenario whose leaves get their .grad from one backward()."""
+
+    seed: int
+    gradients: tuple[Gradient, ...]
+
+    def leaf_gradients(self) -> dict[str, Values]:
+        return {g.name: g.value for g in self.gradients if g.value is not None}
 
 
 def _plain(value: Any) -> Any:

@@ -1,72 +1,87 @@
-"""The options the commands share: caps, parsers and Typer option types.
+"""The command line's shared options, declared once: caps, parsers, Typer types, and
+the groups a scenario takes (scenarios/__init__.py: SEED, TENSOR, CHECK).
 
-Every parser takes the text typed on the command line or the declared default, and
-raises typer.BadParameter naming what is allowed. Nothing here imports torch.
+Every parser is plain Python over the text typed on the command line: it returns
+the value or raises ValueError naming what is allowed. `from_text` makes it a Typer
+`parser=`: a declared default arrives already parsed and passes unchanged, and a
+ValueError becomes typer.BadParameter, which Click reports with the option's name.
+Nothing here imports torch.
 """
 
-import keyword
+from __future__ import annotations
+
+import inspect
+from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Annotated, Any, NamedTuple
+from typing import Annotated, Any
 
 import typer
 
+from autograd_cli.devices import DEVICES
 from autograd_cli.i18n import LANGUAGES, N_, UnknownLanguage, _, choose_language, group
-from autograd_cli.model import HEALTH_FLAGS, PROBLEM_FLAGS
+from autograd_cli.render.formats import Format
 
 SEED_MIN = -(2**63)  # torch.manual_seed accepts any value that fits int64 or uint64
 SEED_MAX = 2**64 - 1
 MAX_REPEAT = 1000
 MAX_PRECISION = 12
-MAX_LENGTH = 200_000
-MAX_HIDDEN = 256
 MAX_NODES_CAP = 10_000_000
 MAX_SEEDS = 100_000
-FORMATS = ("table", "json", "dot", "mermaid")
 COLOR_MODES = ("auto", "always", "never")
 DTYPE_NAMES = ("float32", "float64")
 
 
-def choice_parser(choices: tuple[str, ...]) -> Any:
-    """A Typer parser for one of `choices` (any case), whose error lists them."""
+def from_text(parse: Callable[[str], Any]) -> Callable[[Any], Any]:
+    """`parse` as a Typer parser (see the module docstring)."""
+
+    def parser(value: Any) -> Any:
+        if not isinstance(value, str):
+            return value  # the declared default, already the parsed value
+        try:
+            return parse(value)
+        except ValueError as e:
+            raise typer.BadParameter(str(e)) from None
+
+    parser.__doc__ = parse.__doc__
+    return parser
+
+
+def choice(choices: tuple[str, ...]) -> Callable[[str], str]:
+    """A parser for one of `choices` (any case), whose error lists them."""
 
     def parse(text: str) -> str:
-        choice = text.strip().lower()
-        if choice not in choices:
-            raise typer.BadParameter(
+        picked = text.strip().lower()
+        if picked not in choices:
+            raise ValueError(
                 _("{value!r} is not one of: {choices}.").format(
                     value=text, choices=", ".join(choices)
                 )
             )
-        return choice
+        return picked
 
     return parse
 
 
-def as_path(text: str | Path) -> Path:
-    return Path(text) if isinstance(text, str) else text
-
-
-def int_parser(low: int, high: int, what: str = "") -> Any:
-    """A Typer parser for an integer in [low, high] whose error names the range.
+def integer(low: int, high: int, what: str = "") -> Callable[[str], int]:
+    """A parser for an integer in [low, high] whose error names the range.
 
     `what` (a catalog message) says more about the range, e.g. who sets it."""
 
-    def parse(text: str | int) -> int:
-        if isinstance(text, int):  # the declared default arrives already parsed
-            return text
+    def parse(text: str) -> int:
         allowed = _("an integer from {low} to {high}").format(low=low, high=high)
         if what:
             allowed += " " + _(what)
         try:
             number = int(text.strip(), 10)
         except ValueError:
-            raise typer.BadParameter(
+            raise ValueError(
                 _("{value!r} is not an integer; allowed: {allowed}.").format(
                     value=text, allowed=allowed
                 )
             ) from None
         if not low <= number <= high:
-            raise typer.BadParameter(
+            raise ValueError(
                 _("{number} is out of range; allowed: {allowed}.").format(
                     number=number, allowed=allowed
                 )
@@ -76,20 +91,44 @@ def int_parser(low: int, high: int, what: str = "") -> Any:
     return parse
 
 
-class SeedSpec(NamedTuple):
+def positive(option: str) -> Callable[[str], float]:
+    """A parser for a positive, finite float (--vanish, --explode)."""
+
+    def parse(text: str) -> float:
+        try:
+            value = float(text)
+        except ValueError:
+            value = float("nan")
+        if not (value > 0 and value != float("inf")):
+            raise ValueError(
+                _(
+                    "{value!r} is not allowed; {option} is a positive finite number such as 1e-7."
+                ).format(value=text, option=option)
+            )
+        return value
+
+    return parse
+
+
+def text(value: str) -> str:
+    """A parser that keeps the text as typed (arguments such as EXPR and FILE)."""
+    return value
+
+
+@dataclass(frozen=True)
+class SeedSpec:
     """--seed as given: one seed, or a sweep over a range or list of seeds."""
 
     seeds: tuple[int, ...]
     sweep: bool  # written as a range or a list, even of one seed
 
+    def __str__(self) -> str:  # as --help shows the default
+        return ",".join(map(str, self.seeds))
 
-def parse_seeds(text: str | int | SeedSpec) -> SeedSpec:
+
+def parse_seeds(text: str) -> SeedSpec:
     """`7`, `0..999` (inclusive), `1,5,9`, or a mix such as `0..9,100,200..210`."""
-    if isinstance(text, SeedSpec):
-        return text
-    if isinstance(text, int):  # the declared default
-        return SeedSpec((text,), sweep=False)
-    one = int_parser(SEED_MIN, SEED_MAX, N_("(what torch.manual_seed accepts)"))
+    one = integer(SEED_MIN, SEED_MAX, N_("(what torch.manual_seed accepts)"))
     form = _("S, A..B (inclusive, A <= B) or a comma-separated list of those, e.g. 0..999 or 1,5,9")
     seeds: list[int] = []
     for item in text.split(","):
@@ -98,14 +137,14 @@ def parse_seeds(text: str | int | SeedSpec) -> SeedSpec:
             seeds.append(one(low))
         else:
             if not low.strip() or not high.strip():
-                raise typer.BadParameter(
+                raise ValueError(
                     _("{value!r} is not a range; allowed: {form}.").format(
                         value=item.strip(), form=form
                     )
                 )
             first, last = one(low), one(high)
             if first > last:
-                raise typer.BadParameter(
+                raise ValueError(
                     _("{value!r} is an empty range (start > end); allowed: {form}.").format(
                         value=item.strip(), form=form
                     )
@@ -115,7 +154,7 @@ def parse_seeds(text: str | int | SeedSpec) -> SeedSpec:
             else:
                 seeds.extend(range(first, last + 1))
         if len(seeds) > MAX_SEEDS:
-            raise typer.BadParameter(
+            raise ValueError(
                 _("more than {count} seeds; a sweep runs at most {count}.").format(
                     count=group(MAX_SEEDS)
                 )
@@ -123,41 +162,81 @@ def parse_seeds(text: str | int | SeedSpec) -> SeedSpec:
     return SeedSpec(tuple(seeds), sweep=len(seeds) > 1 or "," in text or ".." in text)
 
 
+def parse_language(text: str) -> str:
+    """--lang: applied before parsing (typer_classes.py reads it from argv first, so
+    that --help and parse errors already speak it); checked again here."""
+    try:
+        return choose_language(text, {})
+    except UnknownLanguage as e:
+        raise ValueError(e.message()) from None
+
+
+def _choice_metavar(choices: tuple[str, ...]) -> str:
+    return "[" + "|".join(choices) + "]"
+
+
+FORMATS = tuple(f.value for f in Format)
+
 SeedOption = Annotated[
     SeedSpec,
     typer.Option(
         "--seed",
-        parser=parse_seeds,
+        parser=from_text(parse_seeds),
         metavar="S",
         help=f"torch.manual_seed(S) before the statements; {SEED_MIN} to {SEED_MAX}. A range "
         f"A..B or a list 1,5,9 (up to {MAX_SEEDS:,} seeds) sweeps them all in one process: "
         "JSON Lines with --json, one summary table otherwise.",
     ),
 ]
-
-
-JsonFlag = Annotated[
-    bool,
-    typer.Option("--json", help="Shorthand for --format json."),
+DtypeOption = Annotated[
+    str,
+    typer.Option(
+        "--dtype",
+        parser=from_text(choice(DTYPE_NAMES)),
+        metavar=_choice_metavar(DTYPE_NAMES),
+        help="dtype of the floating tensors (float32, as the tutorial).",
+    ),
+]
+DeviceOption = Annotated[
+    str,
+    typer.Option(
+        "--device",
+        parser=from_text(choice(DEVICES)),
+        metavar=_choice_metavar(DEVICES),
+        help="Where the tensors live: cpu (the tutorial's), cuda, mps, or auto (an "
+        "accelerator when there is one). Random numbers on an accelerator come from its "
+        "own generator.",
+    ),
+]
+PrecisionOption = Annotated[
+    int,
+    typer.Option(
+        "--precision",
+        parser=from_text(integer(0, MAX_PRECISION)),
+        metavar="N",
+        help=f"Decimals shown in tables and graph labels (0-{MAX_PRECISION}). JSON is always "
+        "full precision.",
+    ),
 ]
 FormatOption = Annotated[
-    str,
+    Format,
     typer.Option(
         "--format",
         "-f",
-        parser=choice_parser(FORMATS),
-        metavar="[" + "|".join(FORMATS) + "]",
+        parser=from_text(lambda value: Format(choice(FORMATS)(value))),
+        metavar=_choice_metavar(FORMATS),
         help="table: the human view. json: one strict JSON document. dot: Graphviz DOT "
         "text of the backward graph (render with dot -Tsvg). mermaid: a Mermaid flowchart "
         "for Markdown.",
     ),
 ]
+JsonFlag = Annotated[bool, typer.Option("--json", help="Shorthand for --format json.")]
 OutputOption = Annotated[
     Path | None,
     typer.Option(
         "--output",
         "-o",
-        parser=as_path,
+        parser=from_text(Path),
         metavar="FILE",
         help="Write to FILE instead of stdout. FILE.svg or FILE.png draws the graph "
         "with Graphviz's dot program (which must be installed).",
@@ -167,7 +246,7 @@ ExportOption = Annotated[
     Path | None,
     typer.Option(
         "--export",
-        parser=as_path,
+        parser=from_text(Path),
         metavar="FILE",
         help="Also write the human view to FILE.svg (a picture), FILE.html (a page) or "
         "FILE.txt, for slides and notes; stdout is unchanged.",
@@ -185,49 +264,12 @@ MaxNodesOption = Annotated[
     int | None,
     typer.Option(
         "--max-nodes",
-        parser=int_parser(1, MAX_NODES_CAP),
+        parser=from_text(integer(1, MAX_NODES_CAP)),
         metavar="N",
         help="Show at most N nodes of the graph, in walk order. Default: 200 in the "
         "tree view, every node in json, dot and mermaid.",
     ),
 ]
-PrecisionOption = Annotated[
-    int,
-    typer.Option(
-        "--precision",
-        parser=int_parser(0, MAX_PRECISION),
-        metavar="N",
-        help=f"Decimals shown in tables and graph labels (0-{MAX_PRECISION}). JSON is always "
-        "full precision.",
-    ),
-]
-
-
-ColorOption = Annotated[
-    str,
-    typer.Option(
-        "--color",
-        parser=choice_parser(COLOR_MODES),
-        metavar="[" + "|".join(COLOR_MODES) + "]",
-        help="Colour in tables: auto (only on a terminal, off when NO_COLOR is set), "
-        "always, or never.",
-    ),
-]
-
-
-class OutputOptions(NamedTuple):
-    """The output options every command shares, as parsed."""
-
-    precision: int
-    color: str
-    output: Path | None
-    saved: bool
-    max_nodes: int | None
-    export: Path | None
-
-
-parse_dtype = choice_parser(DTYPE_NAMES)
-
 CheckFlag = Annotated[
     bool,
     typer.Option(
@@ -236,55 +278,28 @@ CheckFlag = Annotated[
         "in float64) and compare; a gradient outside the tolerance exits 3.",
     ),
 ]
-
-JVP_MODES = ("reverse", "forward", "both")
-JVP_SHAPE = (4, 5)  # inp = eye(4, 5)
-
-
-def parse_tangent(text: str) -> str:
-    """ones, randn, or onehot:I,J with 0 <= I < 4, 0 <= J < 5 (an element of inp)."""
-    spec = text.strip().lower()
-    if spec in ("ones", "randn"):
-        return spec
-    allowed = _("ones, randn, or onehot:I,J with I in 0-{i_max} and J in 0-{j_max}").format(
-        i_max=JVP_SHAPE[0] - 1, j_max=JVP_SHAPE[1] - 1
-    )
-    head, _colon, rest = spec.partition(":")
-    parts = rest.split(",")
-    if head != "onehot" or len(parts) != 2 or not all(p.strip().isdigit() for p in parts):
-        raise typer.BadParameter(
-            _("{value!r} is not a tangent; allowed: {allowed}.").format(value=text, allowed=allowed)
-        )
-    i, j = (int(p) for p in parts)
-    if not (i < JVP_SHAPE[0] and j < JVP_SHAPE[1]):
-        raise typer.BadParameter(
-            _("{value!r} is outside inp {shape}; allowed: {allowed}.").format(
-                value=text, shape=JVP_SHAPE, allowed=allowed
-            )
-        )
-    return f"onehot:{i},{j}"
-
-
-ModeOption = Annotated[
+ColorOption = Annotated[
     str,
     typer.Option(
-        "--mode",
-        parser=choice_parser(JVP_MODES),
-        metavar="[" + "|".join(JVP_MODES) + "]",
-        help="reverse: out.backward(v), vᵀ·J, as the tutorial. forward: torch.func.jvp, "
-        "J·t, no backward pass. both: reverse, then forward, one after the other.",
+        "--color",
+        parser=from_text(choice(COLOR_MODES)),
+        metavar=_choice_metavar(COLOR_MODES),
+        help="Colour in tables: auto (only on a terminal, off when NO_COLOR is set), "
+        "always, or never.",
     ),
 ]
-TangentOption = Annotated[
-    str,
+LangOption = Annotated[
+    str | None,
     typer.Option(
-        "--tangent",
-        parser=parse_tangent,
-        metavar="[ones|randn|onehot:I,J]",
-        help="The t of forward mode's J·t: ones, randn (seeded with 0), or onehot:I,J, "
-        "a 1 at inp[I, J].",
+        "--lang",
+        parser=from_text(parse_language),
+        metavar=_choice_metavar(LANGUAGES),
+        help="Language of the human text: en or vi. Default: AGRAD_LANG, else the locale "
+        "(LC_ALL, LC_MESSAGES, LANG, e.g. vi_VN.UTF-8), else en. JSON never changes.",
+        show_default=False,
     ),
 ]
+# Shared by the commands that show a Jacobian (jvp, vjp, expr).
 JacobianFlag = Annotated[
     bool,
     typer.Option(
@@ -294,168 +309,35 @@ JacobianFlag = Annotated[
     ),
 ]
 
-DEVICES = ("cpu", "cuda", "mps", "auto")
-DeviceOption = Annotated[
-    str,
-    typer.Option(
-        "--device",
-        parser=choice_parser(DEVICES),
-        metavar="[" + "|".join(DEVICES) + "]",
-        help="Where the tensors live: cpu (the tutorial's), cuda, mps, or auto (an "
-        "accelerator when there is one). Random numbers on an accelerator come from its "
-        "own generator.",
-    ),
-]
-DtypeOption = Annotated[
-    str,
-    typer.Option(
-        "--dtype",
-        parser=parse_dtype,
-        metavar="[float32|float64]",
-        help="dtype of the floating tensors (float32, as the tutorial).",
-    ),
-]
 
-
-# agrad inspect ------------------------------------------------------------------
-
-INSPECT_FLAGS = HEALTH_FLAGS
-
-
-class TargetSpec(NamedTuple):
-    """`agrad inspect`'s TARGET: a Python file or an importable module, and a name in it."""
-
-    text: str  # as typed
-    path: Path | None  # a file to run, or None for a module
-    module: str | None  # a dotted module name, or None for a file
-    name: str
-
-
-TARGET_FORMS = N_("PATH.py:NAME or module.path:NAME, e.g. examples/mlp.py:build")
-
-
-def parse_target(text: str | TargetSpec) -> TargetSpec:
-    if isinstance(text, TargetSpec):
-        return text
-    where, colon, name = text.rpartition(":")
-    if not colon or not where or not name:
-        raise typer.BadParameter(
-            _("{value!r} names no callable; expected {forms}.").format(
-                value=text, forms=_(TARGET_FORMS)
-            )
-        )
-    if not name.isidentifier():
-        raise typer.BadParameter(
-            _("{name!r} is not a Python name; expected {forms}.").format(
-                name=name, forms=_(TARGET_FORMS)
-            )
-        )
-    if where.endswith(".py") or "/" in where or "\\" in where:
-        return TargetSpec(text, Path(where), None, name)
-    if all(part.isidentifier() for part in where.split(".")):
-        return TargetSpec(text, None, where, name)
-    raise typer.BadParameter(
-        _("{where!r} is neither a .py file nor a dotted module name; expected {forms}.").format(
-            where=where, forms=_(TARGET_FORMS)
-        )
+def _option(name: str, annotation: Any, default: Any) -> inspect.Parameter:
+    return inspect.Parameter(
+        name, inspect.Parameter.KEYWORD_ONLY, default=default, annotation=annotation
     )
 
 
-def parse_arguments(items: list[str]) -> dict[str, int | float | str]:
-    """--arg key=value, repeatable: an int, else a float, else the text as a string.
-
-    Values are never evaluated: `--arg n=2**10` is the string "2**10".
-    """
-    from autograd_cli.errors import UsageProblem
-
-    arguments: dict[str, int | float | str] = {}
-    for item in items:
-        key, equals, raw = item.partition("=")
-        key = key.strip()
-        if not equals or not key.isidentifier() or keyword.iskeyword(key):
-            raise UsageProblem(
-                _(
-                    "--arg {item!r}: not KEY=VALUE with KEY a Python name; e.g. --arg steps=500"
-                ).format(item=item)
-            )
-        if key in arguments:
-            raise UsageProblem(
-                _("--arg {key}: given twice; give each keyword once").format(key=key)
-            )
-        arguments[key] = _argument_value(raw)
-    return arguments
+# The shared options, in the order --help lists them after a command's own, each
+# with the group that brings it: a scenario takes some of seed, tensor and check
+# (scenarios/__init__.py); every scenario command takes output, color and lang.
+SHARED_OPTIONS: tuple[tuple[str, inspect.Parameter], ...] = (
+    ("seed", _option("seed", SeedOption, SeedSpec((0,), sweep=False))),
+    ("tensor", _option("dtype", DtypeOption, "float32")),
+    ("tensor", _option("device", DeviceOption, "cpu")),
+    ("output", _option("precision", PrecisionOption, 4)),
+    ("output", _option("fmt", FormatOption, Format.TABLE)),
+    ("output", _option("json", JsonFlag, False)),
+    ("output", _option("output", OutputOption, None)),
+    ("output", _option("export", ExportOption, None)),
+    ("output", _option("saved", SavedFlag, False)),
+    ("output", _option("max_nodes", MaxNodesOption, None)),
+    ("check", _option("check", CheckFlag, False)),
+    ("color", _option("color", ColorOption, "auto")),
+    # Read from argv before parsing (typer_classes.py); declared so that it is
+    # accepted anywhere and listed in every --help.
+    ("lang", _option("lang", LangOption, None)),
+)
 
 
-def _argument_value(raw: str) -> int | float | str:
-    text = raw.strip()
-    try:
-        return int(text, 10)
-    except ValueError:
-        pass
-    # Only decimal notation is a number ("nan" and "inf" stay strings, as typed).
-    if text and text.lstrip("+-")[:1] in set("0123456789."):
-        try:
-            return float(text)
-        except ValueError:
-            pass
-    return raw
-
-
-def parse_fail_on(text: str) -> str:
-    """A comma-separated subset of the flags (`any`: every problem, not frozen), normalised."""
-    names = [part.strip().lower() for part in text.split(",")] if text.strip() else []
-    unknown = [n for n in names if n not in (*INSPECT_FLAGS, "any")]
-    if unknown:
-        allowed = _("a comma-separated list of {flags}, or any (all but frozen)").format(
-            flags=", ".join(INSPECT_FLAGS)
-        )
-        raise typer.BadParameter(
-            _("{value!r} is not a flag; allowed: {allowed}.").format(
-                value=unknown[0], allowed=allowed
-            )
-        )
-    if "any" in names:  # and frozen, when it is named too
-        names = [*PROBLEM_FLAGS, *(n for n in names if n == "frozen")]
-    return ",".join(dict.fromkeys(names))
-
-
-def threshold_parser(what: str) -> Any:
-    """A Typer parser for a positive, finite float (--vanish, --explode)."""
-
-    def parse(text: str | float) -> float:
-        if isinstance(text, float):
-            return text
-        try:
-            value = float(text)
-        except ValueError:
-            value = float("nan")
-        if not (value > 0 and value != float("inf")):
-            raise typer.BadParameter(
-                _(
-                    "{value!r} is not allowed; {option} is a positive finite number such as 1e-7."
-                ).format(value=text, option=what)
-            )
-        return value
-
-    return parse
-
-
-def parse_language(text: str) -> str:
-    """--lang: already applied before parsing (see entry.py); checked again here."""
-    try:
-        return choose_language(text, {})
-    except UnknownLanguage as e:
-        raise typer.BadParameter(e.message()) from None
-
-
-LangOption = Annotated[
-    str | None,
-    typer.Option(
-        "--lang",
-        parser=parse_language,
-        metavar="[" + "|".join(LANGUAGES) + "]",
-        help="Language of the human text: en or vi. Default: AGRAD_LANG, else the locale "
-        "(LC_ALL, LC_MESSAGES, LANG, e.g. vi_VN.UTF-8), else en. JSON never changes.",
-        show_default=False,
-    ),
-]
+def shared_options(groups: tuple[str, ...]) -> list[inspect.Parameter]:
+    """The shared options of the groups named, in --help order."""
+    return [option for group_, option in SHARED_OPTIONS if group_ in groups]

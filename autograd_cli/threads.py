@@ -16,70 +16,17 @@ also on error. Inter-op threads (torch.jit.fork) are another setting, unused her
 
 from __future__ import annotations
 
-import warnings
 from collections.abc import Iterator
 from contextlib import contextmanager
-from typing import Any
 
 TINY_NUMEL = 4096  # a 64 x 64 matrix
 
-# The tutorial's tensors have fixed shapes: w is 5 x 3; jvp's Jacobian is 20 x 20.
-_FIXED_NUMEL = {"linear": 15, "jvp": 400}
-
-
-def largest_numel(command: str, params: dict[str, Any]) -> int | None:
-    """The elements of the largest tensor the command makes, known from its parameters
-    before any work; None where they cannot be known (inspect runs the user's model)."""
-    if command in _FIXED_NUMEL:
-        return _FIXED_NUMEL[command]
-    if command == "chain":
-        return max(int(params["hidden"]) ** 2, 1)  # a is H x H; h0, b and each h 1 x H
-    if command == "expr":
-        return _expr_numel(params)
-    return None
-
-
-def _expr_numel(params: dict[str, Any]) -> int | None:
-    """Every variable and intermediate of the expression, on the meta device (shapes
-    only, nothing computed). --jacobian batches the expression over out's or a
-    variable's elements (jacrev, jacfwd), so the largest tensor grows by that factor."""
-    import torch
-
-    from autograd_cli.expression.check import ExpressionError
-    from autograd_cli.expression.evaluate import Evaluator, build_variable
-    from autograd_cli.scenarios.dtypes import DTYPES
-
-    largest = 1
-
-    class Sizes(Evaluator):
-        def value(self, node: Any) -> Any:
-            nonlocal largest
-            result = super().value(node)
-            if isinstance(result, torch.Tensor):
-                largest = max(largest, result.numel())
-            return result
-
-    try:
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")  # the real run records torch's warnings
-            env = {
-                spec.name: build_variable(spec, DTYPES[params["dtype"]], "meta")
-                for spec in params["variables"]
-            }
-            out = Sizes(params["expression"], env).run()
-    except (ExpressionError, RuntimeError, ValueError, TypeError):
-        return None  # the real run reports the problem, with every thread as usual
-    largest = max([largest, *(t.numel() for t in env.values())])
-    if params.get("jacobian"):
-        largest *= max([out.numel(), *(t.numel() for t in env.values())])
-    return largest
-
 
 @contextmanager
-def one_thread_if_tiny(command: str, params: dict[str, Any]) -> Iterator[None]:
+def one_thread_if_tiny(numel: int | None) -> Iterator[None]:
     """torch.set_num_threads(1) inside when no tensor of the command has more than
-    TINY_NUMEL elements; the previous count is restored on the way out."""
-    numel = largest_numel(command, params)
+    TINY_NUMEL elements (`numel`: its largest, from the scenario; None: unknown);
+    the previous count is restored on the way out."""
     if numel is None or numel > TINY_NUMEL:
         yield
         return

@@ -1,4 +1,11 @@
-"""Run a command's work on a thread with a large stack.
+"""The one place that runs a command's work: on a thread with a large stack, with
+the cyclic garbage collector paused.
+
+Why the collector: one short-lived command makes millions of small acyclic objects on
+big graphs (nodes, dicts for JSON); the cyclic collector would rescan them over and
+over (2-3x the graph walk's time). Reference counting frees them.
+
+Why the stack:
 
 torch 2.13 can segfault when it frees a deep graph whose nodes Python has walked
 (from ~25,000 ops; pytorch/pytorch issues 109948 and 155322): releasing the
@@ -31,7 +38,9 @@ import gc
 import os
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from typing import TypeVar
 
 STACK_BYTES = 1 << 30
 THREAD_NAME = "agrad-work"
@@ -48,26 +57,39 @@ def worker_left_running() -> bool:
     return any(not finished.is_set() for finished in _left_running)
 
 
-def run_with_big_stack(work: Callable[[], None]) -> None:
-    if threading.current_thread().name == THREAD_NAME:  # already there (agrad batch)
-        work()
-        return
+T = TypeVar("T")
+
+
+@contextmanager
+def collector_paused() -> Iterator[None]:
+    """The cyclic collector off inside (and back on after, if it was on)."""
+    was_enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if was_enabled:
+            gc.enable()
+
+
+def run_work(work: Callable[[], T]) -> T:
+    """`work()` on the big-stack worker thread with the collector paused; its value,
+    or its exception raised here. Inside the worker already (a batch's line), at once."""
+    if threading.current_thread().name == THREAD_NAME:
+        return work()
+    returned: list[T] = []
     failure: list[BaseException] = []
     finished = threading.Event()
     task: list[str] = []  # the worker's /proc entry, where it can be watched
 
     def target() -> None:
-        # One short-lived command makes millions of small acyclic objects on big
-        # graphs (nodes, dicts for JSON); the cyclic collector would rescan them
-        # over and over, doubling the run time. Reference counting frees them.
-        gc.disable()
         try:
             task.extend(_watchable_task())
-            work()
+            with collector_paused():
+                returned.append(work())
         except BaseException as e:  # handed to the main thread, which reports it
             failure.append(e)
         finally:
-            gc.enable()
             finished.set()
 
     thread = threading.Thread(target=target, name=THREAD_NAME, daemon=True)
@@ -77,8 +99,8 @@ def run_with_big_stack(work: Callable[[], None]) -> None:
         threading.stack_size(STACK_BYTES)
         thread.start()
     except (ValueError, RuntimeError):  # a platform that refuses: run here instead
-        work()
-        return
+        with collector_paused():
+            return work()
     finally:
         threading.stack_size(previous)
     # Wait with a timeout, so Ctrl-C reaches the main thread while it waits.
@@ -92,6 +114,7 @@ def run_with_big_stack(work: Callable[[], None]) -> None:
     _wait_until_gone(task)
     if failure:
         raise failure[0]
+    return returned[0]
 
 
 # Longer than any thread_local destructor freeing a leftover graph; past it, something

@@ -20,7 +20,7 @@ import statistics
 import sys
 import time
 
-from autograd_cli.worker import run_with_big_stack
+from autograd_cli.worker import run_work
 
 
 def _measure(length: int, hidden: int, reps: int) -> dict[str, float | None]:
@@ -99,7 +99,7 @@ def main() -> int:
                     flush=True,
                 )
 
-    run_with_big_stack(work)  # agrad's own workaround for freeing deep walked graphs
+    run_work(work)  # agrad's own workaround for freeing deep walked graphs
     return 0
 
 

@@ -40,7 +40,7 @@ SQRT_LINE = TWO_BRANCHES.splitlines().index("    " + SQRT_CODE) + 1
 RAISING_BACKWARD = """\
 import torch
 
-from autograd_cli.worker import run_with_big_stack
+from autograd_cli.worker import run_work
 
 
 class Boom(torch.autograd.Function):
@@ -62,7 +62,7 @@ def work():
         print("caught")
 
 
-run_with_big_stack(work)
+run_work(work)
 """
 
 

@@ -66,10 +66,10 @@ def test_bad_usage_is_one_line_exit_2_and_empty_stdout(agrad, args, words):
 def test_runtime_failure_is_one_line_exit_1(agrad, monkeypatch):
     from autograd_cli import runner
 
-    def broken(params):
+    def broken(scenario, params, max_nodes):
         raise RuntimeError("simulated failure\nwith a second line")
 
-    monkeypatch.setitem(runner.BUILDERS, "linear", broken)
+    monkeypatch.setattr(runner, "build_report", broken)
     result = agrad("linear", "--json")
     assert result.exit_code == ExitCode.RUNTIME
     assert result.stdout == ""
@@ -154,10 +154,10 @@ def test_precision_twelve_shows_twelve_decimals(agrad):
 def test_ctrl_c_is_exit_130_with_one_line(agrad, monkeypatch):
     from autograd_cli import runner
 
-    def interrupted(params):
+    def interrupted(scenario, params, max_nodes):
         raise KeyboardInterrupt
 
-    monkeypatch.setitem(runner.BUILDERS, "jvp", interrupted)
+    monkeypatch.setattr(runner, "build_report", interrupted)
     result = agrad("jvp")
     assert result.exit_code == ExitCode.INTERRUPTED
     assert result.stdout == ""

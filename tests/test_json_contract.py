@@ -5,14 +5,9 @@ from __future__ import annotations
 import json
 import math
 
-from autograd_cli.model import (
-    FreezeCase,
-    Gradient,
-    Graph,
-    LinearReport,
-    TensorFacts,
-)
+from autograd_cli.model import Gradient, Graph, TensorFacts
 from autograd_cli.render.json_doc import report_json
+from autograd_cli.scenarios.linear import FreezeCase, LinearReport
 
 TOP_KEYS = {"schema_version", "agrad_version", "torch_version", "command", "check"}
 GRAPH_KEYS = {"root", "node_count", "edge_count", "omitted_nodes", "nodes", "edges"}

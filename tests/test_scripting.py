@@ -252,22 +252,20 @@ def threads_of_a_new_thread() -> int:
 
 @pytest.fixture
 def threads_seen(monkeypatch):
-    """Wraps the builders: each records torch.get_num_threads() as it starts building."""
+    """Wraps the builder: each build records torch.get_num_threads() as it starts."""
     from autograd_cli import runner
 
     seen: list[tuple[str, int]] = []
 
-    def spy(command, real):
-        def builder(params):
-            seen.append((command, torch.get_num_threads()))
-            if params.get("seed") == 13:
-                raise RuntimeError("seed 13 fails, on purpose")
-            return real(params)
+    real = runner.build_report
 
-        return builder
+    def spy(scenario, params, max_nodes):
+        seen.append((scenario.name, torch.get_num_threads()))
+        if getattr(params, "seed", None) == 13:
+            raise RuntimeError("seed 13 fails, on purpose")
+        return real(scenario, params, max_nodes)
 
-    for command, real in list(runner.BUILDERS.items()):
-        monkeypatch.setitem(runner.BUILDERS, command, spy(command, real))
+    monkeypatch.setattr(runner, "build_report", spy)
     return seen
 
 

@@ -16,8 +16,8 @@ from typing import Any
 import torch
 import torch.nn.functional as F
 
-from autograd_cli.expression.check import BINARY_OPERATORS, CheckedExpression, ExpressionError
 from autograd_cli.expression.grammar import FUNCTIONS, MAX_NUMEL
+from autograd_cli.expression.validate import BINARY_OPERATORS, ExpressionError, ValidExpression
 from autograd_cli.expression.variables import VariableSpec
 from autograd_cli.i18n import _, group
 
@@ -74,7 +74,7 @@ def _all_ints(values: Any) -> bool:
 class Evaluator:
     """Runs the checked tree against named tensors (meta or real)."""
 
-    def __init__(self, expression: CheckedExpression, env: dict[str, torch.Tensor]) -> None:
+    def __init__(self, expression: ValidExpression, env: dict[str, torch.Tensor]) -> None:
         self.text = expression.text
         self.tree = expression.tree
         self.env = env

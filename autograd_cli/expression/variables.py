@@ -10,13 +10,13 @@ import ast
 from dataclasses import dataclass
 from typing import Any
 
-from autograd_cli.expression.check import (
-    ExpressionError,
-    check_text,
-    check_variable_name,
-    parse,
-)
 from autograd_cli.expression.grammar import CONSTRUCTORS, MAX_LITERAL, MAX_NUMEL
+from autograd_cli.expression.validate import (
+    ExpressionError,
+    parse,
+    validate_text,
+    validate_variable_name,
+)
 from autograd_cli.i18n import _, group, ngettext
 
 ARITY = {  # how many positional arguments each constructor takes
@@ -56,14 +56,14 @@ def parse_variables(specs: list[str]) -> list[VariableSpec]:
 
 def parse_variable(spec: str, seen: set[str]) -> VariableSpec:
     label = "--var"
-    check_text(spec, label)
+    validate_text(spec, label)
     name, sep, text = spec.partition("=")
     name = name.strip()
     if not sep:
         raise ExpressionError(
             _("--var needs NAME=CONSTRUCTOR, e.g. --var 'x=ones(5)'"), spec, len(spec), label
         )
-    check_variable_name(name, seen, spec)
+    validate_variable_name(name, seen, spec)
     offset = len(spec) - len(text)
 
     def fail(message: str, column: int) -> ExpressionError:

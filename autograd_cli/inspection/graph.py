@@ -9,14 +9,15 @@ linear in the number of nodes; the tensors each node saved are read on the way
 
 from __future__ import annotations
 
-import gc
 from collections.abc import Mapping
 from typing import Any
 
 import torch
 
 from autograd_cli.inspection.saved import saved_facts
-from autograd_cli.model import Graph, GraphEdge, GraphNode, LeafRef
+from autograd_cli.inspection.tensors import tensor_facts
+from autograd_cli.model import Graph, GraphEdge, GraphNode, LeafRef, TensorFacts
+from autograd_cli.worker import collector_paused
 
 
 def graph_report(
@@ -29,15 +30,18 @@ def graph_report(
     """
     if root.grad_fn is None:
         return Graph(root=None, nodes=(), edges=())
-    # The walk creates millions of small objects on big graphs; the cyclic
-    # collector would rescan them all again and again (2-3x the walk's time).
-    gc_was_enabled = gc.isenabled()
-    gc.disable()
-    try:
+    # The walk creates millions of small objects on big graphs: the cyclic collector
+    # is paused around it (already, inside agrad's worker; see worker.py).
+    with collector_paused():
         return _walk(root.grad_fn, {id(t): name for name, t in names.items()}, max_nodes)
-    finally:
-        if gc_was_enabled:  # agrad's own runner keeps it off for the whole command
-            gc.enable()
+
+
+def facts_and_graph(
+    root: torch.Tensor, named: Mapping[str, torch.Tensor], max_nodes: int | None
+) -> tuple[tuple[TensorFacts, ...], Graph]:
+    """Where every scenario's report starts: its tensors, and its graph walked before
+    backward() (which releases the tensors the nodes saved)."""
+    return tuple(tensor_facts(n, t) for n, t in named.items()), graph_report(root, named, max_nodes)
 
 
 def _walk(root_fn: Any, leaf_names: Mapping[int, str], max_nodes: int | None) -> Graph:

@@ -33,3 +33,8 @@ def gradient_of(name: str, t: torch.Tensor) -> Gradient:
         # Only reachable if a scenario forgot to call backward(); say so plainly.
         raise RuntimeError(f"{name}.grad is None: backward() has not reached it")
     return Gradient(name=name, shape=tuple(t.shape), value=values_of(t.grad))
+
+
+def torch_words(message: str) -> str:
+    """torch's warning as it reads, without the C++ source location it appends."""
+    return message.split(" (Triggered internally at", 1)[0].strip()

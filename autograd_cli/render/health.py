@@ -8,15 +8,19 @@ with --precision significant digits, not decimals.
 from __future__ import annotations
 
 from collections.abc import Iterator
+from typing import TYPE_CHECKING
 
 from rich.console import RenderableType
 from rich.text import Text
 
 from autograd_cli.i18n import N_, _, group
-from autograd_cli.model import HEALTH_FLAGS, InspectReport, NanOrigin, ParameterHealth
+from autograd_cli.model import HEALTH_FLAGS, NanOrigin, ParameterHealth
 from autograd_cli.render.labels import significant
 from autograd_cli.render.layout import Column, FittedTable, Flow, significant_forms
 from autograd_cli.render.table import CODE, MISSING, NOTE, TITLE
+
+if TYPE_CHECKING:
+    from autograd_cli.scenarios.inspect_target import InspectReport
 
 FLAG_STYLE = {
     "vanishing": "yellow",

@@ -1,4 +1,5 @@
-"""Where rendered text goes: stdout, a file, or an image drawn by Graphviz's `dot`.
+"""Where output goes: the plan made at parse time, and the sinks that write it
+(stdout, a text file, an image drawn by Graphviz's `dot`, a batch's memory).
 
 Files are written whole or not at all: to a temporary file beside the target, then
 renamed over it.
@@ -10,13 +11,14 @@ import os
 import shutil
 import subprocess
 import tempfile
-from collections.abc import Callable
-from dataclasses import dataclass
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 from autograd_cli.errors import RuntimeProblem, UsageProblem
 from autograd_cli.i18n import N_, _
+from autograd_cli.render.formats import TREE_MAX_NODES, Format, Style
 
 IMAGE_SUFFIXES = (".svg", ".png")
 INSTALL_DOT = N_(
@@ -26,18 +28,93 @@ INSTALL_DOT = N_(
 
 
 @dataclass(frozen=True)
-class Target:
-    path: Path | None  # None: stdout
-    image: str | None = None  # "svg" or "png" when dot draws the file
+class OutputRequest:
+    """The output options as typed on the command line."""
+
+    fmt: Format = Format.TABLE
+    json: bool = False
+    output: Path | None = None
+    export: Path | None = None
+    precision: int = 4
+    saved: bool = False
+    max_nodes: int | None = None
+    color: str = "auto"
 
 
-def check_target(path: Path | None, fmt: str) -> Target:
-    """Validates --output before any work, so a bad path costs nothing."""
-    if path is None:
-        return Target(path=None)
+@dataclass(frozen=True)
+class OutputPlan:
+    """Where a command's output goes, and in which format: decided and validated
+    while the command line is parsed, before any work."""
+
+    format: Format
+    style: Style
+    color: str
+    sink: Sink
+    export: Path | None = None  # the human view, also written to this .svg/.html/.txt
+
+    @property
+    def walk_cap(self) -> int | None:
+        """Nodes whose facts the graph walk keeps: the tree's cap for the tree view,
+        all of them for the machine formats (and for images)."""
+        if self.style.max_nodes is None and self.format is Format.TABLE:
+            return TREE_MAX_NODES
+        return self.style.max_nodes
+
+
+def plan_output(request: OutputRequest, *, sweep: bool, batch: Memory | None) -> OutputPlan:
+    """Checks every combination of --format, --json, --output and --export (and a
+    sweep's and a batch line's limits); UsageProblem (or RuntimeProblem for a missing
+    `dot`) names the first that cannot work."""
+    fmt = request.fmt
+    if request.json:
+        if fmt not in (Format.TABLE, Format.JSON):
+            raise UsageProblem(
+                _(
+                    "--json means --format json; it cannot be combined with --format {format}"
+                ).format(format=fmt)
+            )
+        fmt = Format.JSON
+    file_option = "--output" if request.output is not None else "--export"
+    has_file = request.output is not None or request.export is not None
+    if sweep:
+        if fmt not in (Format.TABLE, Format.JSON):
+            raise UsageProblem(
+                _("a --seed sweep writes json or table, not --format {format}").format(format=fmt)
+            )
+        if has_file:
+            raise UsageProblem(
+                _(
+                    "a --seed sweep streams to stdout; redirect it (> sweep.jsonl) instead of "
+                    "{option}"
+                ).format(option=file_option)
+            )
+    style = Style(request.precision, request.saved, request.max_nodes)
+    if batch is not None:  # JSON only (the default table view becomes JSON), no files
+        if fmt not in (Format.TABLE, Format.JSON):
+            raise UsageProblem(
+                _("a batch line writes JSON; --format {format} is not allowed").format(format=fmt)
+            )
+        if has_file:
+            raise UsageProblem(
+                _("a batch line writes JSON to the batch; {option} is not allowed").format(
+                    option=file_option
+                )
+            )
+        return OutputPlan(Format.JSON, style, request.color, batch)
+    sink: Sink = Stdout()
+    if request.output is not None:
+        sink = _file_sink(request.output, fmt)
+        if isinstance(sink, Image):
+            fmt = Format.DOT  # the picture is drawn from DOT
+    if request.export is not None:
+        _check_export(request.export)
+    return OutputPlan(fmt, style, request.color, sink, request.export)
+
+
+def _file_sink(path: Path, fmt: Format) -> Sink:
     suffix = path.suffix.lower()
     image = suffix[1:] if suffix in IMAGE_SUFFIXES else None
-    if image and fmt not in ("table", "dot"):
+    if image and fmt not in (Format.TABLE, Format.DOT):
         raise UsageProblem(
             _(
                 "--output {path}: a .{image} file is a picture of the graph, drawn from DOT; "
@@ -45,23 +122,23 @@ def check_target(path: Path | None, fmt: str) -> Target:
             ).format(path=path, image=image, format=fmt)
         )
     _check_writable_path("--output", path)
-    if image and shutil.which("dot") is None:
+    if not image:
+        return TextFile(path)
+    if shutil.which("dot") is None:
         raise RuntimeProblem(
             _(
                 "--output {path}: drawing .{image} needs Graphviz's `dot` program, which is not "
                 "installed; {install}"
             ).format(path=path, image=image, install=_(INSTALL_DOT))
         )
-    return Target(path=path, image=image)
+    return Image(path, image)
 
 
 EXPORT_SUFFIXES = (".svg", ".html", ".txt")
 
 
-def check_export(path: Path | None) -> Path | None:
-    """Validates --export before any work, like --output."""
-    if path is None:
-        return None
+def _check_export(path: Path) -> None:
+    """--export: a picture of the terminal view, drawn by Rich; no Graphviz involved."""
     if path.suffix.lower() not in EXPORT_SUFFIXES:
         raise UsageProblem(
             _("--export {path}: unknown kind of file {suffix}; allowed: {allowed}").format(
@@ -70,9 +147,7 @@ def check_export(path: Path | None) -> Path | None:
                 allowed=", ".join(EXPORT_SUFFIXES),
             )
         )
-    # A picture of the terminal view, drawn by Rich: no Graphviz involved.
     _check_writable_path("--export", path)
-    return path
 
 
 def _check_writable_path(option: str, path: Path) -> None:
@@ -94,6 +169,71 @@ def _check_writable_path(option: str, path: Path) -> None:
         )
 
 
+# The sinks: each takes what a renderer returned (text, or the table's renderables)
+# and writes it. A file or a pipe gets whole lines.
+
+
+class Sink(Protocol):
+    def deliver(self, rendered: str | list[Any], color: str) -> None: ...
+
+
+class Stdout:
+    def deliver(self, rendered: str | list[Any], color: str) -> None:
+        if isinstance(rendered, str):
+            from autograd_cli.render.emit import write_text
+
+            write_text(rendered if rendered.endswith("\n") else rendered + "\n")
+            return
+        from autograd_cli.render.console import make_console, print_all
+
+        print_all(make_console(color), rendered)
+
+    def stream(self, renderables: Iterable[Any], color: str) -> None:
+        """Each renderable printed and flushed as it comes (a sweep's rows)."""
+        from autograd_cli.render.console import make_console
+
+        console = make_console(color)
+        for renderable in renderables:
+            console.print(renderable, soft_wrap=True)
+            console.file.flush()
+
+
+@dataclass(frozen=True)
+class TextFile:
+    path: Path
+
+    def deliver(self, rendered: str | list[Any], color: str) -> None:
+        if not isinstance(rendered, str):
+            from autograd_cli.render.console import recorded_text
+
+            rendered = recorded_text(rendered)  # no colour, a fixed width
+        text = rendered if rendered.endswith("\n") else rendered + "\n"
+        _write_atomically(self.path, lambda tmp: tmp.write_text(text, encoding="utf-8"))
+
+
+@dataclass(frozen=True)
+class Image:
+    """A picture of the graph, drawn from DOT text by Graphviz's `dot`."""
+
+    path: Path
+    kind: str  # "svg" or "png"
+
+    def deliver(self, rendered: str | list[Any], color: str) -> None:
+        assert isinstance(rendered, str)
+        _write_atomically(self.path, lambda tmp: _draw(rendered, self.kind, tmp))
+
+
+@dataclass
+class Memory:
+    """A batch line's documents, kept for the batch to wrap in its records."""
+
+    documents: list[str] = field(default_factory=list)
+
+    def deliver(self, rendered: str | list[Any], color: str) -> None:
+        assert isinstance(rendered, str)
+        self.documents.append(rendered)
+
+
 def export_view(path: Path, renderables: list[Any], title: str) -> None:
     """The human view as a picture (.svg), a page (.html) or plain text (.txt)."""
     from autograd_cli.render.console import offscreen_console
@@ -109,21 +249,6 @@ def export_view(path: Path, renderables: list[Any], title: str) -> None:
     else:
         text = console.export_text()
     _write_atomically(path, lambda tmp: tmp.write_text(text, encoding="utf-8"), "--export")
-
-
-def deliver(text: str | None, target: Target) -> None:
-    if text is None:  # the table view printed itself
-        return
-    if not text.endswith("\n"):
-        text += "\n"  # a file or a pipe gets whole lines
-    if target.path is None:
-        from autograd_cli.render.emit import write_text
-
-        write_text(text)
-    elif target.image:
-        _write_atomically(target.path, lambda tmp: _draw(text, target.image, tmp))
-    else:
-        _write_atomically(target.path, lambda tmp: tmp.write_text(text, encoding="utf-8"))
 
 
 def _draw(dot_text: str, image: str, destination: Path) -> None:

@@ -1,7 +1,8 @@
-"""The human view: Rich tables, trees and short explanations.
+"""The human view's building blocks: headings, notes, code, the tensor and graph
+sections, number grids, Jacobians and --check's table.
 
-Each `*_view` function returns the renderables of one command in display order;
-rounding to `precision` decimals happens here and nowhere else.
+Each scenario's `view` (scenarios/*.py) yields its sections in display order from
+these; rounding to `precision` decimals happens here and nowhere else.
 """
 
 from __future__ import annotations
@@ -17,21 +18,8 @@ from rich.table import Table
 from rich.text import Text
 
 from autograd_cli.i18n import N_, _, group, ngettext
-from autograd_cli.model import (
-    ChainReport,
-    CheckReport,
-    ExprReport,
-    ForwardProduct,
-    Graph,
-    InspectReport,
-    JacobianFacts,
-    JvpReport,
-    LinearReport,
-    NonLeafGrad,
-    Report,
-    TensorFacts,
-    Values,
-)
+from autograd_cli.model import CheckReport, Graph, JacobianFacts, TensorFacts, Values
+from autograd_cli.render.formats import TreeOptions
 from autograd_cli.render.labels import flat, number_text, shape_text, values_preview
 from autograd_cli.render.layout import Column, FittedTable
 from autograd_cli.render.tree import TreeLine, tree_lines
@@ -72,140 +60,9 @@ JACOBIAN_SHOWN = 40  # rows and columns of a Jacobian drawn in the table view
 MATRIX_MAX_NUMEL = 64
 
 
-@dataclass(frozen=True)
-class TreeOptions:
-    max_nodes: int
-    saved: bool
-
-
-def linear_view(
-    report: LinearReport, precision: int, tree: TreeOptions
-) -> Iterator[RenderableType]:
-    yield _heading(_("agrad linear · seed {seed}").format(seed=report.seed), first=True)
-    yield _code(report.statements, intro=_("The tutorial's statements, run exactly as written:"))
-    yield from _tensor_section(report.tensors, precision)
-
-    by_name = {t.name: t for t in report.tensors}
-    yield _heading(_("grad_fn: the Function that made each tensor, used by backward()"))
-    yield _grad_fn_lines(("z", "loss"), by_name)
-    yield from _graph_section(report.graph, "loss", tree, precision)
-    yield _note(
-        _(
-            "The forward pass built this graph while it computed loss: every operation on a "
-            "tensor that requires grad recorded its node. It is built anew on every forward "
-            "pass (the graph is dynamic), so Python control flow may change it from one call "
-            "to the next."
-        )
-    )
-
-    yield _heading(_("loss.backward(): gradients stored in .grad of the leaves"))
-    yield _note(
-        _(
-            "loss is a scalar, so loss.backward() is loss.backward(torch.tensor(1.0)): "
-            "the chain rule starts from ∂loss/∂loss = 1."
-        )
-    )
-    for gradient in report.gradients:
-        yield _matrix(gradient.value, precision, title=f"{gradient.name}.grad")
-    yield _note(
-        _(
-            "loss is the mean of 3 binary cross-entropies, so ∂loss/∂z = (σ(z) − y) / 3; "
-            "then w.grad = outer(x, ∂loss/∂z) and b.grad = ∂loss/∂z."
-        )
-    )
-    if report.non_leaf is not None:
-        yield from _non_leaf_section(report.non_leaf, precision)
-
-    yield _heading(_("Disabling gradient tracking: frozen parameters, faster inference"))
-    yield _freezing_lines(report)
-
-
-def jvp_view(report: JvpReport, precision: int, tree: TreeOptions) -> Iterator[RenderableType]:
-    title = {
-        "reverse": ngettext(
-            "{count} accumulating call, then zero_()",
-            "{count} accumulating calls, then zero_()",
-            report.repeat,
-        ).format(count=group(report.repeat)),
-        "forward": _("forward mode"),
-        "both": _("reverse and forward mode"),
-    }[report.mode]
-    yield _heading(f"agrad jvp · {title}", first=True)
-    yield _code(report.statements, intro=_("The tutorial's statements:"))
-    yield from _tensor_section(report.tensors, precision)
-
-    yield _heading(_("grad_fn chain"))
-    yield _grad_fn_lines(("out",), {t.name: t for t in report.tensors})
-    yield from _graph_section(report.graph, "out", tree, precision)
-
-    if report.steps:
-        yield from _reverse_section(report, precision)
-    if report.forward is not None:
-        yield from _forward_section(report.forward, precision)
-    if report.mode == "both":
-        yield _note(
-            _(
-                "Which is which: out.backward(v) is reverse mode, vᵀ·J: v lives where out "
-                "does (5×4) and the result where inp does (4×5), one backward pass for all "
-                "of inp's gradient. torch.func.jvp is forward mode, J·t: t lives where inp "
-                "does and the result where out does. The tutorial calls its section "
-                "'Jacobian product', and agrad names the command after it, but backward(v) "
-                "computes a vector-Jacobian product; agrad vjp is the same command in "
-                "reverse mode."
-            )
-        )
-    if report.jacobian is not None:
-        yield from jacobian_section(report.jacobian, precision)
-
-
-def _reverse_section(report: JvpReport, precision: int) -> Iterator[RenderableType]:
-    yield _heading(_("Tensor gradients and the Jacobian product"))
-    yield _note(
-        _(
-            "out is not a scalar, so out.backward(v) needs a vector v = {vector}. It "
-            "computes the vector-Jacobian product vᵀ·J, with J = ∂out/∂inp, and adds it to "
-            "inp.grad. Here vᵀ·J = 2·(inp + 1): 4 where inp is 1, 2 elsewhere."
-        ).format(vector=report.vector)
-    )
-    yield _note(
-        _(
-            "retain_graph=True keeps the tensors the graph saved for backward (the input of "
-            "pow), so the same graph can be walked again; without it the second call fails "
-            "with 'Trying to backward through the graph a second time'."
-        )
-    )
-    for step in report.steps:
-        yield _call_title(step.call, step.zeroed_before, report.repeat)
-        yield _matrix(step.grad, precision, title=_("inp.grad after this call"))
-    yield _note(
-        _(
-            "backward() adds to .grad instead of replacing it: after k calls inp.grad is "
-            "k·2·(inp + 1). inp.grad.zero_() fills it with zeros, so the sum starts again. "
-            "In a training loop optimizer.zero_grad() does this job, but since torch 2.0 it "
-            "sets .grad to None by default (set_to_none=True) instead of filling it with "
-            "zeros; the next backward() then stores its gradient afresh."
-        )
-    )
-
-
-def _forward_section(forward: ForwardProduct, precision: int) -> Iterator[RenderableType]:
-    yield _heading(_("Forward mode: J·t with torch.func.jvp, no backward pass"))
-    yield _note(
-        _(
-            "torch.func.jvp(f, (inp.detach(),), (t,)) pushes a tangent t, shaped like inp, "
-            "through f alongside the function itself and returns J·t, shaped like out. "
-            "agrad passes inp.detach(), so nothing is recorded for backward() and inp.grad "
-            "is untouched; given inp itself, which requires grad, J·t would join inp's "
-            "graph (it would have a grad_fn)."
-        )
-    )
-    yield _matrix(forward.tangent_value, precision, title=f"t = {forward.tangent}")
-    yield _matrix(forward.product, precision, title="J·t")
-
-
 def jacobian_section(facts: JacobianFacts, precision: int) -> Iterator[RenderableType]:
     rows, cols = len(facts.matrix), len(facts.matrix[0]) if facts.matrix else 0
-    yield _heading(
+    yield heading(
         _("Jacobian ∂out/∂{leaf}: {output} × {input}, flattened to {rows} × {cols}").format(
             leaf=facts.leaf,
             output=shape_text(facts.output_shape),
@@ -214,7 +71,7 @@ def jacobian_section(facts: JacobianFacts, precision: int) -> Iterator[Renderabl
             cols=cols,
         )
     )
-    yield _note(
+    yield note(
         _(
             "Row i is out's element i (row-major), column j is the input's element j; zeros "
             "are shown as ·, non-zeros in bold (3 significant digits). Computed by "
@@ -222,7 +79,7 @@ def jacobian_section(facts: JacobianFacts, precision: int) -> Iterator[Renderabl
         )
     )
     if rows > JACOBIAN_SHOWN:
-        yield _note(
+        yield note(
             _("Only the first {count} rows are shown; --json has all.").format(count=JACOBIAN_SHOWN)
         )
     # Three significant digits keep a 20-column matrix inside a terminal; --json has all.
@@ -231,7 +88,7 @@ def jacobian_section(facts: JacobianFacts, precision: int) -> Iterator[Renderabl
         for row in facts.matrix[:JACOBIAN_SHOWN]
     ]
     yield JacobianGrid(cells, cols)
-    yield _note(
+    yield note(
         _(
             "jacrev vs jacfwd: max |difference| {jacfwd:.1e}. vᵀ·J with v = ones equals "
             "what backward(v) puts in .grad: max |difference| {vjp:.1e}."
@@ -263,7 +120,7 @@ class JacobianGrid:
                 line.append(value.rjust(cell + 1), style="" if value == "·" else "bold")
             yield line
         if fit < self.columns:
-            yield _note(
+            yield note(
                 _(
                     "Columns {first}–{last} are cut: they do not fit in {width} characters; "
                     "--json has all."
@@ -271,95 +128,7 @@ class JacobianGrid:
             )
 
 
-def chain_view(report: ChainReport, precision: int, tree: TreeOptions) -> Iterator[RenderableType]:
-    yield _heading(
-        ngettext(
-            "agrad chain · {length} step, hidden size {hidden}, seed {seed}",
-            "agrad chain · {length} steps, hidden size {hidden}, seed {seed}",
-            report.length,
-        ).format(length=group(report.length), hidden=report.hidden, seed=report.seed),
-        first=True,
-    )
-    yield _code(report.statements, intro=_("An RNN-like recurrence, unrolled:"))
-    yield from _tensor_section(report.tensors, precision)
-    yield _heading(_("grad_fn chain"))
-    yield _grad_fn_lines(("h", "loss"), {t.name: t for t in report.tensors})
-    yield from _graph_section(report.graph, "loss", tree, precision)
-    yield _note(
-        _(
-            "Each step adds MmBackward0, AddBackward0 and TanhBackward0; a and b are used at "
-            "every step, so their AccumulateGrad nodes are reached again and again and "
-            "backward() sums one contribution per step into a.grad and b.grad."
-        )
-    )
-    yield _heading(_("loss.backward(): gradients stored in .grad of the leaves"))
-    for gradient in report.gradients:
-        yield _matrix(gradient.value, precision, title=f"{gradient.name}.grad")
-
-
-def expr_view(report: ExprReport, precision: int, tree: TreeOptions) -> Iterator[RenderableType]:
-    yield _heading("agrad expr · out = ", first=True).append(report.expression, style=CODE)
-    yield _code(
-        report.statements,
-        intro=_("Run as (seed {seed}, {dtype}):").format(seed=report.seed, dtype=report.dtype),
-    )
-    for warning in report.warnings:
-        yield Text(_("torch warned: {warning}").format(warning=warning), style="yellow")
-    yield from _tensor_section(report.tensors, precision)
-    yield _heading(_("grad_fn chain"))
-    yield _grad_fn_lines(("out",), {t.name: t for t in report.tensors})
-    yield from _graph_section(report.graph, "out", tree, precision)
-
-    if not report.steps:
-        yield _note(
-            _(
-                "No variable that requires grad reaches out, so there is no backward pass "
-                "and no gradient."
-            )
-        )
-        return
-    yield _heading(_("Gradients"))
-    if report.vector:
-        yield _note(
-            _(
-                "out is not a scalar, so out.backward(v) needs a vector v = {vector}: it "
-                "computes the vector-Jacobian product vᵀ·J, the gradient of out.sum()."
-            ).format(vector=report.vector)
-        )
-    for gradient in report.gradients:
-        title = f"{gradient.name}.grad"
-        if gradient.value is None:
-            yield _note(
-                _("{name}.grad is None: backward() did not reach {name}.").format(
-                    name=gradient.name
-                )
-            )
-        else:
-            yield _matrix(gradient.value, precision, title=title)
-    for facts in report.jacobians:
-        yield from jacobian_section(facts, precision)
-    if report.repeat > 1:
-        yield _heading(
-            ngettext(
-                "Accumulation over {count} backward() call",
-                "Accumulation over {count} backward() calls",
-                report.repeat,
-            ).format(count=group(report.repeat))
-        )
-        yield _note(
-            _(
-                "retain_graph=True keeps the graph for the next call; each call adds its "
-                "gradient to .grad, until zero_() starts the sum again."
-            )
-        )
-        for step in report.steps:
-            yield Text("\n" + call_label(step.call, step.zeroed_before, report.repeat), style=TITLE)
-            for name, value in step.grads.items():
-                if value is not None:
-                    yield _matrix(value, precision, title=f"{name}.grad")
-
-
-def _call_title(call: int, zeroed_before: bool, repeat: int) -> Text:
+def call_title(call: int, zeroed_before: bool, repeat: int) -> Text:
     title = Text("\n" + call_label(call, zeroed_before, repeat), style=TITLE)
     if zeroed_before:
         title.append(_("  inp.grad.zero_(), then the same call"), style=CODE)
@@ -368,23 +137,21 @@ def _call_title(call: int, zeroed_before: bool, repeat: int) -> Text:
     return title
 
 
-def _heading(text: str, first: bool = False) -> Text:
+def heading(text: str, first: bool = False) -> Text:
     return Text(("" if first else "\n") + text, style=TITLE)
 
 
-def _note(text: str) -> Text:
+def note(text: str) -> Text:
     return Text(text, style=NOTE)
 
 
-def _code(lines: tuple[str, ...], intro: str) -> Group:
+def code(lines: tuple[str, ...], intro: str) -> Group:
     # A statement too long for the width goes on indented under itself.
-    return Group(
-        _note(intro), *(TreeLine("  ", "      ", Text(line, style=CODE)) for line in lines)
-    )
+    return Group(note(intro), *(TreeLine("  ", "      ", Text(line, style=CODE)) for line in lines))
 
 
-def _tensor_section(tensors: tuple[TensorFacts, ...], precision: int) -> Iterator[RenderableType]:
-    yield _heading(_("Tensors"))
+def tensor_section(tensors: tuple[TensorFacts, ...], precision: int) -> Iterator[RenderableType]:
+    yield heading(_("Tensors"))
     rows = [
         (
             t.name,
@@ -404,12 +171,12 @@ def _tensor_section(tensors: tuple[TensorFacts, ...], precision: int) -> Iterato
         ],
         gap=3,
     )
-    yield _heading(_("Values"))
+    yield heading(_("Values"))
     for t in tensors:
-        yield _matrix(t.value, precision, title=t.name)
+        yield matrix(t.value, precision, title=t.name)
 
 
-def _grad_fn_lines(names: tuple[str, ...], by_name: dict[str, TensorFacts]) -> Text:
+def grad_fn_lines(names: tuple[str, ...], by_name: dict[str, TensorFacts]) -> Text:
     width = max(len(n) for n in names)
     return Text(
         "\n".join(
@@ -419,10 +186,10 @@ def _grad_fn_lines(names: tuple[str, ...], by_name: dict[str, TensorFacts]) -> T
     )
 
 
-def _graph_section(
+def graph_section(
     graph: Graph, root_name: str, tree: TreeOptions, precision: int
 ) -> Iterator[RenderableType]:
-    yield _heading(
+    yield heading(
         _("Backward graph: from {root}.grad_fn to the leaves (next_functions order)").format(
             root=root_name
         )
@@ -432,7 +199,7 @@ def _graph_section(
     )
     if graph.root is None:  # no graph: nothing for backward() to run
         return
-    yield _note(
+    yield note(
         _(
             "{nodes}, {edges}. backward() runs this graph from the root, "
             "applying the chain rule at each node; AccumulateGrad adds the result to the "
@@ -448,72 +215,12 @@ def _graph_section(
     )
 
 
-FREEZE_WHY = {
-    "built": N_("w and b require grad, so z joins the graph and backward() reaches them."),
-    "no_grad": N_(
-        "nothing is recorded: use it for inference, or to freeze parameters, "
-        "without the graph's memory and time."
-    ),
-    "detach": N_("the same values cut from the graph: no grad_fn, no history."),
-}
-
-
-def _freezing_lines(report: LinearReport) -> Group:
-    lines: list[RenderableType] = []
-    for case in report.freezing:
-        lines.append(Text("  " + case.code, style=CODE))
-        lines.append(
-            _indented(Text(f"{case.tensor}.requires_grad = {case.requires_grad}", style="bold"), 4)
-        )
-        lines.append(_indented(_note(_(FREEZE_WHY[case.case])), 4))
-        if case.source_requires_grad is not None:
-            lines.append(
-                _indented(Text(f"z.requires_grad = {case.source_requires_grad}", style="bold"), 4)
-            )
-            lines.append(
-                _indented(
-                    _note(
-                        _(
-                            "z itself is unchanged: detach() returns a new tensor that shares "
-                            "z's data."
-                        )
-                    ),
-                    4,
-                )
-            )
-    return Group(*lines)
-
-
-def _non_leaf_section(facts: NonLeafGrad, precision: int) -> Iterator[RenderableType]:
-    yield _heading(_("Only leaves get .grad"))
-    shown = "None" if facts.grad is None else _("a tensor")
-    yield Text(f"  {facts.name}.grad = {shown}", style="bold")
-    if facts.warning:
-        yield _indented(
-            Text(_("torch warned: {warning}").format(warning=facts.warning), style="yellow"), 4
-        )
-    yield _code(
-        facts.code,
-        intro=_(
-            "backward() fills .grad only for the leaves that require grad (here w and b). "
-            "{name} is an intermediate result (is_leaf = False): its gradient is used on the "
-            "way to the leaves, then dropped. {name}.retain_grad() before backward() keeps it:"
-        ).format(name=facts.name),
-    )
-    yield _matrix(facts.retained_grad, precision, title=f"{facts.name}.grad")
-    yield _note(
-        _(
-            "{name}.grad = ∂loss/∂{name}: the same values as b.grad, since b is added to {name}."
-        ).format(name=facts.name)
-    )
-
-
-def _indented(renderable: RenderableType, columns: int) -> Padding:
+def indented(renderable: RenderableType, columns: int) -> Padding:
     # Padding, not leading spaces, so wrapped lines keep the indent.
     return Padding(renderable, (0, 0, 0, columns), expand=False)
 
 
-def _matrix(value: Values, precision: int, title: str | Text) -> RenderableType:
+def matrix(value: Values, precision: int, title: str | Text) -> RenderableType:
     """A value as grids of numbers: a 0-d one inline, a 1-d or 2-d one as one grid,
     a larger rank as one grid per 2-d slice, each titled with its index."""
     if not isinstance(value, list):
@@ -576,7 +283,7 @@ class NumberGrid:
             used += width + 3
         for block in blocks:
             if len(blocks) > 1:
-                yield _note(
+                yield note(
                     _("columns {first}–{last} of {count}").format(
                         first=block[0], last=block[-1], count=count
                     )
@@ -603,33 +310,9 @@ def _shape_of(value: Values) -> tuple[int, ...]:
     return tuple(shape)
 
 
-def inspect_view(
-    report: InspectReport, precision: int, tree: TreeOptions
-) -> Iterator[RenderableType]:
-    from autograd_cli.render.health import graph_summary_lines, health_view
-
-    yield from health_view(report, precision)
-    yield from _graph_section(report.graph, "loss", tree, precision)
-    yield from graph_summary_lines(report)
-
-
-def table_view(report: Report, precision: int, tree: TreeOptions) -> Iterator[RenderableType]:
-    views = {
-        LinearReport: linear_view,
-        JvpReport: jvp_view,
-        ChainReport: chain_view,
-        ExprReport: expr_view,
-        InspectReport: inspect_view,
-    }
-    yield from views[type(report)](report, precision, tree)  # type: ignore[operator]
-    check = getattr(report, "check", None)  # agrad inspect has flags instead
-    if check is not None:
-        yield from check_section(check)
-
-
 def check_section(check: CheckReport) -> Iterator[RenderableType]:
-    yield _heading(_("--check: every gradient recomputed independently"))
-    yield _note(
+    yield heading(_("--check: every gradient recomputed independently"))
+    yield note(
         _(
             "{method}; an element passes when |grad − reference| ≤ {atol:g} + {rtol:g}·|reference|."
         ).format(method=_(check.method), atol=check.atol, rtol=check.rtol)

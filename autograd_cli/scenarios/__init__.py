@@ -1,5 +1,57 @@
-"""Scenario builders: run the tutorial's statements and hand back named tensors.
+"""The scenarios: one module per command, and the registry that finds them.
 
-Torch lives here and in `inspection`; nothing in this package is imported until a
-command has parsed its options.
+A scenario module is imported when the CLI is assembled, so it imports neither
+torch nor Rich at module level: it declares its parameters (a frozen dataclass),
+its caps, its root's name and its own command-line options, and imports torch
+only inside the functions that build its report. See CONTRIBUTING.md, "Adding a
+command".
 """
+
+from __future__ import annotations
+
+import importlib
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from typing import Any
+
+# Command name -> "module:ATTRIBUTE" of its Scenario, in the order `agrad --help`
+# lists them. Modules are imported only when asked for.
+REGISTRY = {
+    "linear": "linear:SCENARIO",
+    "jvp": "jvp:SCENARIO",
+    "vjp": "jvp:VJP",
+    "chain": "chain:SCENARIO",
+    "inspect": "inspect_target:SCENARIO",
+    "expr": "expr:SCENARIO",
+}
+
+# The option groups a scenario may take from the shared ones (options.py); every
+# command also has the output options, --color and --lang.
+SEED, TENSOR, CHECK = "seed", "tensor", "check"
+
+
+@dataclass(frozen=True)
+class Scenario:
+    """What the spine needs of a command (cli.py parses, runner.py runs, render draws)."""
+
+    name: str  # the command, as the registry knows it
+    root: str  # the tensor backward() starts from: "loss", "out"
+    # The command's own options as a Typer signature; returns the keyword arguments
+    # of `params` (the shared ones are added). Its docstring is the command's --help.
+    options: Callable[..., dict[str, Any]]
+    params: type  # a frozen dataclass, no tensors in it
+    report: Callable[[Any, int | None], Any]  # (params, max_nodes) -> a model.Report
+    view: Callable[[Any, int, Any], Iterator[Any]]  # (report, precision, tree) -> Rich renderables
+    shared: tuple[str, ...] = (SEED, TENSOR, CHECK)
+    short_help: str = ""
+    epilog: str = ""
+    # The elements of the largest tensor it makes, known from its parameters before any
+    # work (threads.py); None where they cannot be known.
+    largest_numel: Callable[[Any], int | None] = lambda params: None
+
+
+def scenario(name: str) -> Scenario:
+    module, _colon, attribute = REGISTRY[name].partition(":")
+    found: Scenario = getattr(importlib.import_module(f"{__name__}.{module}"), attribute)
+    assert found.name == name, f"{REGISTRY[name]} is {found.name}, not {name}"
+    return found

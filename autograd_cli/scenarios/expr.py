@@ -1,23 +1,176 @@
-"""The user's own expression: variables from --var, then out = EXPR.
+"""`agrad expr`: the graph and gradients of the user's own expression.
 
-Built twice: first on the meta device (shapes and caps, nothing allocated), then
-for real after torch.manual_seed(seed), variables in --var order.
+Variables come from --var, then out = EXPR. The text is parsed and validated
+against a whitelist while the command line is parsed (expression/validate.py); it
+is evaluated by agrad's own evaluator (expression/evaluate.py), never by Python's
+eval: first on the meta device (shapes and caps, nothing allocated), then for real
+after torch.manual_seed(seed), variables in --var order. Torch is imported inside
+the functions that build the report (see scenarios/__init__.py).
 """
 
 from __future__ import annotations
 
 import warnings
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
+from typing import TYPE_CHECKING, Annotated, Any, ClassVar
 
-import torch
+import typer
 
-from autograd_cli.expression.check import CheckedExpression, ExpressionError
-from autograd_cli.expression.evaluate import Evaluator, build_variable
-from autograd_cli.expression.grammar import MAX_NUMEL
-from autograd_cli.expression.variables import VariableSpec
-from autograd_cli.i18n import _, group
-from autograd_cli.scenarios.dtypes import DTYPES
-from autograd_cli.scenarios.seeding import manual_seed
+from autograd_cli.errors import UsageProblem
+from autograd_cli.expression.grammar import GRAMMAR, MAX_NUMEL
+from autograd_cli.i18n import _, group, ngettext
+from autograd_cli.model import Gradient, GradientsReport, JacobianFacts, Values
+from autograd_cli.options import MAX_REPEAT, JacobianFlag, from_text, integer, text
+from autograd_cli.scenarios import Scenario
+
+if TYPE_CHECKING:
+    import torch
+
+    from autograd_cli.expression.validate import ValidExpression
+    from autograd_cli.expression.variables import VariableSpec
+    from autograd_cli.render.formats import TreeOptions
+
+NAME = "expr"
+ROOT = "out"
+VECTOR = "torch.ones_like(out)"
+
+
+@dataclass(frozen=True)
+class Params:
+    expression: ValidExpression
+    variables: tuple[VariableSpec, ...]
+    no_grad: frozenset[str] = frozenset()
+    repeat: int = 1
+    jacobian: bool = False
+    seed: int = 0
+    device: str = "cpu"
+    dtype: str = "float32"
+    check: bool = False
+
+
+@dataclass(frozen=True)
+class ExprVariable:
+    name: str
+    constructor: str  # as typed, e.g. "randn(5,3)"
+    requires_grad: bool
+
+
+@dataclass(frozen=True)
+class ExprStep:
+    """The gradient of every leaf that requires grad, right after one backward call."""
+
+    call: int
+    zeroed_before: bool
+    grads: dict[str, Values]  # None for a leaf that backward() did not reach
+
+
+@dataclass(frozen=True, kw_only=True)
+class ExprReport(GradientsReport):
+    """Everything `agrad expr` shows for the user's own expression."""
+
+    command: ClassVar[str] = NAME
+    layout: ClassVar[tuple[str, ...]] = (
+        *("expression", "seed", "dtype", "repeat", "variables", "statements", "tensors"),
+        *("graph", "vector", "steps", "gradients", "warnings", "check", "jacobians", "device"),
+    )
+
+    expression: str
+    repeat: int
+    variables: tuple[ExprVariable, ...]
+    vector: str | None  # "torch.ones_like(out)"; None when out is a scalar or has no graph
+    steps: tuple[ExprStep, ...]
+    warnings: tuple[str, ...]  # torch's warnings while evaluating, first line each
+    jacobians: tuple[JacobianFacts, ...] = ()  # with --jacobian: one per leaf
+
+
+# The command line -------------------------------------------------------------
+
+# The grammar, kept from rewrapping by Click ("\b" paragraphs), ends `agrad expr --help`.
+EPILOG = "\n\n".join("\b\n" + block.strip("\n") for block in GRAMMAR.strip().split("\n\n"))
+
+
+def options(
+    expression: Annotated[
+        str | None,
+        typer.Argument(
+            metavar="EXPR",
+            parser=text,
+            help='The expression, e.g. "(x + 1).pow(2).t()"; the grammar is below.',
+            show_default=False,
+        ),
+    ] = None,
+    var: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--var",
+            metavar="NAME=CONSTRUCTOR",
+            help="Declare a variable, e.g. --var 'x=eye(4,5)'; repeat for more. Floating "
+            "variables require grad.",
+            show_default=False,
+        ),
+    ] = None,
+    no_grad: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--no-grad",
+            metavar="NAME",
+            help="Variable NAME does not require grad (repeatable).",
+            show_default=False,
+        ),
+    ] = None,
+    repeat: Annotated[
+        int,
+        typer.Option(
+            "--repeat",
+            parser=from_text(integer(1, MAX_REPEAT)),
+            metavar="N",
+            help=f"backward() calls (1-{MAX_REPEAT}); with N > 1 also shows how .grad "
+            "accumulates, then zero_() and one more call, as agrad jvp does.",
+        ),
+    ] = 1,
+    grammar: Annotated[
+        bool, typer.Option("--grammar", help="Print the grammar of EXPR and exit.")
+    ] = False,
+    jacobian: JacobianFlag = False,
+) -> dict[str, Any]:
+    """The autograd graph and gradients of your own tensor expression.
+
+    Example: agrad expr "(x + 1).pow(2).t()" --var 'x=eye(4,5)'. The expression is
+    parsed and checked against a whitelist (below) before anything runs; it is
+    evaluated by agrad, never by Python's eval. A non-scalar out is back-propagated
+    with v = torch.ones_like(out), i.e. the gradient of out.sum(). --seed S seeds
+    the random variables in --var order.
+    """
+    if grammar:
+        from autograd_cli.render.emit import write_text
+
+        write_text(_(GRAMMAR.lstrip("\n")))
+        raise typer.Exit()
+    if expression is None:
+        raise UsageProblem(_("missing EXPR, e.g. agrad expr \"x.sum()\" --var 'x=ones(3)'"))
+    from autograd_cli.expression.validate import validate_expression
+    from autograd_cli.expression.variables import parse_variables
+
+    variables = parse_variables(list(var or []))
+    declared = [v.name for v in variables]
+    for name in no_grad or []:
+        if name not in declared:
+            raise UsageProblem(
+                _("--no-grad {name}: no such variable; declared: {declared}").format(
+                    name=name, declared=", ".join(declared) or _("none")
+                )
+            )
+    return {
+        "expression": validate_expression(expression, declared),
+        "variables": tuple(variables),
+        "no_grad": frozenset(no_grad or ()),
+        "repeat": repeat,
+        "jacobian": jacobian,
+    }
+
+
+# The tensors ------------------------------------------------------------------
 
 
 @dataclass
@@ -30,35 +183,27 @@ class ExprTensors:
         return {**self.variables, "out": self.out}
 
 
-def build(
-    expression: CheckedExpression,
-    variables: list[VariableSpec],
-    *,
-    seed: int,
-    dtype: str,
-    no_grad: set[str],
-    device: str = "cpu",
-) -> ExprTensors:
+def build(params: Params) -> ExprTensors:
     # torch's warnings (e.g. mse_loss broadcasting) become part of the report
     # instead of stderr noise: a successful run writes nothing to stderr.
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
-        variables_, out = _evaluate(expression, variables, seed, DTYPES[dtype], no_grad, device)
+        variables, out = _evaluate(params)
     said = dict.fromkeys(str(w.message).strip().splitlines()[0] for w in caught)
-    return ExprTensors(variables=variables_, out=out, warnings=tuple(said))
+    return ExprTensors(variables=variables, out=out, warnings=tuple(said))
 
 
-def _evaluate(
-    expression: CheckedExpression,
-    variables: list[VariableSpec],
-    seed: int,
-    torch_dtype: torch.dtype,
-    no_grad: set[str],
-    device: str,
-) -> tuple[dict[str, torch.Tensor], torch.Tensor]:
+def _evaluate(params: Params) -> tuple[dict[str, torch.Tensor], torch.Tensor]:
+    import torch
+
+    from autograd_cli.expression.evaluate import Evaluator, build_variable
+    from autograd_cli.expression.validate import ExpressionError
+    from autograd_cli.scenarios.seeding import manual_seed
+
+    dtype = getattr(torch, params.dtype)
     meta = {}
-    for spec in variables:
-        t = build_variable(spec, torch_dtype, "meta")
+    for spec in params.variables:
+        t = build_variable(spec, dtype, "meta")
         if t.numel() > MAX_NUMEL:
             raise ExpressionError(
                 _("{name} would have {count} elements {shape}; the cap is {cap}").format(
@@ -72,16 +217,16 @@ def _evaluate(
                 f"--var {spec.name}",
             )
         meta[spec.name] = t
-    Evaluator(expression, meta).run()  # shapes, dtypes and caps, before any real work
+    Evaluator(params.expression, meta).run()  # shapes, dtypes and caps, before any real work
 
-    manual_seed(seed, device)
+    manual_seed(params.seed, params.device)
     real: dict[str, torch.Tensor] = {}
-    for spec in variables:
-        t = build_variable(spec, torch_dtype, device)
-        if t.is_floating_point() and spec.name not in no_grad:
+    for spec in params.variables:
+        t = build_variable(spec, dtype, params.device)
+        if t.is_floating_point() and spec.name not in params.no_grad:
             t.requires_grad_()
         real[spec.name] = t
-    return real, Evaluator(expression, real).run()
+    return real, Evaluator(params.expression, real).run()
 
 
 def statement(spec: VariableSpec, t: torch.Tensor) -> str:
@@ -91,9 +236,10 @@ def statement(spec: VariableSpec, t: torch.Tensor) -> str:
     return f"{spec.name} = torch.{spec.constructor}({args}, dtype=torch.{dtype}{grad})"
 
 
-def forward_for(expression: CheckedExpression):
+def forward_for(expression: ValidExpression) -> Callable[[dict[str, torch.Tensor]], torch.Tensor]:
     """v·out from (float64 copies of) the variables, v = ones_like(out) as backward's;
     for --check's finite differences."""
+    from autograd_cli.expression.evaluate import Evaluator
 
     def forward(leaves: dict[str, torch.Tensor]) -> torch.Tensor:
         return Evaluator(expression, leaves).run().sum()
@@ -101,11 +247,236 @@ def forward_for(expression: CheckedExpression):
     return forward
 
 
-def function_of(expression: CheckedExpression, variables: dict[str, torch.Tensor], name: str):
+def function_of(
+    expression: ValidExpression, variables: dict[str, torch.Tensor], name: str
+) -> Callable[[torch.Tensor], torch.Tensor]:
     """out as a function of one variable, the others held at their values (--jacobian)."""
+    from autograd_cli.expression.evaluate import Evaluator
+
     fixed = {key: value.detach() for key, value in variables.items()}
 
     def function(value: torch.Tensor) -> torch.Tensor:
         return Evaluator(expression, {**fixed, name: value}).run()
 
     return function
+
+
+def largest_numel(params: Params) -> int | None:
+    """Every variable and intermediate of the expression, on the meta device (shapes
+    only, nothing computed). --jacobian batches the expression over out's or a
+    variable's elements (jacrev, jacfwd), so the largest tensor grows by that factor."""
+    import torch
+
+    from autograd_cli.expression.evaluate import Evaluator, build_variable
+    from autograd_cli.expression.validate import ExpressionError
+
+    largest = 1
+
+    class Sizes(Evaluator):
+        def value(self, node: Any) -> Any:
+            nonlocal largest
+            result = super().value(node)
+            if isinstance(result, torch.Tensor):
+                largest = max(largest, result.numel())
+            return result
+
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # the real run records torch's warnings
+            env = {
+                spec.name: build_variable(spec, getattr(torch, params.dtype), "meta")
+                for spec in params.variables
+            }
+            out = Sizes(params.expression, env).run()
+    except (ExpressionError, RuntimeError, ValueError, TypeError):
+        return None  # the real run reports the problem, with every thread as usual
+    largest = max([largest, *(t.numel() for t in env.values())])
+    if params.jacobian:
+        largest *= max([out.numel(), *(t.numel() for t in env.values())])
+    return largest
+
+
+# The report -------------------------------------------------------------------
+
+
+def report(params: Params, max_nodes: int | None) -> ExprReport:
+    import torch
+
+    from autograd_cli.inspection.gradient_check import gradient_check
+    from autograd_cli.inspection.graph import facts_and_graph
+    from autograd_cli.inspection.jacobian import jacobian_facts
+    from autograd_cli.inspection.tensors import values_of
+
+    repeat = params.repeat
+    t = build(params)
+    named = t.named()
+    tensors, graph = facts_and_graph(t.out, named, max_nodes)
+    leaves = {name: v for name, v in t.variables.items() if v.requires_grad}
+    statements = [
+        f"torch.manual_seed({params.seed})",
+        *(statement(spec, t.variables[spec.name]) for spec in params.variables),
+        f"out = {params.expression.text.strip()}",
+    ]
+
+    steps: list[ExprStep] = []
+    vector = None
+    if t.out.requires_grad:
+        # A scalar needs no v; otherwise backward(v) with v = ones_like(out): vᵀ·J.
+        v = None if t.out.numel() == 1 else torch.ones_like(t.out)
+        vector = None if v is None else VECTOR
+        args = [] if v is None else [VECTOR]
+        if repeat > 1:
+            args.append("retain_graph=True")
+        times = "" if repeat == 1 else f"  # {repeat} times, then zero_() and once more"
+        statements.append(f"out.backward({', '.join(args)}){times}")
+
+        def backward_step(number: int, zeroed: bool) -> ExprStep:
+            t.out.backward(v, retain_graph=repeat > 1)
+            return ExprStep(
+                number,
+                zeroed,
+                {
+                    name: None if leaf.grad is None else values_of(leaf.grad)
+                    for name, leaf in leaves.items()
+                },
+            )
+
+        steps = [backward_step(k, False) for k in range(1, repeat + 1)]
+        if repeat > 1:
+            for leaf in leaves.values():
+                if leaf.grad is not None:
+                    leaf.grad.zero_()
+            steps.append(backward_step(repeat + 1, True))
+
+    final = steps[-1].grads if steps else {}
+    verdict = None
+    if params.check and steps:
+        verdict = gradient_check(
+            forward_for(params.expression),
+            t.variables,
+            steps[0].grads,
+            params.dtype,
+            graph.node_count,
+        )
+    jacobians: tuple[JacobianFacts, ...] = ()
+    if params.jacobian and steps:
+        jacobians = tuple(
+            jacobian_facts(name, function_of(params.expression, t.variables, name), leaf, t.out)
+            for name, leaf in leaves.items()
+        )
+    return ExprReport(
+        expression=params.expression.text,
+        seed=params.seed,
+        dtype=params.dtype,
+        repeat=repeat,
+        variables=tuple(
+            ExprVariable(spec.name, spec.text, t.variables[spec.name].requires_grad)
+            for spec in params.variables
+        ),
+        statements=tuple(statements),
+        tensors=tensors,
+        graph=graph,
+        vector=vector,
+        steps=tuple(steps),
+        gradients=tuple(
+            Gradient(name, tuple(leaf.shape), final.get(name)) for name, leaf in leaves.items()
+        ),
+        warnings=t.warnings,
+        check=verdict,
+        jacobians=jacobians,
+        device=params.device,
+    )
+
+
+# The human view ---------------------------------------------------------------
+
+
+def view(report: ExprReport, precision: int, tree: TreeOptions) -> Iterator[Any]:
+    from rich.text import Text
+
+    from autograd_cli.render.table import (
+        CODE,
+        TITLE,
+        call_label,
+        code,
+        grad_fn_lines,
+        graph_section,
+        heading,
+        jacobian_section,
+        matrix,
+        note,
+        tensor_section,
+    )
+
+    yield heading("agrad expr · out = ", first=True).append(report.expression, style=CODE)
+    yield code(
+        report.statements,
+        intro=_("Run as (seed {seed}, {dtype}):").format(seed=report.seed, dtype=report.dtype),
+    )
+    for warning in report.warnings:
+        yield Text(_("torch warned: {warning}").format(warning=warning), style="yellow")
+    yield from tensor_section(report.tensors, precision)
+    yield heading(_("grad_fn chain"))
+    yield grad_fn_lines((ROOT,), {t.name: t for t in report.tensors})
+    yield from graph_section(report.graph, ROOT, tree, precision)
+
+    if not report.steps:
+        yield note(
+            _(
+                "No variable that requires grad reaches out, so there is no backward pass "
+                "and no gradient."
+            )
+        )
+        return
+    yield heading(_("Gradients"))
+    if report.vector:
+        yield note(
+            _(
+                "out is not a scalar, so out.backward(v) needs a vector v = {vector}: it "
+                "computes the vector-Jacobian product vᵀ·J, the gradient of out.sum()."
+            ).format(vector=report.vector)
+        )
+    for gradient in report.gradients:
+        title = f"{gradient.name}.grad"
+        if gradient.value is None:
+            yield note(
+                _("{name}.grad is None: backward() did not reach {name}.").format(
+                    name=gradient.name
+                )
+            )
+        else:
+            yield matrix(gradient.value, precision, title=title)
+    for facts in report.jacobians:
+        yield from jacobian_section(facts, precision)
+    if report.repeat > 1:
+        yield heading(
+            ngettext(
+                "Accumulation over {count} backward() call",
+                "Accumulation over {count} backward() calls",
+                report.repeat,
+            ).format(count=group(report.repeat))
+        )
+        yield note(
+            _(
+                "retain_graph=True keeps the graph for the next call; each call adds its "
+                "gradient to .grad, until zero_() starts the sum again."
+            )
+        )
+        for step in report.steps:
+            yield Text("\n" + call_label(step.call, step.zeroed_before, report.repeat), style=TITLE)
+            for name, value in step.grads.items():
+                if value is not None:
+                    yield matrix(value, precision, title=f"{name}.grad")
+
+
+SCENARIO = Scenario(
+    name=NAME,
+    root=ROOT,
+    options=options,
+    params=Params,
+    report=report,
+    view=view,
+    short_help='The graph and gradients of your own expression, e.g. "(x + 1).pow(2).t()".',
+    epilog=EPILOG,
+    largest_numel=largest_numel,
+)

@@ -1,16 +1,170 @@
-"""The tutorial's Jacobian-product example: out = (inp + 1).pow(2).t()."""
+"""`agrad jvp` (and its reverse-mode alias `agrad vjp`): the tutorial's Jacobian
+product, out = (inp + 1).pow(2).t() with inp = eye(4, 5), and how inp.grad
+accumulates over backward() calls. Torch is imported inside the functions that
+build the report (see scenarios/__init__.py).
+"""
 
 from __future__ import annotations
 
+import dataclasses
+from collections.abc import Iterator
 from dataclasses import dataclass
+from typing import TYPE_CHECKING, Annotated, Any, ClassVar
 
-import torch
+import typer
 
+from autograd_cli.i18n import _, group, ngettext
+from autograd_cli.model import JacobianFacts, StatementsReport, Values
+from autograd_cli.options import MAX_REPEAT, JacobianFlag, choice, from_text, integer
+from autograd_cli.scenarios import CHECK, TENSOR, Scenario
+
+if TYPE_CHECKING:
+    import torch
+
+    from autograd_cli.render.formats import TreeOptions
+
+NAME = "jvp"
+ROOT = "out"
 STATEMENTS = (
     "inp = torch.eye(4, 5, requires_grad=True)",
     "out = (inp + 1).pow(2).t()",
 )
 VECTOR = "torch.ones_like(out)"
+SHAPE = (4, 5)  # inp = eye(4, 5)
+LARGEST_NUMEL = 400  # the 20 x 20 Jacobian
+MODES = ("reverse", "forward", "both")
+
+
+@dataclass(frozen=True)
+class Params:
+    repeat: int = 2
+    mode: str = "reverse"
+    tangent: str = "ones"
+    jacobian: bool = False
+    device: str = "cpu"
+    dtype: str = "float32"
+    check: bool = False
+
+
+@dataclass(frozen=True)
+class AccumulationStep:
+    """`inp.grad` right after one backward call."""
+
+    call: int  # 1-based count of backward calls so far
+    zeroed_before: bool  # True for the call made right after grad.zero_()
+    grad: Values
+
+
+@dataclass(frozen=True)
+class ForwardProduct:
+    """Forward mode: J·t for a tangent t of the input's shape (torch.func.jvp)."""
+
+    tangent: str  # as given: "ones", "randn" or "onehot:I,J"
+    tangent_value: Values
+    product: Values  # J·t, shaped like the output
+
+
+@dataclass(frozen=True, kw_only=True)
+class JvpReport(StatementsReport):
+    """Everything `agrad jvp` shows, in the order it shows it."""
+
+    command: ClassVar[str] = NAME
+    layout: ClassVar[tuple[str, ...]] = (
+        *("repeat", "statements", "tensors", "graph", "vector", "steps", "check"),
+        *("mode", "forward", "jacobian", "device", "dtype"),
+    )
+
+    repeat: int
+    vector: str  # the v of each backward(v) call, as code
+    steps: tuple[AccumulationStep, ...]  # reverse mode's backward() calls; () in forward mode
+    mode: str = "reverse"  # "reverse", "forward" or "both"
+    forward: ForwardProduct | None = None  # forward mode's J·t
+    jacobian: JacobianFacts | None = None  # with --jacobian
+
+    def leaf_gradients(self) -> dict[str, Values]:
+        return {"inp": self.steps[-1].grad} if self.steps else {}
+
+
+# The command line -------------------------------------------------------------
+
+
+def parse_tangent(text: str) -> str:
+    """ones, randn, or onehot:I,J with 0 <= I < 4, 0 <= J < 5 (an element of inp)."""
+    spec = text.strip().lower()
+    if spec in ("ones", "randn"):
+        return spec
+    allowed = _("ones, randn, or onehot:I,J with I in 0-{i_max} and J in 0-{j_max}").format(
+        i_max=SHAPE[0] - 1, j_max=SHAPE[1] - 1
+    )
+    head, _colon, rest = spec.partition(":")
+    parts = rest.split(",")
+    if head != "onehot" or len(parts) != 2 or not all(p.strip().isdigit() for p in parts):
+        raise ValueError(
+            _("{value!r} is not a tangent; allowed: {allowed}.").format(value=text, allowed=allowed)
+        )
+    i, j = (int(p) for p in parts)
+    if not (i < SHAPE[0] and j < SHAPE[1]):
+        raise ValueError(
+            _("{value!r} is outside inp {shape}; allowed: {allowed}.").format(
+                value=text, shape=SHAPE, allowed=allowed
+            )
+        )
+    return f"onehot:{i},{j}"
+
+
+RepeatOption = Annotated[
+    int,
+    typer.Option(
+        "--repeat",
+        parser=from_text(integer(1, MAX_REPEAT)),
+        metavar="N",
+        help=f"How many backward() calls accumulate before zeroing (1-{MAX_REPEAT}).",
+    ),
+]
+
+
+def options(
+    repeat: RepeatOption = 2,
+    mode: Annotated[
+        str,
+        typer.Option(
+            "--mode",
+            parser=from_text(choice(MODES)),
+            metavar="[" + "|".join(MODES) + "]",
+            help="reverse: out.backward(v), vᵀ·J, as the tutorial. forward: torch.func.jvp, "
+            "J·t, no backward pass. both: reverse, then forward, one after the other.",
+        ),
+    ] = "reverse",
+    tangent: Annotated[
+        str,
+        typer.Option(
+            "--tangent",
+            parser=from_text(parse_tangent),
+            metavar="[ones|randn|onehot:I,J]",
+            help="The t of forward mode's J·t: ones, randn (seeded with 0), or onehot:I,J, "
+            "a 1 at inp[I, J].",
+        ),
+    ] = "ones",
+    jacobian: JacobianFlag = False,
+) -> dict[str, Any]:
+    """The tutorial's Jacobian product: out = (inp + 1).pow(2).t(), inp = eye(4, 5).
+
+    Calls out.backward(torch.ones_like(out), retain_graph=True) N times and shows
+    inp.grad after each call: every call adds the vector-Jacobian product vᵀ·J =
+    2·(inp + 1) again. Then inp.grad.zero_() and one more call, as in the tutorial's
+    "First call / Second call / Call after zeroing gradients". --mode forward computes
+    J·t instead (torch.func.jvp); --jacobian shows J itself.
+    """
+    return {"repeat": repeat, "mode": mode, "tangent": tangent, "jacobian": jacobian}
+
+
+def vjp_options(repeat: RepeatOption = 2, jacobian: JacobianFlag = False) -> dict[str, Any]:
+    """An alias of agrad jvp --mode reverse: out.backward(v) computes the
+    vector-Jacobian product vᵀ·J, which is what the tutorial's "Jacobian product" is."""
+    return {"repeat": repeat, "jacobian": jacobian}
+
+
+# The tensors ------------------------------------------------------------------
 
 
 @dataclass
@@ -22,8 +176,10 @@ class JvpTensors:
         return {"inp": self.inp, "out": self.out}
 
 
-def build(device: str = "cpu", dtype: torch.dtype = torch.float32) -> JvpTensors:
-    inp = torch.eye(4, 5, requires_grad=True, device=device, dtype=dtype)
+def build(device: str = "cpu", dtype: str = "float32") -> JvpTensors:
+    import torch
+
+    inp = torch.eye(4, 5, requires_grad=True, device=device, dtype=getattr(torch, dtype))
     return JvpTensors(inp=inp, out=output(inp))
 
 
@@ -38,6 +194,8 @@ def forward(leaves: dict[str, torch.Tensor]) -> torch.Tensor:
 
 def tangent(spec: str, shape: tuple[int, ...]) -> torch.Tensor:
     """The t of forward mode's J·t: ones, randn (seeded with 0) or onehot:I,J."""
+    import torch
+
     if spec == "ones":
         return torch.ones(shape)
     if spec == "randn":
@@ -47,3 +205,180 @@ def tangent(spec: str, shape: tuple[int, ...]) -> torch.Tensor:
     t = torch.zeros(shape)
     t[i, j] = 1.0
     return t
+
+
+# The report -------------------------------------------------------------------
+
+
+def report(params: Params, max_nodes: int | None) -> JvpReport:
+    import torch
+
+    from autograd_cli.inspection.gradient_check import gradient_check
+    from autograd_cli.inspection.graph import facts_and_graph
+    from autograd_cli.inspection.jacobian import jacobian_facts, quiet_deprecations
+    from autograd_cli.inspection.tensors import values_of
+
+    t = build(params.device, params.dtype)
+    named = t.named()
+    tensors, graph = facts_and_graph(t.out, named, max_nodes)
+    forward_product = None
+    if params.mode in ("forward", "both"):
+        tangent_value = tangent(params.tangent, tuple(t.inp.shape)).to(t.inp)
+        # Forward mode: J·t in one pass alongside the function, no backward() at all.
+        with quiet_deprecations():
+            _, product = torch.func.jvp(output, (t.inp.detach(),), (tangent_value,))
+        forward_product = ForwardProduct(
+            params.tangent, values_of(tangent_value), values_of(product)
+        )
+    facts = jacobian_facts("inp", output, t.inp, t.out) if params.jacobian else None
+    steps: list[AccumulationStep] = []
+    verdict = None
+    if params.mode != "forward":
+        v = torch.ones_like(t.out)
+        for call in range(1, params.repeat + 1):
+            # retain_graph=True: the same graph is walked again by the next call.
+            t.out.backward(v, retain_graph=True)
+            steps.append(AccumulationStep(call, False, values_of(t.inp.grad)))
+        t.inp.grad.zero_()
+        t.out.backward(v, retain_graph=True)
+        steps.append(AccumulationStep(params.repeat + 1, True, values_of(t.inp.grad)))
+        if params.check:  # the first call's gradient: one vector-Jacobian product
+            verdict = gradient_check(
+                forward, named, {"inp": steps[0].grad}, params.dtype, graph.node_count
+            )
+    return JvpReport(
+        repeat=params.repeat,
+        statements=STATEMENTS,
+        tensors=tensors,
+        graph=graph,
+        vector=VECTOR,
+        steps=tuple(steps),
+        check=verdict,
+        mode=params.mode,
+        forward=forward_product,
+        jacobian=facts,
+        device=params.device,
+        dtype=params.dtype,
+    )
+
+
+# The human view ---------------------------------------------------------------
+
+
+def view(report: JvpReport, precision: int, tree: TreeOptions) -> Iterator[Any]:
+    from autograd_cli.render.table import (
+        code,
+        grad_fn_lines,
+        graph_section,
+        heading,
+        jacobian_section,
+        note,
+        tensor_section,
+    )
+
+    title = {
+        "reverse": ngettext(
+            "{count} accumulating call, then zero_()",
+            "{count} accumulating calls, then zero_()",
+            report.repeat,
+        ).format(count=group(report.repeat)),
+        "forward": _("forward mode"),
+        "both": _("reverse and forward mode"),
+    }[report.mode]
+    yield heading(f"agrad jvp · {title}", first=True)
+    yield code(report.statements, intro=_("The tutorial's statements:"))
+    yield from tensor_section(report.tensors, precision)
+
+    yield heading(_("grad_fn chain"))
+    yield grad_fn_lines(("out",), {t.name: t for t in report.tensors})
+    yield from graph_section(report.graph, ROOT, tree, precision)
+
+    if report.steps:
+        yield from _reverse_section(report, precision)
+    if report.forward is not None:
+        yield from _forward_section(report.forward, precision)
+    if report.mode == "both":
+        yield note(
+            _(
+                "Which is which: out.backward(v) is reverse mode, vᵀ·J: v lives where out "
+                "does (5×4) and the result where inp does (4×5), one backward pass for all "
+                "of inp's gradient. torch.func.jvp is forward mode, J·t: t lives where inp "
+                "does and the result where out does. The tutorial calls its section "
+                "'Jacobian product', and agrad names the command after it, but backward(v) "
+                "computes a vector-Jacobian product; agrad vjp is the same command in "
+                "reverse mode."
+            )
+        )
+    if report.jacobian is not None:
+        yield from jacobian_section(report.jacobian, precision)
+
+
+def _reverse_section(report: JvpReport, precision: int) -> Iterator[Any]:
+    from autograd_cli.render.table import call_title, heading, matrix, note
+
+    yield heading(_("Tensor gradients and the Jacobian product"))
+    yield note(
+        _(
+            "out is not a scalar, so out.backward(v) needs a vector v = {vector}. It "
+            "computes the vector-Jacobian product vᵀ·J, with J = ∂out/∂inp, and adds it to "
+            "inp.grad. Here vᵀ·J = 2·(inp + 1): 4 where inp is 1, 2 elsewhere."
+        ).format(vector=report.vector)
+    )
+    yield note(
+        _(
+            "retain_graph=True keeps the tensors the graph saved for backward (the input of "
+            "pow), so the same graph can be walked again; without it the second call fails "
+            "with 'Trying to backward through the graph a second time'."
+        )
+    )
+    for step in report.steps:
+        yield call_title(step.call, step.zeroed_before, report.repeat)
+        yield matrix(step.grad, precision, title=_("inp.grad after this call"))
+    yield note(
+        _(
+            "backward() adds to .grad instead of replacing it: after k calls inp.grad is "
+            "k·2·(inp + 1). inp.grad.zero_() fills it with zeros, so the sum starts again. "
+            "In a training loop optimizer.zero_grad() does this job, but since torch 2.0 it "
+            "sets .grad to None by default (set_to_none=True) instead of filling it with "
+            "zeros; the next backward() then stores its gradient afresh."
+        )
+    )
+
+
+def _forward_section(forward: ForwardProduct, precision: int) -> Iterator[Any]:
+    from autograd_cli.render.table import heading, matrix, note
+
+    yield heading(_("Forward mode: J·t with torch.func.jvp, no backward pass"))
+    yield note(
+        _(
+            "torch.func.jvp(f, (inp.detach(),), (t,)) pushes a tangent t, shaped like inp, "
+            "through f alongside the function itself and returns J·t, shaped like out. "
+            "agrad passes inp.detach(), so nothing is recorded for backward() and inp.grad "
+            "is untouched; given inp itself, which requires grad, J·t would join inp's "
+            "graph (it would have a grad_fn)."
+        )
+    )
+    yield matrix(forward.tangent_value, precision, title=f"t = {forward.tangent}")
+    yield matrix(forward.product, precision, title="J·t")
+
+
+SCENARIO = Scenario(
+    name=NAME,
+    root=ROOT,
+    options=options,
+    params=Params,
+    report=report,
+    view=view,
+    shared=(TENSOR, CHECK),
+    short_help="Jacobian products vᵀ·J and how .grad accumulates over backward() calls.",
+    epilog="Example: agrad jvp --repeat 3 --json | jq '.steps[-2].grad'",
+    largest_numel=lambda params: LARGEST_NUMEL,
+)
+# agrad vjp: the same scenario, reverse mode only.
+VJP = dataclasses.replace(
+    SCENARIO,
+    name="vjp",
+    options=vjp_options,
+    short_help="agrad jvp in reverse mode: what out.backward(v) computes, vᵀ·J.",
+    epilog="Example: agrad vjp --jacobian",
+)

@@ -31,7 +31,7 @@ import torch
 
 from autograd_cli.errors import AgradError, RuntimeProblem, UsageProblem
 from autograd_cli.i18n import N_, _
-from autograd_cli.options import TARGET_FORMS, TargetSpec
+from autograd_cli.targets import TARGET_FORMS, TargetSpec
 
 RETURN_FORMS = N_(
     "a scalar loss tensor, or a tuple (model, inputs, loss_fn) or "

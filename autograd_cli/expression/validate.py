@@ -1,7 +1,7 @@
-"""Parse untrusted expression text with `ast` and check every node against the grammar.
+"""Parse untrusted expression text with `ast` and validate every node against the grammar.
 
 Nothing is evaluated here and torch is not imported: a rejected input costs a
-parse and a walk over at most MAX_NODES nodes. The checked tree is evaluated by
+parse and a walk over at most MAX_NODES nodes. The validated tree is evaluated by
 `evaluate.py`, which only knows how to run the node types allowed below.
 """
 
@@ -73,7 +73,7 @@ def visible(text: str, column: int) -> tuple[str, int]:
     return "".join(out), caret
 
 
-def check_text(text: str, label: str = "") -> None:
+def validate_text(text: str, label: str = "") -> None:
     """Length and characters: printable ASCII only, so look-alikes cannot hide."""
     if len(text) > MAX_TEXT:
         raise ExpressionError(
@@ -103,7 +103,7 @@ def check_text(text: str, label: str = "") -> None:
 
 def parse(text: str, label: str = "") -> ast.expr:
     """`ast.parse` in eval mode; a syntax error becomes an ExpressionError."""
-    check_text(text, label)
+    validate_text(text, label)
     lead = len(text) - len(text.lstrip())
     try:
         tree = ast.parse(text.strip(), mode="eval")
@@ -131,18 +131,18 @@ def parse(text: str, label: str = "") -> ast.expr:
 
 
 @dataclass(frozen=True)
-class CheckedExpression:
+class ValidExpression:
     text: str
     tree: ast.expr
 
 
-def check_expression(text: str, variables: list[str]) -> CheckedExpression:
+def validate_expression(text: str, variables: list[str]) -> ValidExpression:
     tree = parse(text)
-    _Checker(text, set(variables)).run(tree)
-    return CheckedExpression(text=text, tree=tree)
+    _Validator(text, set(variables)).run(tree)
+    return ValidExpression(text=text, tree=tree)
 
 
-class _Checker:
+class _Validator:
     """Walks the tree with an explicit stack; every node type must be listed here."""
 
     def __init__(self, text: str, variables: set[str]) -> None:
@@ -349,7 +349,7 @@ class _Checker:
         raise self.fail(node, _("indices must be integers or slices such as 1:3"))
 
 
-def check_variable_name(name: str, seen: set[str], spec: str) -> None:
+def validate_variable_name(name: str, seen: set[str], spec: str) -> None:
     label = "--var"
     problem = None
     if not name:

@@ -1,0 +1,82 @@
+"""The output formats, and the one function that renders a report in any of them.
+
+Renderers are pure: they return text (json, dot, mermaid) or Rich renderables (the
+table), and never print; render/output.py's sinks write what they return.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from enum import StrEnum
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from autograd_cli.model import Report
+    from autograd_cli.scenarios import Scenario
+
+
+class Format(StrEnum):
+    TABLE = "table"
+    JSON = "json"
+    DOT = "dot"
+    MERMAID = "mermaid"
+
+    @property
+    def is_text(self) -> bool:
+        """Machine text, never through Rich (the table is Rich's)."""
+        return self is not Format.TABLE
+
+
+TREE_MAX_NODES = 200  # default cap of the tree view; the other formats carry all nodes
+
+
+@dataclass(frozen=True)
+class TreeOptions:
+    """How the table view draws the graph's tree."""
+
+    max_nodes: int
+    saved: bool
+
+
+@dataclass(frozen=True)
+class Style:
+    """What every renderer may be asked for, besides the report."""
+
+    precision: int = 4
+    saved: bool = False
+    max_nodes: int | None = None  # None: TREE_MAX_NODES in the tree, every node elsewhere
+
+    def tree(self) -> TreeOptions:
+        return TreeOptions(self.max_nodes or TREE_MAX_NODES, self.saved)
+
+
+def render(report: Report, scenario: Scenario, fmt: Format, style: Style) -> str | list[Any]:
+    """`report` as `fmt`: text for json, dot and mermaid; renderables for the table."""
+    if fmt is Format.JSON:
+        from autograd_cli.render.json_doc import report_json
+
+        return report_json(report)
+    if fmt is Format.TABLE:
+        return table(report, scenario, style)
+    if fmt is Format.DOT:
+        from autograd_cli.render.dot import graph_dot as draw
+    else:
+        from autograd_cli.render.mermaid import graph_mermaid as draw
+    return draw(
+        report.graph,
+        scenario.root,
+        report.leaf_gradients(),
+        saved=style.saved,
+        precision=style.precision,
+    )
+
+
+def table(report: Report, scenario: Scenario, style: Style) -> list[Any]:
+    """The human view: the scenario's sections, then --check's when it ran."""
+    from autograd_cli.render.table import check_section
+
+    view = list(scenario.view(report, style.precision, style.tree()))
+    check = getattr(report, "check", None)  # agrad inspect has flags instead
+    if check is not None:
+        view.extend(check_section(check))
+    return view
