@@ -9,6 +9,7 @@ import sys
 from collections.abc import Iterator, Sequence
 from typing import Any, NoReturn
 
+from typer import TyperException
 from typer.core import TyperCommand, TyperGroup
 
 from autograd_cli import coercion
@@ -22,7 +23,7 @@ from autograd_cli.i18n import (
     speaking,
 )
 from autograd_cli.outcome import fail, outcome, report
-from autograd_cli.usage_errors import printable
+from autograd_cli.usage_errors import printable, with_context
 
 
 @contextlib.contextmanager
@@ -72,6 +73,9 @@ class AgradCommand(TyperCommand):
         ctx.allow_extra_args = True
         try:
             rest = super().parse_args(ctx, args)
+        except TyperException as e:
+            with_context(e, ctx)
+            raise
         finally:
             ctx.allow_extra_args = allowed
         if rest and not allowed and not ctx.resilient_parsing:

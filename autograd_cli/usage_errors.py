@@ -8,6 +8,7 @@ gettext). agrad says them again in the reader's language, adding where to look
 from __future__ import annotations
 
 import re
+from typing import Any
 
 import typer
 
@@ -59,6 +60,17 @@ def usage_message(e: typer.TyperException) -> str:
             message=message.rstrip("."), command=ctx.command_path
         )
     return message
+
+
+def with_context(e: typer.TyperException, ctx: Any) -> None:
+    """Gives a usage error the context it was raised in, where Click left it out.
+
+    Click's parser raises BadOptionUsage ("requires an argument", "does not take a
+    value") without one; Click's `augment_usage_errors` fills it in the same way for
+    errors raised later on. With it the error names its option and points to --help.
+    """
+    if hasattr(e, "ctx") and e.ctx is None:
+        e.ctx = ctx
 
 
 def printable(text: str) -> str:
