@@ -4,6 +4,7 @@ outcome into an exit code and at most one `agrad: error: ...` line (outcome.py).
 """
 
 import contextlib
+import difflib
 import os
 import sys
 from collections.abc import Iterator, Sequence
@@ -23,7 +24,7 @@ from autograd_cli.i18n import (
     speaking,
 )
 from autograd_cli.outcome import fail, outcome, report
-from autograd_cli.usage_errors import printable, with_context
+from autograd_cli.usage_errors import UnknownCommand, printable, with_context
 
 
 @contextlib.contextmanager
@@ -135,6 +136,25 @@ class AgradGroup(TyperGroup):
 
     def get_params(self, ctx: Any) -> list[Any]:
         return coercion.direct(super().get_params(ctx))
+
+    def resolve_command(self, ctx: Any, args: list[str]) -> tuple[str | None, Any, list[str]]:
+        """Click's lookup of a command, with an unknown name reported as facts
+        (the name, close matches, the commands) rather than Typer's English
+        "Did you mean ...?" appended to its message."""
+        name = args[0]
+        command = self.get_command(ctx, name)
+        if command is None and ctx.token_normalize_func is not None:
+            name = ctx.token_normalize_func(name)
+            command = self.get_command(ctx, name)
+        if command is None and not ctx.resilient_parsing:
+            if args[0][:1] and not args[0][:1].isalnum():
+                # As Click does: a word that looks like an option is parsed as one,
+                # so `agrad -- --bogus` says "No such option".
+                self.parse_args(ctx, args)
+            commands = self.list_commands(ctx)
+            close = difflib.get_close_matches(args[0], commands) if self.suggest_commands else []
+            raise UnknownCommand(args[0], close, commands, ctx)
+        return (name if command else None), command, args[1:]
 
     def format_help(self, ctx: Any, formatter: Any) -> None:
         subcommands = [self.get_command(ctx, name) for name in self.list_commands(ctx)]
