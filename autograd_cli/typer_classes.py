@@ -4,11 +4,13 @@ outcome into an exit code and at most one `agrad: error: ...` line (outcome.py).
 """
 
 import contextlib
+import difflib
 import os
 import sys
 from collections.abc import Iterator, Sequence
 from typing import Any, NoReturn
 
+from typer import TyperException
 from typer.core import TyperCommand, TyperGroup
 
 from autograd_cli import coercion
@@ -22,7 +24,7 @@ from autograd_cli.i18n import (
     speaking,
 )
 from autograd_cli.outcome import fail, outcome, report
-from autograd_cli.usage_errors import printable
+from autograd_cli.usage_errors import UnknownCommand, printable, with_context
 
 
 @contextlib.contextmanager
@@ -72,6 +74,9 @@ class AgradCommand(TyperCommand):
         ctx.allow_extra_args = True
         try:
             rest = super().parse_args(ctx, args)
+        except TyperException as e:
+            with_context(e, ctx)
+            raise
         finally:
             ctx.allow_extra_args = allowed
         if rest and not allowed and not ctx.resilient_parsing:
@@ -131,6 +136,25 @@ class AgradGroup(TyperGroup):
 
     def get_params(self, ctx: Any) -> list[Any]:
         return coercion.direct(super().get_params(ctx))
+
+    def resolve_command(self, ctx: Any, args: list[str]) -> tuple[str | None, Any, list[str]]:
+        """Click's lookup of a command, with an unknown name reported as facts
+        (the name, close matches, the commands) rather than Typer's English
+        "Did you mean ...?" appended to its message."""
+        name = args[0]
+        command = self.get_command(ctx, name)
+        if command is None and ctx.token_normalize_func is not None:
+            name = ctx.token_normalize_func(name)
+            command = self.get_command(ctx, name)
+        if command is None and not ctx.resilient_parsing:
+            if args[0][:1] and not args[0][:1].isalnum():
+                # As Click does: a word that looks like an option is parsed as one,
+                # so `agrad -- --bogus` says "No such option".
+                self.parse_args(ctx, args)
+            commands = self.list_commands(ctx)
+            close = difflib.get_close_matches(args[0], commands) if self.suggest_commands else []
+            raise UnknownCommand(args[0], close, commands, ctx)
+        return (name if command else None), command, args[1:]
 
     def format_help(self, ctx: Any, formatter: Any) -> None:
         subcommands = [self.get_command(ctx, name) for name in self.list_commands(ctx)]
