@@ -244,14 +244,23 @@ class NanOrigin:
 class Report:
     """What every command's report offers: its backward graph and its JSON.
 
-    A scenario's report is a subclass that adds only its own facts. Its JSON is
+    A scenario's report is a subclass that adds only its own facts and names its
+    command: `class ChainReport(GradientsReport, command="chain")`. Its JSON is
     {"command": ..., then the fields in `layout` order}: declaration order unless
-    `layout` says otherwise (the first commands keep the key order their separate
-    classes had, because scripts read it; tests/test_json_identity.py pins it).
+    `layout` (space-separated names) says otherwise. The first commands keep the key
+    order their separate classes had, because scripts read it
+    (tests/test_json_identity.py pins it).
     """
 
     command: ClassVar[str]
     layout: ClassVar[tuple[str, ...] | None] = None
+
+    def __init_subclass__(cls, command: str = "", layout: str = "", **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        if command:
+            cls.command = command
+        if layout:
+            cls.layout = tuple(layout.split())
 
     graph: Graph
 

@@ -177,137 +177,124 @@ def _choice_metavar(choices: tuple[str, ...]) -> str:
 
 FORMATS = tuple(f.value for f in Format)
 
-SeedOption = Annotated[
+
+def option(annotation: Any, *flags: str, parse: Any = None, **info: Any) -> Any:
+    """A Typer option type: `flags`, its text parsed by `parse` (see `from_text`)."""
+    parser = None if parse is None else from_text(parse)
+    return Annotated[annotation, typer.Option(*flags, parser=parser, **info)]
+
+
+def choice_option(flag: str, choices: tuple[str, ...], help: str) -> Any:
+    return option(str, flag, parse=choice(choices), metavar=_choice_metavar(choices), help=help)
+
+
+def integer_option(flag: str, low: int, high: int, help: str, metavar: str = "N") -> Any:
+    return option(int, flag, parse=integer(low, high), metavar=metavar, help=help)
+
+
+def flag_option(flag: str, help: str) -> Any:
+    return Annotated[bool, typer.Option(flag, help=help)]
+
+
+def repeated_option(flag: str, metavar: str, help: str) -> Any:
+    """An option given any number of times (--var, --arg), its texts as typed."""
+    return Annotated[
+        list[str] | None, typer.Option(flag, metavar=metavar, help=help, show_default=False)
+    ]
+
+
+SeedOption = option(
     SeedSpec,
-    typer.Option(
-        "--seed",
-        parser=from_text(parse_seeds),
-        metavar="S",
-        help=f"torch.manual_seed(S) before the statements; {SEED_MIN} to {SEED_MAX}. A range "
-        f"A..B or a list 1,5,9 (up to {MAX_SEEDS:,} seeds) sweeps them all in one process: "
-        "JSON Lines with --json, one summary table otherwise.",
-    ),
-]
-DtypeOption = Annotated[
-    str,
-    typer.Option(
-        "--dtype",
-        parser=from_text(choice(DTYPE_NAMES)),
-        metavar=_choice_metavar(DTYPE_NAMES),
-        help="dtype of the floating tensors (float32, as the tutorial).",
-    ),
-]
-DeviceOption = Annotated[
-    str,
-    typer.Option(
-        "--device",
-        parser=from_text(choice(DEVICES)),
-        metavar=_choice_metavar(DEVICES),
-        help="Where the tensors live: cpu (the tutorial's), cuda, mps, or auto (an "
-        "accelerator when there is one). Random numbers on an accelerator come from its "
-        "own generator.",
-    ),
-]
-PrecisionOption = Annotated[
-    int,
-    typer.Option(
-        "--precision",
-        parser=from_text(integer(0, MAX_PRECISION)),
-        metavar="N",
-        help=f"Decimals shown in tables and graph labels (0-{MAX_PRECISION}). JSON is always "
-        "full precision.",
-    ),
-]
-FormatOption = Annotated[
+    "--seed",
+    parse=parse_seeds,
+    metavar="S",
+    help=f"torch.manual_seed(S) before the statements; {SEED_MIN} to {SEED_MAX}. A range "
+    f"A..B or a list 1,5,9 (up to {MAX_SEEDS:,} seeds) sweeps them all in one process: "
+    "JSON Lines with --json, one summary table otherwise.",
+)
+DtypeOption = choice_option(
+    "--dtype", DTYPE_NAMES, "dtype of the floating tensors (float32, as the tutorial)."
+)
+DeviceOption = choice_option(
+    "--device",
+    DEVICES,
+    "Where the tensors live: cpu (the tutorial's), cuda, mps, or auto (an "
+    "accelerator when there is one). Random numbers on an accelerator come from its "
+    "own generator.",
+)
+PrecisionOption = integer_option(
+    "--precision",
+    0,
+    MAX_PRECISION,
+    f"Decimals shown in tables and graph labels (0-{MAX_PRECISION}). JSON is always "
+    "full precision.",
+)
+FormatOption = option(
     Format,
-    typer.Option(
-        "--format",
-        "-f",
-        parser=from_text(lambda value: Format(choice(FORMATS)(value))),
-        metavar=_choice_metavar(FORMATS),
-        help="table: the human view. json: one strict JSON document. dot: Graphviz DOT "
-        "text of the backward graph (render with dot -Tsvg). mermaid: a Mermaid flowchart "
-        "for Markdown.",
-    ),
-]
-JsonFlag = Annotated[bool, typer.Option("--json", help="Shorthand for --format json.")]
-OutputOption = Annotated[
+    "--format",
+    "-f",
+    parse=lambda value: Format(choice(FORMATS)(value)),
+    metavar=_choice_metavar(FORMATS),
+    help="table: the human view. json: one strict JSON document. dot: Graphviz DOT "
+    "text of the backward graph (render with dot -Tsvg). mermaid: a Mermaid flowchart "
+    "for Markdown.",
+)
+JsonFlag = flag_option("--json", "Shorthand for --format json.")
+OutputOption = option(
     Path | None,
-    typer.Option(
-        "--output",
-        "-o",
-        parser=from_text(Path),
-        metavar="FILE",
-        help="Write to FILE instead of stdout. FILE.svg or FILE.png draws the graph "
-        "with Graphviz's dot program (which must be installed).",
-    ),
-]
-ExportOption = Annotated[
+    "--output",
+    "-o",
+    parse=Path,
+    metavar="FILE",
+    help="Write to FILE instead of stdout. FILE.svg or FILE.png draws the graph "
+    "with Graphviz's dot program (which must be installed).",
+)
+ExportOption = option(
     Path | None,
-    typer.Option(
-        "--export",
-        parser=from_text(Path),
-        metavar="FILE",
-        help="Also write the human view to FILE.svg (a picture), FILE.html (a page) or "
-        "FILE.txt, for slides and notes; stdout is unchanged.",
-    ),
-]
-SavedFlag = Annotated[
-    bool,
-    typer.Option(
-        "--saved",
-        help="Show what each node saved for backward (tensors, alpha, reduction...) in "
-        "the tree, DOT and Mermaid views. JSON always carries it.",
-    ),
-]
-MaxNodesOption = Annotated[
+    "--export",
+    parse=Path,
+    metavar="FILE",
+    help="Also write the human view to FILE.svg (a picture), FILE.html (a page) or "
+    "FILE.txt, for slides and notes; stdout is unchanged.",
+)
+SavedFlag = flag_option(
+    "--saved",
+    "Show what each node saved for backward (tensors, alpha, reduction...) in "
+    "the tree, DOT and Mermaid views. JSON always carries it.",
+)
+MaxNodesOption = option(
     int | None,
-    typer.Option(
-        "--max-nodes",
-        parser=from_text(integer(1, MAX_NODES_CAP)),
-        metavar="N",
-        help="Show at most N nodes of the graph, in walk order. Default: 200 in the "
-        "tree view, every node in json, dot and mermaid.",
-    ),
-]
-CheckFlag = Annotated[
-    bool,
-    typer.Option(
-        "--check",
-        help="Recompute every leaf's gradient independently (central finite differences "
-        "in float64) and compare; a gradient outside the tolerance exits 3.",
-    ),
-]
-ColorOption = Annotated[
-    str,
-    typer.Option(
-        "--color",
-        parser=from_text(choice(COLOR_MODES)),
-        metavar=_choice_metavar(COLOR_MODES),
-        help="Colour in tables: auto (only on a terminal, off when NO_COLOR is set), "
-        "always, or never.",
-    ),
-]
-LangOption = Annotated[
+    "--max-nodes",
+    parse=integer(1, MAX_NODES_CAP),
+    metavar="N",
+    help="Show at most N nodes of the graph, in walk order. Default: 200 in the "
+    "tree view, every node in json, dot and mermaid.",
+)
+CheckFlag = flag_option(
+    "--check",
+    "Recompute every leaf's gradient independently (central finite differences "
+    "in float64) and compare; a gradient outside the tolerance exits 3.",
+)
+ColorOption = choice_option(
+    "--color",
+    COLOR_MODES,
+    "Colour in tables: auto (only on a terminal, off when NO_COLOR is set), always, or never.",
+)
+LangOption = option(
     str | None,
-    typer.Option(
-        "--lang",
-        parser=from_text(parse_language),
-        metavar=_choice_metavar(LANGUAGES),
-        help="Language of the human text: en or vi. Default: AGRAD_LANG, else the locale "
-        "(LC_ALL, LC_MESSAGES, LANG, e.g. vi_VN.UTF-8), else en. JSON never changes.",
-        show_default=False,
-    ),
-]
+    "--lang",
+    parse=parse_language,
+    metavar=_choice_metavar(LANGUAGES),
+    help="Language of the human text: en or vi. Default: AGRAD_LANG, else the locale "
+    "(LC_ALL, LC_MESSAGES, LANG, e.g. vi_VN.UTF-8), else en. JSON never changes.",
+    show_default=False,
+)
 # Shared by the commands that show a Jacobian (jvp, vjp, expr).
-JacobianFlag = Annotated[
-    bool,
-    typer.Option(
-        "--jacobian",
-        help="Also show the full Jacobian (torch.func.jacrev, checked against jacfwd), "
-        "flattened to (outputs x inputs), and check that vᵀ·J equals backward(v)'s .grad.",
-    ),
-]
+JacobianFlag = flag_option(
+    "--jacobian",
+    "Also show the full Jacobian (torch.func.jacrev, checked against jacfwd), "
+    "flattened to (outputs x inputs), and check that vᵀ·J equals backward(v)'s .grad.",
+)
 
 
 def _option(name: str, annotation: Any, default: Any) -> inspect.Parameter:

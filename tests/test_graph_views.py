@@ -86,10 +86,11 @@ def test_mermaid_is_a_flowchart_with_every_node_and_edge(agrad, agrad_json):
 
 def test_mermaid_escapes_quotes_and_angle_brackets():
     from autograd_cli.model import Graph, GraphNode, LeafRef
+    from autograd_cli.render.labels import graph_parts
     from autograd_cli.render.mermaid import graph_mermaid
 
     node = GraphNode("n0", "AccumulateGrad", LeafRef('x"<y>', (1,)))
-    text = graph_mermaid(Graph("n0", (node,), (), 1, 0), "x", {})
+    text = graph_mermaid(graph_parts(Graph("n0", (node,), (), 1, 0), "x", {}))
     assert "#quot;" in text and "#lt;y#gt;" in text and 'x"<' not in text
 
 

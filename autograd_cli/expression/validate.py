@@ -76,25 +76,13 @@ def visible(text: str, column: int) -> tuple[str, int]:
 def validate_text(text: str, label: str = "") -> None:
     """Length and characters: printable ASCII only, so look-alikes cannot hide."""
     if len(text) > MAX_TEXT:
-        raise ExpressionError(
-            _("input is {length} characters long; at most {cap} are allowed").format(
-                length=len(text), cap=MAX_TEXT
-            ),
-            text,
-            MAX_TEXT,
-            label,
-        )
+        message = _("input is {length} characters long; at most {cap} are allowed")
+        raise ExpressionError(message.format(length=len(text), cap=MAX_TEXT), text, MAX_TEXT, label)
     for column, ch in enumerate(text):
         if not (" " <= ch <= "~"):
             name = unicodedata.name(ch, _("a control character"))
-            raise ExpressionError(
-                _("character U+{code:04X} ({name}) is not allowed; only printable ASCII is").format(
-                    code=ord(ch), name=name
-                ),
-                text,
-                column,
-                label,
-            )
+            message = _("character U+{code:04X} ({name}) is not allowed; only printable ASCII is")
+            raise ExpressionError(message.format(code=ord(ch), name=name), text, column, label)
     if not text.strip():
         raise ExpressionError(
             _("the input is empty; write an expression such as x.sum()"), text, 0, label
@@ -189,21 +177,13 @@ class _Validator:
             return []
         if isinstance(node, ast.BinOp):
             if type(node.op) not in BINARY_OPERATORS:
-                raise self.fail(
-                    node,
-                    _("operator {operator} is not allowed; allowed: + - * / ** @").format(
-                        operator=_op_symbol(node.op)
-                    ),
-                )
+                message = _("operator {operator} is not allowed; allowed: + - * / ** @")
+                raise self.fail(node, message.format(operator=_op_symbol(node.op)))
             return [(node.left, "value"), (node.right, "value")]
         if isinstance(node, ast.UnaryOp):
             if type(node.op) not in UNARY_OPERATORS:
-                raise self.fail(
-                    node,
-                    _("operator {operator} is not allowed; allowed: unary - and +").format(
-                        operator=_op_symbol(node.op)
-                    ),
-                )
+                message = _("operator {operator} is not allowed; allowed: unary - and +")
+                raise self.fail(node, message.format(operator=_op_symbol(node.op)))
             return [(node.operand, role)]
         if isinstance(node, ast.Call):
             return self.call(node)

@@ -67,17 +67,20 @@ def wants_color(mode: str, stream: object = None) -> bool:
     return bool(isatty and isatty())
 
 
+# User text (names, expressions) is printed as is: markup ("[/]") and emoji codes off.
+_AS_IS = {"highlight": False, "markup": False, "emoji": False}
+
+
 def make_console(mode: str) -> Console:
     color = wants_color(mode)
+    # Without colour there are no escape codes at all: not even bold.
+    system = "auto" if color else None
     return Console(
         file=TrimmedStream(sys.stdout),
-        # Without colour there are no escape codes at all: not even bold.
         force_terminal=color,
-        color_system="auto" if color else None,
-        highlight=False,
-        markup=False,
-        emoji=False,
+        color_system=system,
         soft_wrap=False,
+        **_AS_IS,
     )
 
 
@@ -92,15 +95,14 @@ def offscreen_console(color: bool) -> Console:
     import io
 
     width = int(os.environ["COLUMNS"]) if os.environ.get("COLUMNS", "").isdigit() else 100
+    system = "truecolor" if color else None
     return _TrimmedConsole(
         file=io.StringIO(),
         record=True,
         width=width,
-        color_system="truecolor" if color else None,
+        color_system=system,
         force_terminal=color,
-        highlight=False,
-        markup=False,
-        emoji=False,
+        **_AS_IS,
     )
 
 

@@ -7,18 +7,12 @@ nodes are filled and carry the leaf's name, shape and, after backward, `.grad`.
 from __future__ import annotations
 
 from autograd_cli.i18n import _
-from autograd_cli.model import Graph, Values
-from autograd_cli.render.labels import multi_input_sources, node_label_lines, omitted_note
+from autograd_cli.render.labels import GraphParts
 
 
-def graph_dot(
-    graph: Graph,
-    root_name: str,
-    gradients: dict[str, Values],
-    *,
-    saved: bool = False,
-    precision: int = 4,
-) -> str:
+def graph_dot(parts: GraphParts) -> str:
+    """The graph's parts (labels.graph_parts) as Graphviz DOT text."""
+    root_name, nodes, edges, omitted = parts
     out = [
         "digraph agrad {",
         f"  label={_quote(_('backward graph of {root}').format(root=root_name))};",
@@ -26,18 +20,18 @@ def graph_dot(
         '  node [shape=box, style="rounded,filled", fillcolor=white, fontname="Helvetica"];',
         '  edge [fontname="Helvetica", fontsize=10];',
     ]
-    for node in graph.nodes:
-        lines = node_label_lines(node, graph, root_name, gradients, saved, precision)
-        fill = ', fillcolor="#cfe8ff"' if node.leaf is not None else ""
-        out.append(f"  {node.id} [label={_quote(chr(10).join(lines))}{fill}];")
-    multi = multi_input_sources(graph)
-    for edge in graph.edges:
-        # Slot numbers only where a node has several inputs: there they say which.
-        label = f" [label={_quote(str(edge.slot))}]" if edge.source in multi else ""
-        out.append(f"  {edge.source} -> {edge.target}{label};")
-    if graph.omitted_nodes:
-        note = omitted_note(graph.omitted_nodes)
-        out.append(f'  omitted [shape=plaintext, style="", label={_quote(note)}];')
+    fill = {True: ', fillcolor="#cfe8ff"', False: ""}  # leaves are filled
+    out += [
+        f"  {node.id} [label={_quote(chr(10).join(lines))}{fill[node.leaf is not None]}];"
+        for node, lines in nodes
+    ]
+    out += [
+        f"  {edge.source} -> {edge.target}"
+        + (f" [label={_quote(str(edge.slot))}];" if with_slot else ";")
+        for edge, with_slot in edges
+    ]
+    if omitted:
+        out.append(f'  omitted [shape=plaintext, style="", label={_quote(omitted)}];')
     out.append("}")
     return "\n".join(out) + "\n"
 

@@ -58,17 +58,22 @@ def render(report: Report, scenario: Scenario, fmt: Format, style: Style) -> str
         return report_json(report)
     if fmt is Format.TABLE:
         return table(report, scenario, style)
-    if fmt is Format.DOT:
-        from autograd_cli.render.dot import graph_dot as draw
-    else:
-        from autograd_cli.render.mermaid import graph_mermaid as draw
-    return draw(
+    from autograd_cli.render.labels import graph_parts
+
+    parts = graph_parts(
         report.graph,
         scenario.root,
         report.leaf_gradients(),
         saved=style.saved,
         precision=style.precision,
     )
+    if fmt is Format.DOT:
+        from autograd_cli.render.dot import graph_dot
+
+        return graph_dot(parts)
+    from autograd_cli.render.mermaid import graph_mermaid
+
+    return graph_mermaid(parts)
 
 
 def table(report: Report, scenario: Scenario, style: Style) -> list[Any]:

@@ -3,10 +3,10 @@ DOT and Mermaid views so that all three say the same thing the same way."""
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, NamedTuple
 
 from autograd_cli.i18n import N_, _, group, ngettext
-from autograd_cli.model import TINY_NUMEL, Graph, GraphNode, SavedTensor, Values
+from autograd_cli.model import TINY_NUMEL, Graph, GraphEdge, GraphNode, SavedTensor, Values
 
 GRADIENT_PREVIEW = 4  # values shown before "…" in a gradient label
 # SavedTensor.state, English in the JSON, translated where people read it.
@@ -110,9 +110,34 @@ def omitted_note(count: int) -> str:
     ).format(count=group(count))
 
 
-def multi_input_sources(graph: Graph) -> set[str]:
-    """Nodes with an input beyond slot 0: their edges get slot labels."""
-    return {e.source for e in graph.edges if e.slot > 0}
+class GraphParts(NamedTuple):
+    """What DOT and Mermaid both draw: each node with its label lines, each edge and
+    whether it shows its slot (only where a node has several inputs: there slot
+    numbers say which), and the note on omitted nodes, if any."""
+
+    root_name: str
+    nodes: list[tuple[GraphNode, list[str]]]
+    edges: list[tuple[GraphEdge, bool]]
+    omitted: str | None
+
+
+def graph_parts(
+    graph: Graph,
+    root_name: str,
+    gradients: dict[str, Values],
+    *,
+    saved: bool = False,
+    precision: int = 4,
+) -> GraphParts:
+    """The graph's parts, labelled (see GraphParts)."""
+    nodes = [
+        (node, node_label_lines(node, graph, root_name, gradients, saved, precision))
+        for node in graph.nodes
+    ]
+    multi = {e.source for e in graph.edges if e.slot > 0}
+    edges = [(edge, edge.source in multi) for edge in graph.edges]
+    omitted = omitted_note(graph.omitted_nodes) if graph.omitted_nodes else None
+    return GraphParts(root_name, nodes, edges, omitted)
 
 
 def significant(value: float | None, digits: int) -> str:

@@ -30,6 +30,23 @@ REGISTRY = {
 SEED, TENSOR, CHECK = "seed", "tensor", "check"
 
 
+@dataclass(frozen=True, kw_only=True)
+class TensorParams:
+    """The parameters of the TENSOR and CHECK groups: where and in which dtype the
+    tensors live, and whether --check recomputes the gradients."""
+
+    device: str = "cpu"
+    dtype: str = "float32"
+    check: bool = False
+
+
+@dataclass(frozen=True, kw_only=True)
+class SeededParams(TensorParams):
+    """And the SEED group's: torch.manual_seed(seed) first (one seed of a sweep)."""
+
+    seed: int = 0
+
+
 @dataclass(frozen=True)
 class Scenario:
     """What the spine needs of a command (cli.py parses, runner.py runs, render draws)."""
@@ -42,12 +59,12 @@ class Scenario:
     params: type  # a frozen dataclass, no tensors in it
     report: Callable[[Any, int | None], Any]  # (params, max_nodes) -> a model.Report
     view: Callable[[Any, int, Any], Iterator[Any]]  # (report, precision, tree) -> Rich renderables
-    shared: tuple[str, ...] = (SEED, TENSOR, CHECK)
-    short_help: str = ""
-    epilog: str = ""
+    short_help: str  # its line in `agrad --help`
+    epilog: str  # ends its --help: an example
     # The elements of the largest tensor it makes, known from its parameters before any
     # work (threads.py); None where they cannot be known.
     largest_numel: Callable[[Any], int | None] = lambda params: None
+    shared: tuple[str, ...] = (SEED, TENSOR, CHECK)  # the shared option groups it takes
 
 
 def scenario(name: str) -> Scenario:

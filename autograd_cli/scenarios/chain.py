@@ -11,14 +11,12 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Annotated, Any, ClassVar
-
-import typer
+from typing import TYPE_CHECKING, Any
 
 from autograd_cli.i18n import _, group, ngettext
 from autograd_cli.model import GradientsReport
-from autograd_cli.options import from_text, integer
-from autograd_cli.scenarios import Scenario
+from autograd_cli.options import integer_option
+from autograd_cli.scenarios import Scenario, SeededParams
 
 if TYPE_CHECKING:
     import torch
@@ -27,54 +25,41 @@ if TYPE_CHECKING:
 
 NAME = "chain"
 ROOT = "loss"
+# The JSON keys in the order the command has always written them.
+LAYOUT = "length hidden seed statements tensors graph gradients check device dtype"
 MAX_LENGTH = 200_000
 MAX_HIDDEN = 256
-
-
-@dataclass(frozen=True)
-class Params:
-    length: int = 10
-    hidden: int = 4
-    seed: int = 0
-    device: str = "cpu"
-    dtype: str = "float32"
-    check: bool = False
+SHORT_HELP = "A deep graph on purpose: h = tanh(h @ a + b) unrolled over N steps."
+EPILOG = "Example: agrad chain --length 100000 --format json | jq '.graph.node_count'"
 
 
 @dataclass(frozen=True, kw_only=True)
-class ChainReport(GradientsReport):
-    """Everything `agrad chain` shows: an RNN-like recurrence unrolled N steps."""
+class Params(SeededParams):
+    length: int = 10
+    hidden: int = 4
 
-    command: ClassVar[str] = NAME
-    layout: ClassVar[tuple[str, ...]] = (
-        *("length", "hidden", "seed", "statements", "tensors", "graph", "gradients"),
-        *("check", "device", "dtype"),
-    )
+
+@dataclass(frozen=True, kw_only=True)
+class ChainReport(GradientsReport, command=NAME, layout=LAYOUT):
+    """Everything `agrad chain` shows: an RNN-like recurrence unrolled N steps."""
 
     length: int
     hidden: int
 
 
-def options(
-    length: Annotated[
-        int,
-        typer.Option(
-            "--length",
-            parser=from_text(integer(1, MAX_LENGTH)),
-            metavar="N",
-            help=f"Time steps to unroll (1-{MAX_LENGTH:,}); each adds three nodes.",
-        ),
-    ] = 10,
-    hidden: Annotated[
-        int,
-        typer.Option(
-            "--hidden",
-            parser=from_text(integer(1, MAX_HIDDEN)),
-            metavar="H",
-            help=f"Hidden size: h is (1, H), a is (H, H), b is (H,) (1-{MAX_HIDDEN}).",
-        ),
-    ] = 4,
-) -> dict[str, Any]:
+LengthOption = integer_option(
+    "--length", 1, MAX_LENGTH, f"Time steps to unroll (1-{MAX_LENGTH:,}); each adds three nodes."
+)
+HiddenOption = integer_option(
+    "--hidden",
+    1,
+    MAX_HIDDEN,
+    f"Hidden size: h is (1, H), a is (H, H), b is (H,) (1-{MAX_HIDDEN}).",
+    metavar="H",
+)
+
+
+def options(length: LengthOption = 10, hidden: HiddenOption = 4) -> dict[str, Any]:
     """An RNN-like recurrence unrolled over N time steps: a graph as deep as you like.
 
     h = tanh(h @ a + b), N times from h0, then loss = h.sum(); the leaves are h0, a and
@@ -96,6 +81,10 @@ def statements(length: int, hidden: int) -> tuple[str, ...]:
         "    h = torch.tanh(h @ a + b)",
         "loss = h.sum()",
     )
+
+
+def largest_numel(params: Params) -> int:
+    return max(params.hidden**2, 1)  # a is H x H; h0, b and each h are 1 x H
 
 
 # The tensors ------------------------------------------------------------------
@@ -191,17 +180,9 @@ def report(params: Params, max_nodes: int | None) -> ChainReport:
 
 
 def view(report: ChainReport, precision: int, tree: TreeOptions) -> Iterator[Any]:
-    from autograd_cli.render.table import (
-        code,
-        grad_fn_lines,
-        graph_section,
-        heading,
-        matrix,
-        note,
-        tensor_section,
-    )
+    from autograd_cli.render import table
 
-    yield heading(
+    yield table.heading(
         ngettext(
             "agrad chain · {length} step, hidden size {hidden}, seed {seed}",
             "agrad chain · {length} steps, hidden size {hidden}, seed {seed}",
@@ -209,32 +190,21 @@ def view(report: ChainReport, precision: int, tree: TreeOptions) -> Iterator[Any
         ).format(length=group(report.length), hidden=report.hidden, seed=report.seed),
         first=True,
     )
-    yield code(report.statements, intro=_("An RNN-like recurrence, unrolled:"))
-    yield from tensor_section(report.tensors, precision)
-    yield heading(_("grad_fn chain"))
-    yield grad_fn_lines(("h", ROOT), {t.name: t for t in report.tensors})
-    yield from graph_section(report.graph, ROOT, tree, precision)
-    yield note(
+    yield table.code(report.statements, intro=_("An RNN-like recurrence, unrolled:"))
+    yield from table.tensor_section(report.tensors, precision)
+    yield table.heading(_("grad_fn chain"))
+    yield table.grad_fn_lines(("h", ROOT), {t.name: t for t in report.tensors})
+    yield from table.graph_section(report.graph, ROOT, tree, precision)
+    yield table.note(
         _(
             "Each step adds MmBackward0, AddBackward0 and TanhBackward0; a and b are used at "
             "every step, so their AccumulateGrad nodes are reached again and again and "
             "backward() sums one contribution per step into a.grad and b.grad."
         )
     )
-    yield heading(_("loss.backward(): gradients stored in .grad of the leaves"))
+    yield table.heading(_("loss.backward(): gradients stored in .grad of the leaves"))
     for gradient in report.gradients:
-        yield matrix(gradient.value, precision, title=f"{gradient.name}.grad")
+        yield table.matrix(gradient.value, precision, title=f"{gradient.name}.grad")
 
 
-SCENARIO = Scenario(
-    name=NAME,
-    root=ROOT,
-    options=options,
-    params=Params,
-    report=report,
-    view=view,
-    short_help="A deep graph on purpose: h = tanh(h @ a + b) unrolled over N steps.",
-    epilog="Example: agrad chain --length 100000 --format json | jq '.graph.node_count'",
-    # a is H x H; h0, b and each h are 1 x H
-    largest_numel=lambda params: max(params.hidden**2, 1),
-)
+SCENARIO = Scenario(NAME, ROOT, options, Params, report, view, SHORT_HELP, EPILOG, largest_numel)

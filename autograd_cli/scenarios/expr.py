@@ -13,7 +13,7 @@ from __future__ import annotations
 import warnings
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Annotated, Any, ClassVar
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
@@ -21,8 +21,15 @@ from autograd_cli.errors import UsageProblem
 from autograd_cli.expression.grammar import GRAMMAR, MAX_NUMEL
 from autograd_cli.i18n import _, group, ngettext
 from autograd_cli.model import Gradient, GradientsReport, JacobianFacts, Values
-from autograd_cli.options import MAX_REPEAT, JacobianFlag, from_text, integer, text
-from autograd_cli.scenarios import Scenario
+from autograd_cli.options import (
+    MAX_REPEAT,
+    JacobianFlag,
+    flag_option,
+    integer_option,
+    repeated_option,
+    text,
+)
+from autograd_cli.scenarios import Scenario, SeededParams
 
 if TYPE_CHECKING:
     import torch
@@ -33,20 +40,22 @@ if TYPE_CHECKING:
 
 NAME = "expr"
 ROOT = "out"
+# The JSON keys in the order the command has always written them.
+LAYOUT = (
+    "expression seed dtype repeat variables statements tensors graph vector steps "
+    "gradients warnings check jacobians device"
+)
 VECTOR = "torch.ones_like(out)"
+SHORT_HELP = 'The graph and gradients of your own expression, e.g. "(x + 1).pow(2).t()".'
 
 
-@dataclass(frozen=True)
-class Params:
+@dataclass(frozen=True, kw_only=True)
+class Params(SeededParams):
     expression: ValidExpression
     variables: tuple[VariableSpec, ...]
     no_grad: frozenset[str] = frozenset()
     repeat: int = 1
     jacobian: bool = False
-    seed: int = 0
-    device: str = "cpu"
-    dtype: str = "float32"
-    check: bool = False
 
 
 @dataclass(frozen=True)
@@ -66,14 +75,8 @@ class ExprStep:
 
 
 @dataclass(frozen=True, kw_only=True)
-class ExprReport(GradientsReport):
+class ExprReport(GradientsReport, command=NAME, layout=LAYOUT):
     """Everything `agrad expr` shows for the user's own expression."""
-
-    command: ClassVar[str] = NAME
-    layout: ClassVar[tuple[str, ...]] = (
-        *("expression", "seed", "dtype", "repeat", "variables", "statements", "tensors"),
-        *("graph", "vector", "steps", "gradients", "warnings", "check", "jacobians", "device"),
-    )
 
     expression: str
     repeat: int
@@ -90,6 +93,25 @@ class ExprReport(GradientsReport):
 EPILOG = "\n\n".join("\b\n" + block.strip("\n") for block in GRAMMAR.strip().split("\n\n"))
 
 
+VarOption = repeated_option(
+    "--var",
+    "NAME=CONSTRUCTOR",
+    "Declare a variable, e.g. --var 'x=eye(4,5)'; repeat for more. Floating "
+    "variables require grad.",
+)
+NoGradOption = repeated_option(
+    "--no-grad", "NAME", "Variable NAME does not require grad (repeatable)."
+)
+RepeatOption = integer_option(
+    "--repeat",
+    1,
+    MAX_REPEAT,
+    f"backward() calls (1-{MAX_REPEAT}); with N > 1 also shows how .grad "
+    "accumulates, then zero_() and one more call, as agrad jvp does.",
+)
+GrammarFlag = flag_option("--grammar", "Print the grammar of EXPR and exit.")
+
+
 def options(
     expression: Annotated[
         str | None,
@@ -100,38 +122,10 @@ def options(
             show_default=False,
         ),
     ] = None,
-    var: Annotated[
-        list[str] | None,
-        typer.Option(
-            "--var",
-            metavar="NAME=CONSTRUCTOR",
-            help="Declare a variable, e.g. --var 'x=eye(4,5)'; repeat for more. Floating "
-            "variables require grad.",
-            show_default=False,
-        ),
-    ] = None,
-    no_grad: Annotated[
-        list[str] | None,
-        typer.Option(
-            "--no-grad",
-            metavar="NAME",
-            help="Variable NAME does not require grad (repeatable).",
-            show_default=False,
-        ),
-    ] = None,
-    repeat: Annotated[
-        int,
-        typer.Option(
-            "--repeat",
-            parser=from_text(integer(1, MAX_REPEAT)),
-            metavar="N",
-            help=f"backward() calls (1-{MAX_REPEAT}); with N > 1 also shows how .grad "
-            "accumulates, then zero_() and one more call, as agrad jvp does.",
-        ),
-    ] = 1,
-    grammar: Annotated[
-        bool, typer.Option("--grammar", help="Print the grammar of EXPR and exit.")
-    ] = False,
+    var: VarOption = None,
+    no_grad: NoGradOption = None,
+    repeat: RepeatOption = 1,
+    grammar: GrammarFlag = False,
     jacobian: JacobianFlag = False,
 ) -> dict[str, Any]:
     """The autograd graph and gradients of your own tensor expression.
@@ -394,43 +388,33 @@ def report(params: Params, max_nodes: int | None) -> ExprReport:
 def view(report: ExprReport, precision: int, tree: TreeOptions) -> Iterator[Any]:
     from rich.text import Text
 
-    from autograd_cli.render.table import (
-        CODE,
-        TITLE,
-        call_label,
-        code,
-        grad_fn_lines,
-        graph_section,
-        heading,
-        jacobian_section,
-        matrix,
-        note,
-        tensor_section,
-    )
+    from autograd_cli.render import table
 
-    yield heading("agrad expr · out = ", first=True).append(report.expression, style=CODE)
-    yield code(
+    yield table.heading("agrad expr · out = ", first=True).append(
+        report.expression, style=table.CODE
+    )
+    yield table.code(
         report.statements,
         intro=_("Run as (seed {seed}, {dtype}):").format(seed=report.seed, dtype=report.dtype),
     )
     for warning in report.warnings:
         yield Text(_("torch warned: {warning}").format(warning=warning), style="yellow")
-    yield from tensor_section(report.tensors, precision)
-    yield heading(_("grad_fn chain"))
-    yield grad_fn_lines((ROOT,), {t.name: t for t in report.tensors})
-    yield from graph_section(report.graph, ROOT, tree, precision)
+    yield from table.tensor_section(report.tensors, precision)
+    yield table.heading(_("grad_fn chain"))
+    yield table.grad_fn_lines((ROOT,), {t.name: t for t in report.tensors})
+    yield from table.graph_section(report.graph, ROOT, tree, precision)
 
     if not report.steps:
-        yield note(
+        yield table.note(
             _(
                 "No variable that requires grad reaches out, so there is no backward pass "
                 "and no gradient."
             )
         )
         return
-    yield heading(_("Gradients"))
+    yield table.heading(_("Gradients"))
     if report.vector:
-        yield note(
+        yield table.note(
             _(
                 "out is not a scalar, so out.backward(v) needs a vector v = {vector}: it "
                 "computes the vector-Jacobian product vᵀ·J, the gradient of out.sum()."
@@ -439,44 +423,37 @@ def view(report: ExprReport, precision: int, tree: TreeOptions) -> Iterator[Any]
     for gradient in report.gradients:
         title = f"{gradient.name}.grad"
         if gradient.value is None:
-            yield note(
+            yield table.note(
                 _("{name}.grad is None: backward() did not reach {name}.").format(
                     name=gradient.name
                 )
             )
         else:
-            yield matrix(gradient.value, precision, title=title)
+            yield table.matrix(gradient.value, precision, title=title)
     for facts in report.jacobians:
-        yield from jacobian_section(facts, precision)
+        yield from table.jacobian_section(facts, precision)
     if report.repeat > 1:
-        yield heading(
+        yield table.heading(
             ngettext(
                 "Accumulation over {count} backward() call",
                 "Accumulation over {count} backward() calls",
                 report.repeat,
             ).format(count=group(report.repeat))
         )
-        yield note(
+        yield table.note(
             _(
                 "retain_graph=True keeps the graph for the next call; each call adds its "
                 "gradient to .grad, until zero_() starts the sum again."
             )
         )
         for step in report.steps:
-            yield Text("\n" + call_label(step.call, step.zeroed_before, report.repeat), style=TITLE)
+            yield Text(
+                "\n" + table.call_label(step.call, step.zeroed_before, report.repeat),
+                style=table.TITLE,
+            )
             for name, value in step.grads.items():
                 if value is not None:
-                    yield matrix(value, precision, title=f"{name}.grad")
+                    yield table.matrix(value, precision, title=f"{name}.grad")
 
 
-SCENARIO = Scenario(
-    name=NAME,
-    root=ROOT,
-    options=options,
-    params=Params,
-    report=report,
-    view=view,
-    short_help='The graph and gradients of your own expression, e.g. "(x + 1).pow(2).t()".',
-    epilog=EPILOG,
-    largest_numel=largest_numel,
-)
+SCENARIO = Scenario(NAME, ROOT, options, Params, report, view, SHORT_HELP, EPILOG, largest_numel)

@@ -12,7 +12,7 @@ import keyword
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated, Any, ClassVar
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
@@ -26,7 +26,14 @@ from autograd_cli.model import (
     ParameterHealth,
     Report,
 )
-from autograd_cli.options import from_text, integer, positive
+from autograd_cli.options import (
+    flag_option,
+    from_text,
+    integer_option,
+    option,
+    positive,
+    repeated_option,
+)
 from autograd_cli.scenarios import Scenario
 from autograd_cli.targets import TargetSpec, parse_target
 
@@ -37,6 +44,17 @@ if TYPE_CHECKING:
 
 NAME = "inspect"
 ROOT = "loss"
+# The JSON keys in the order the command has always written them.
+LAYOUT = (
+    "target arguments seed form model loss_fn loss vanish explode parameters "
+    "flag_counts graph_summary graph anomaly fail_on failing"
+)
+SHORT_HELP = "Gradient health of your own model: vanishing, exploding, dead, NaN, unused."
+EPILOG = (
+    "Examples: agrad inspect examples/mlp.py:build; agrad inspect "
+    "examples/nan_sqrt.py:loss --anomaly; agrad inspect examples/rnn.py:build --json "
+    "--fail-on vanishing,nonfinite (exit 3 when one is raised)."
+)
 
 
 @dataclass(frozen=True)
@@ -51,15 +69,8 @@ class Params:
 
 
 @dataclass(frozen=True, kw_only=True)
-class InspectReport(Report):
+class InspectReport(Report, command=NAME, layout=LAYOUT):
     """Everything `agrad inspect` shows about one backward pass of the user's code."""
-
-    command: ClassVar[str] = NAME
-    layout: ClassVar[tuple[str, ...]] = (
-        *("target", "arguments", "seed", "form", "model", "loss_fn", "loss", "vanish"),
-        *("explode", "parameters", "flag_counts", "graph_summary", "graph", "anomaly"),
-        *("fail_on", "failing"),
-    )
 
     target: str  # as typed: PATH.py:NAME or module:NAME
     arguments: dict[str, Any]  # --arg key=value, parsed
@@ -137,6 +148,51 @@ def _argument_value(raw: str) -> int | float | str:
     return raw
 
 
+ArgOption = repeated_option(
+    "--arg",
+    "KEY=VALUE",
+    "A keyword argument for NAME, e.g. --arg steps=500 (repeatable). VALUE "
+    "becomes an int, a float, or else a string; it is never evaluated.",
+)
+SeedOption = integer_option(
+    "--seed",
+    0,
+    2**63 - 1,
+    "torch.manual_seed(S) before NAME is called (and before the file is run).",
+    metavar="S",
+)
+VanishOption = option(
+    float,
+    "--vanish",
+    parse=positive("--vanish"),
+    metavar="X",
+    help="A non-zero gradient with L2 norm below X is flagged vanishing.",
+)
+ExplodeOption = option(
+    float,
+    "--explode",
+    parse=positive("--explode"),
+    metavar="X",
+    help="A gradient with L2 norm above X is flagged exploding.",
+)
+FailOnOption = option(
+    str,
+    "--fail-on",
+    parse=parse_fail_on,
+    metavar="FLAGS",
+    help="Exit 3 (after the output) when any of these flags is raised: a comma-"
+    "separated list of vanishing, exploding, dead, nonfinite, unused, frozen, or any "
+    "(all but frozen).",
+    show_default=False,
+)
+AnomalyFlag = flag_option(
+    "--anomaly",
+    "With non-finite gradients, run NAME once more under "
+    "torch.autograd.detect_anomaly() and name the first backward Function that "
+    "returned NaN and the line of your code that created it.",
+)
+
+
 def options(
     target: Annotated[
         TargetSpec,
@@ -148,64 +204,12 @@ def options(
             show_default=False,
         ),
     ],
-    arg: Annotated[
-        list[str] | None,
-        typer.Option(
-            "--arg",
-            metavar="KEY=VALUE",
-            help="A keyword argument for NAME, e.g. --arg steps=500 (repeatable). VALUE "
-            "becomes an int, a float, or else a string; it is never evaluated.",
-            show_default=False,
-        ),
-    ] = None,
-    seed: Annotated[
-        int,
-        typer.Option(
-            "--seed",
-            parser=from_text(integer(0, 2**63 - 1)),
-            metavar="S",
-            help="torch.manual_seed(S) before NAME is called (and before the file is run).",
-        ),
-    ] = 0,
-    vanish: Annotated[
-        float,
-        typer.Option(
-            "--vanish",
-            parser=from_text(positive("--vanish")),
-            metavar="X",
-            help="A non-zero gradient with L2 norm below X is flagged vanishing.",
-        ),
-    ] = 1e-7,
-    explode: Annotated[
-        float,
-        typer.Option(
-            "--explode",
-            parser=from_text(positive("--explode")),
-            metavar="X",
-            help="A gradient with L2 norm above X is flagged exploding.",
-        ),
-    ] = 1e3,
-    fail_on: Annotated[
-        str,
-        typer.Option(
-            "--fail-on",
-            parser=from_text(parse_fail_on),
-            metavar="FLAGS",
-            help="Exit 3 (after the output) when any of these flags is raised: a comma-"
-            "separated list of vanishing, exploding, dead, nonfinite, unused, frozen, or any "
-            "(all but frozen).",
-            show_default=False,
-        ),
-    ] = "",
-    anomaly: Annotated[
-        bool,
-        typer.Option(
-            "--anomaly",
-            help="With non-finite gradients, run NAME once more under "
-            "torch.autograd.detect_anomaly() and name the first backward Function that "
-            "returned NaN and the line of your code that created it.",
-        ),
-    ] = False,
+    arg: ArgOption = None,
+    seed: SeedOption = 0,
+    vanish: VanishOption = 1e-7,
+    explode: ExplodeOption = 1e3,
+    fail_on: FailOnOption = "",
+    anomaly: AnomalyFlag = False,
 ) -> dict[str, Any]:
     """Gradient health of your own model, after one backward() pass.
 
@@ -320,24 +324,12 @@ def _anomaly(call: UserCallable, params: Params) -> NanOrigin:
 
 
 def view(report: InspectReport, precision: int, tree: TreeOptions) -> Iterator[Any]:
+    from autograd_cli.render import table
     from autograd_cli.render.health import graph_summary_lines, health_view
-    from autograd_cli.render.table import graph_section
 
     yield from health_view(report, precision)
-    yield from graph_section(report.graph, ROOT, tree, precision)
+    yield from table.graph_section(report.graph, ROOT, tree, precision)
     yield from graph_summary_lines(report)
 
 
-SCENARIO = Scenario(
-    name=NAME,
-    root=ROOT,
-    options=options,
-    params=Params,
-    report=report,
-    view=view,
-    shared=(),
-    short_help="Gradient health of your own model: vanishing, exploding, dead, NaN, unused.",
-    epilog="Examples: agrad inspect examples/mlp.py:build; agrad inspect "
-    "examples/nan_sqrt.py:loss --anomaly; agrad inspect examples/rnn.py:build --json "
-    "--fail-on vanishing,nonfinite (exit 3 when one is raised).",
-)
+SCENARIO = Scenario(NAME, ROOT, options, Params, report, view, SHORT_HELP, EPILOG, shared=())

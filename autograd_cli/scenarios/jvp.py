@@ -9,14 +9,18 @@ from __future__ import annotations
 import dataclasses
 from collections.abc import Iterator
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Annotated, Any, ClassVar
+from typing import TYPE_CHECKING, Any
 
-import typer
-
-from autograd_cli.i18n import _, group, ngettext
+from autograd_cli.i18n import N_, _, group, ngettext
 from autograd_cli.model import JacobianFacts, StatementsReport, Values
-from autograd_cli.options import MAX_REPEAT, JacobianFlag, choice, from_text, integer
-from autograd_cli.scenarios import CHECK, TENSOR, Scenario
+from autograd_cli.options import (
+    MAX_REPEAT,
+    JacobianFlag,
+    choice_option,
+    integer_option,
+    option,
+)
+from autograd_cli.scenarios import CHECK, TENSOR, Scenario, TensorParams
 
 if TYPE_CHECKING:
     import torch
@@ -25,25 +29,25 @@ if TYPE_CHECKING:
 
 NAME = "jvp"
 ROOT = "out"
+# The JSON keys in the order the command has always written them.
+LAYOUT = "repeat statements tensors graph vector steps check mode forward jacobian device dtype"
 STATEMENTS = (
     "inp = torch.eye(4, 5, requires_grad=True)",
     "out = (inp + 1).pow(2).t()",
 )
 VECTOR = "torch.ones_like(out)"
 SHAPE = (4, 5)  # inp = eye(4, 5)
-LARGEST_NUMEL = 400  # the 20 x 20 Jacobian
+SHORT_HELP = "Jacobian products vᵀ·J and how .grad accumulates over backward() calls."
+EPILOG = "Example: agrad jvp --repeat 3 --json | jq '.steps[-2].grad'"
 MODES = ("reverse", "forward", "both")
 
 
-@dataclass(frozen=True)
-class Params:
+@dataclass(frozen=True, kw_only=True)
+class Params(TensorParams):
     repeat: int = 2
     mode: str = "reverse"
     tangent: str = "ones"
     jacobian: bool = False
-    device: str = "cpu"
-    dtype: str = "float32"
-    check: bool = False
 
 
 @dataclass(frozen=True)
@@ -65,14 +69,8 @@ class ForwardProduct:
 
 
 @dataclass(frozen=True, kw_only=True)
-class JvpReport(StatementsReport):
+class JvpReport(StatementsReport, command=NAME, layout=LAYOUT):
     """Everything `agrad jvp` shows, in the order it shows it."""
-
-    command: ClassVar[str] = NAME
-    layout: ClassVar[tuple[str, ...]] = (
-        *("repeat", "statements", "tensors", "graph", "vector", "steps", "check"),
-        *("mode", "forward", "jacobian", "device", "dtype"),
-    )
 
     repeat: int
     vector: str  # the v of each backward(v) call, as code
@@ -112,39 +110,34 @@ def parse_tangent(text: str) -> str:
     return f"onehot:{i},{j}"
 
 
-RepeatOption = Annotated[
-    int,
-    typer.Option(
-        "--repeat",
-        parser=from_text(integer(1, MAX_REPEAT)),
-        metavar="N",
-        help=f"How many backward() calls accumulate before zeroing (1-{MAX_REPEAT}).",
-    ),
-]
+RepeatOption = integer_option(
+    "--repeat",
+    1,
+    MAX_REPEAT,
+    f"How many backward() calls accumulate before zeroing (1-{MAX_REPEAT}).",
+)
+
+
+ModeOption = choice_option(
+    "--mode",
+    MODES,
+    "reverse: out.backward(v), vᵀ·J, as the tutorial. forward: torch.func.jvp, "
+    "J·t, no backward pass. both: reverse, then forward, one after the other.",
+)
+TangentOption = option(
+    str,
+    "--tangent",
+    parse=parse_tangent,
+    metavar="[ones|randn|onehot:I,J]",
+    help="The t of forward mode's J·t: ones, randn (seeded with 0), or onehot:I,J, "
+    "a 1 at inp[I, J].",
+)
 
 
 def options(
     repeat: RepeatOption = 2,
-    mode: Annotated[
-        str,
-        typer.Option(
-            "--mode",
-            parser=from_text(choice(MODES)),
-            metavar="[" + "|".join(MODES) + "]",
-            help="reverse: out.backward(v), vᵀ·J, as the tutorial. forward: torch.func.jvp, "
-            "J·t, no backward pass. both: reverse, then forward, one after the other.",
-        ),
-    ] = "reverse",
-    tangent: Annotated[
-        str,
-        typer.Option(
-            "--tangent",
-            parser=from_text(parse_tangent),
-            metavar="[ones|randn|onehot:I,J]",
-            help="The t of forward mode's J·t: ones, randn (seeded with 0), or onehot:I,J, "
-            "a 1 at inp[I, J].",
-        ),
-    ] = "ones",
+    mode: ModeOption = "reverse",
+    tangent: TangentOption = "ones",
     jacobian: JacobianFlag = False,
 ) -> dict[str, Any]:
     """The tutorial's Jacobian product: out = (inp + 1).pow(2).t(), inp = eye(4, 5).
@@ -162,6 +155,10 @@ def vjp_options(repeat: RepeatOption = 2, jacobian: JacobianFlag = False) -> dic
     """An alias of agrad jvp --mode reverse: out.backward(v) computes the
     vector-Jacobian product vᵀ·J, which is what the tutorial's "Jacobian product" is."""
     return {"repeat": repeat, "jacobian": jacobian}
+
+
+def largest_numel(params: Params) -> int:
+    return 400  # the 20 x 20 Jacobian
 
 
 # The tensors ------------------------------------------------------------------
@@ -266,15 +263,7 @@ def report(params: Params, max_nodes: int | None) -> JvpReport:
 
 
 def view(report: JvpReport, precision: int, tree: TreeOptions) -> Iterator[Any]:
-    from autograd_cli.render.table import (
-        code,
-        grad_fn_lines,
-        graph_section,
-        heading,
-        jacobian_section,
-        note,
-        tensor_section,
-    )
+    from autograd_cli.render import table
 
     title = {
         "reverse": ngettext(
@@ -285,20 +274,20 @@ def view(report: JvpReport, precision: int, tree: TreeOptions) -> Iterator[Any]:
         "forward": _("forward mode"),
         "both": _("reverse and forward mode"),
     }[report.mode]
-    yield heading(f"agrad jvp · {title}", first=True)
-    yield code(report.statements, intro=_("The tutorial's statements:"))
-    yield from tensor_section(report.tensors, precision)
+    yield table.heading(f"agrad jvp · {title}", first=True)
+    yield table.code(report.statements, intro=_("The tutorial's statements:"))
+    yield from table.tensor_section(report.tensors, precision)
 
-    yield heading(_("grad_fn chain"))
-    yield grad_fn_lines(("out",), {t.name: t for t in report.tensors})
-    yield from graph_section(report.graph, ROOT, tree, precision)
+    yield table.heading(_("grad_fn chain"))
+    yield table.grad_fn_lines(("out",), {t.name: t for t in report.tensors})
+    yield from table.graph_section(report.graph, ROOT, tree, precision)
 
     if report.steps:
         yield from _reverse_section(report, precision)
     if report.forward is not None:
         yield from _forward_section(report.forward, precision)
     if report.mode == "both":
-        yield note(
+        yield table.note(
             _(
                 "Which is which: out.backward(v) is reverse mode, vᵀ·J: v lives where out "
                 "does (5×4) and the result where inp does (4×5), one backward pass for all "
@@ -310,69 +299,59 @@ def view(report: JvpReport, precision: int, tree: TreeOptions) -> Iterator[Any]:
             )
         )
     if report.jacobian is not None:
-        yield from jacobian_section(report.jacobian, precision)
+        yield from table.jacobian_section(report.jacobian, precision)
+
+
+# The notes of the two modes' sections, translated where they are shown.
+VJP_NOTE = N_(
+    "out is not a scalar, so out.backward(v) needs a vector v = {vector}. It "
+    "computes the vector-Jacobian product vᵀ·J, with J = ∂out/∂inp, and adds it to "
+    "inp.grad. Here vᵀ·J = 2·(inp + 1): 4 where inp is 1, 2 elsewhere."
+)
+RETAIN_NOTE = N_(
+    "retain_graph=True keeps the tensors the graph saved for backward (the input of "
+    "pow), so the same graph can be walked again; without it the second call fails "
+    "with 'Trying to backward through the graph a second time'."
+)
+ACCUMULATION_NOTE = N_(
+    "backward() adds to .grad instead of replacing it: after k calls inp.grad is "
+    "k·2·(inp + 1). inp.grad.zero_() fills it with zeros, so the sum starts again. "
+    "In a training loop optimizer.zero_grad() does this job, but since torch 2.0 it "
+    "sets .grad to None by default (set_to_none=True) instead of filling it with "
+    "zeros; the next backward() then stores its gradient afresh."
+)
+FORWARD_NOTE = N_(
+    "torch.func.jvp(f, (inp.detach(),), (t,)) pushes a tangent t, shaped like inp, "
+    "through f alongside the function itself and returns J·t, shaped like out. "
+    "agrad passes inp.detach(), so nothing is recorded for backward() and inp.grad "
+    "is untouched; given inp itself, which requires grad, J·t would join inp's "
+    "graph (it would have a grad_fn)."
+)
 
 
 def _reverse_section(report: JvpReport, precision: int) -> Iterator[Any]:
-    from autograd_cli.render.table import call_title, heading, matrix, note
+    from autograd_cli.render import table
 
-    yield heading(_("Tensor gradients and the Jacobian product"))
-    yield note(
-        _(
-            "out is not a scalar, so out.backward(v) needs a vector v = {vector}. It "
-            "computes the vector-Jacobian product vᵀ·J, with J = ∂out/∂inp, and adds it to "
-            "inp.grad. Here vᵀ·J = 2·(inp + 1): 4 where inp is 1, 2 elsewhere."
-        ).format(vector=report.vector)
-    )
-    yield note(
-        _(
-            "retain_graph=True keeps the tensors the graph saved for backward (the input of "
-            "pow), so the same graph can be walked again; without it the second call fails "
-            "with 'Trying to backward through the graph a second time'."
-        )
-    )
+    yield table.heading(_("Tensor gradients and the Jacobian product"))
+    yield table.note(_(VJP_NOTE).format(vector=report.vector))
+    yield table.note(_(RETAIN_NOTE))
     for step in report.steps:
-        yield call_title(step.call, step.zeroed_before, report.repeat)
-        yield matrix(step.grad, precision, title=_("inp.grad after this call"))
-    yield note(
-        _(
-            "backward() adds to .grad instead of replacing it: after k calls inp.grad is "
-            "k·2·(inp + 1). inp.grad.zero_() fills it with zeros, so the sum starts again. "
-            "In a training loop optimizer.zero_grad() does this job, but since torch 2.0 it "
-            "sets .grad to None by default (set_to_none=True) instead of filling it with "
-            "zeros; the next backward() then stores its gradient afresh."
-        )
-    )
+        yield table.call_title(step.call, step.zeroed_before, report.repeat)
+        yield table.matrix(step.grad, precision, title=_("inp.grad after this call"))
+    yield table.note(_(ACCUMULATION_NOTE))
 
 
 def _forward_section(forward: ForwardProduct, precision: int) -> Iterator[Any]:
-    from autograd_cli.render.table import heading, matrix, note
+    from autograd_cli.render import table
 
-    yield heading(_("Forward mode: J·t with torch.func.jvp, no backward pass"))
-    yield note(
-        _(
-            "torch.func.jvp(f, (inp.detach(),), (t,)) pushes a tangent t, shaped like inp, "
-            "through f alongside the function itself and returns J·t, shaped like out. "
-            "agrad passes inp.detach(), so nothing is recorded for backward() and inp.grad "
-            "is untouched; given inp itself, which requires grad, J·t would join inp's "
-            "graph (it would have a grad_fn)."
-        )
-    )
-    yield matrix(forward.tangent_value, precision, title=f"t = {forward.tangent}")
-    yield matrix(forward.product, precision, title="J·t")
+    yield table.heading(_("Forward mode: J·t with torch.func.jvp, no backward pass"))
+    yield table.note(_(FORWARD_NOTE))
+    yield table.matrix(forward.tangent_value, precision, title=f"t = {forward.tangent}")
+    yield table.matrix(forward.product, precision, title="J·t")
 
 
 SCENARIO = Scenario(
-    name=NAME,
-    root=ROOT,
-    options=options,
-    params=Params,
-    report=report,
-    view=view,
-    shared=(TENSOR, CHECK),
-    short_help="Jacobian products vᵀ·J and how .grad accumulates over backward() calls.",
-    epilog="Example: agrad jvp --repeat 3 --json | jq '.steps[-2].grad'",
-    largest_numel=lambda params: LARGEST_NUMEL,
+    NAME, ROOT, options, Params, report, view, SHORT_HELP, EPILOG, largest_numel, (TENSOR, CHECK)
 )
 # agrad vjp: the same scenario, reverse mode only.
 VJP = dataclasses.replace(

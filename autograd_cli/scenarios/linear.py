@@ -11,11 +11,11 @@ from __future__ import annotations
 import warnings
 from collections.abc import Iterator
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, ClassVar
+from typing import TYPE_CHECKING, Any
 
 from autograd_cli.i18n import N_, _
 from autograd_cli.model import GradientsReport, Values
-from autograd_cli.scenarios import Scenario
+from autograd_cli.scenarios import Scenario, SeededParams
 
 if TYPE_CHECKING:
     import torch
@@ -24,6 +24,8 @@ if TYPE_CHECKING:
 
 NAME = "linear"
 ROOT = "loss"
+# The JSON keys in the order the command has always written them.
+LAYOUT = "seed statements tensors graph gradients freezing check device dtype non_leaf"
 
 # Shown to the user exactly as run below, so the numbers can be reproduced by hand.
 STATEMENTS = (
@@ -42,15 +44,11 @@ RETAIN_GRAD = (
     "loss = torch.nn.functional.binary_cross_entropy_with_logits(z, y)",
     "loss.backward()",
 )
-LARGEST_NUMEL = 15  # w is 5 x 3
+SHORT_HELP = "The tutorial's network z = x·w + b: graph, w.grad, b.grad, no_grad."
+EPILOG = "Example: agrad linear --seed 0 --json | jq '.gradients[0].value'"
 
 
-@dataclass(frozen=True)
-class Params:
-    seed: int = 0
-    device: str = "cpu"
-    dtype: str = "float32"
-    check: bool = False
+Params = SeededParams  # only the shared parameters
 
 
 @dataclass(frozen=True)
@@ -82,14 +80,8 @@ class NonLeafGrad:
 
 
 @dataclass(frozen=True, kw_only=True)
-class LinearReport(GradientsReport):
+class LinearReport(GradientsReport, command=NAME, layout=LAYOUT):
     """Everything `agrad linear` shows, in the order it shows it."""
-
-    command: ClassVar[str] = NAME
-    layout: ClassVar[tuple[str, ...]] = (
-        *("seed", "statements", "tensors", "graph", "gradients", "freezing"),
-        *("check", "device", "dtype", "non_leaf"),
-    )
 
     freezing: tuple[FreezeCase, ...]
     non_leaf: NonLeafGrad | None = None
@@ -104,6 +96,10 @@ def options() -> dict[str, Any]:
     and detach() turn gradient tracking off.
     """
     return {}
+
+
+def largest_numel(params: Params) -> int:
+    return 15  # w is 5 x 3
 
 
 # The tensors ------------------------------------------------------------------
@@ -262,25 +258,19 @@ def _non_leaf_grad(t: LinearTensors) -> NonLeafGrad:
 
 
 def view(report: LinearReport, precision: int, tree: TreeOptions) -> Iterator[Any]:
-    from autograd_cli.render.table import (
-        code,
-        grad_fn_lines,
-        graph_section,
-        heading,
-        matrix,
-        note,
-        tensor_section,
-    )
+    from autograd_cli.render import table
 
-    yield heading(_("agrad linear · seed {seed}").format(seed=report.seed), first=True)
-    yield code(report.statements, intro=_("The tutorial's statements, run exactly as written:"))
-    yield from tensor_section(report.tensors, precision)
+    yield table.heading(_("agrad linear · seed {seed}").format(seed=report.seed), first=True)
+    yield table.code(
+        report.statements, intro=_("The tutorial's statements, run exactly as written:")
+    )
+    yield from table.tensor_section(report.tensors, precision)
 
     by_name = {t.name: t for t in report.tensors}
-    yield heading(_("grad_fn: the Function that made each tensor, used by backward()"))
-    yield grad_fn_lines(("z", "loss"), by_name)
-    yield from graph_section(report.graph, ROOT, tree, precision)
-    yield note(
+    yield table.heading(_("grad_fn: the Function that made each tensor, used by backward()"))
+    yield table.grad_fn_lines(("z", "loss"), by_name)
+    yield from table.graph_section(report.graph, ROOT, tree, precision)
+    yield table.note(
         _(
             "The forward pass built this graph while it computed loss: every operation on a "
             "tensor that requires grad recorded its node. It is built anew on every forward "
@@ -289,16 +279,16 @@ def view(report: LinearReport, precision: int, tree: TreeOptions) -> Iterator[An
         )
     )
 
-    yield heading(_("loss.backward(): gradients stored in .grad of the leaves"))
-    yield note(
+    yield table.heading(_("loss.backward(): gradients stored in .grad of the leaves"))
+    yield table.note(
         _(
             "loss is a scalar, so loss.backward() is loss.backward(torch.tensor(1.0)): "
             "the chain rule starts from ∂loss/∂loss = 1."
         )
     )
     for gradient in report.gradients:
-        yield matrix(gradient.value, precision, title=f"{gradient.name}.grad")
-    yield note(
+        yield table.matrix(gradient.value, precision, title=f"{gradient.name}.grad")
+    yield table.note(
         _(
             "loss is the mean of 3 binary cross-entropies, so ∂loss/∂z = (σ(z) − y) / 3; "
             "then w.grad = outer(x, ∂loss/∂z) and b.grad = ∂loss/∂z."
@@ -307,7 +297,7 @@ def view(report: LinearReport, precision: int, tree: TreeOptions) -> Iterator[An
     if report.non_leaf is not None:
         yield from _non_leaf_section(report.non_leaf, precision)
 
-    yield heading(_("Disabling gradient tracking: frozen parameters, faster inference"))
+    yield table.heading(_("Disabling gradient tracking: frozen parameters, faster inference"))
     yield _freezing_lines(report)
 
 
@@ -325,22 +315,26 @@ def _freezing_lines(report: LinearReport) -> Any:
     from rich.console import Group
     from rich.text import Text
 
-    from autograd_cli.render.table import CODE, indented, note
+    from autograd_cli.render import table
 
     lines: list[Any] = []
     for case in report.freezing:
-        lines.append(Text("  " + case.code, style=CODE))
+        lines.append(Text("  " + case.code, style=table.CODE))
         lines.append(
-            indented(Text(f"{case.tensor}.requires_grad = {case.requires_grad}", style="bold"), 4)
+            table.indented(
+                Text(f"{case.tensor}.requires_grad = {case.requires_grad}", style="bold"), 4
+            )
         )
-        lines.append(indented(note(_(FREEZE_WHY[case.case])), 4))
+        lines.append(table.indented(table.note(_(FREEZE_WHY[case.case])), 4))
         if case.source_requires_grad is not None:
             lines.append(
-                indented(Text(f"z.requires_grad = {case.source_requires_grad}", style="bold"), 4)
+                table.indented(
+                    Text(f"z.requires_grad = {case.source_requires_grad}", style="bold"), 4
+                )
             )
             lines.append(
-                indented(
-                    note(
+                table.indented(
+                    table.note(
                         _(
                             "z itself is unchanged: detach() returns a new tensor that shares "
                             "z's data."
@@ -355,16 +349,16 @@ def _freezing_lines(report: LinearReport) -> Any:
 def _non_leaf_section(facts: NonLeafGrad, precision: int) -> Iterator[Any]:
     from rich.text import Text
 
-    from autograd_cli.render.table import code, heading, indented, matrix, note
+    from autograd_cli.render import table
 
-    yield heading(_("Only leaves get .grad"))
+    yield table.heading(_("Only leaves get .grad"))
     shown = "None" if facts.grad is None else _("a tensor")
     yield Text(f"  {facts.name}.grad = {shown}", style="bold")
     if facts.warning:
-        yield indented(
+        yield table.indented(
             Text(_("torch warned: {warning}").format(warning=facts.warning), style="yellow"), 4
         )
-    yield code(
+    yield table.code(
         facts.code,
         intro=_(
             "backward() fills .grad only for the leaves that require grad (here w and b). "
@@ -372,22 +366,12 @@ def _non_leaf_section(facts: NonLeafGrad, precision: int) -> Iterator[Any]:
             "way to the leaves, then dropped. {name}.retain_grad() before backward() keeps it:"
         ).format(name=facts.name),
     )
-    yield matrix(facts.retained_grad, precision, title=f"{facts.name}.grad")
-    yield note(
+    yield table.matrix(facts.retained_grad, precision, title=f"{facts.name}.grad")
+    yield table.note(
         _(
             "{name}.grad = ∂loss/∂{name}: the same values as b.grad, since b is added to {name}."
         ).format(name=facts.name)
     )
 
 
-SCENARIO = Scenario(
-    name=NAME,
-    root=ROOT,
-    options=options,
-    params=Params,
-    report=report,
-    view=view,
-    short_help="The tutorial's network z = x·w + b: graph, w.grad, b.grad, no_grad.",
-    epilog="Example: agrad linear --seed 0 --json | jq '.gradients[0].value'",
-    largest_numel=lambda params: LARGEST_NUMEL,
-)
+SCENARIO = Scenario(NAME, ROOT, options, Params, report, view, SHORT_HELP, EPILOG, largest_numel)
