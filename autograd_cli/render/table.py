@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from rich import box
 from rich.console import Console, ConsoleOptions, Group, RenderableType, RenderResult
@@ -19,10 +19,12 @@ from rich.text import Text
 
 from autograd_cli.i18n import N_, _, group, ngettext
 from autograd_cli.model import CheckReport, Graph, JacobianFacts, TensorFacts, Values
-from autograd_cli.render.formats import TreeOptions
 from autograd_cli.render.labels import flat, number_text, shape_text, values_preview
 from autograd_cli.render.layout import Column, FittedTable
 from autograd_cli.render.tree import TreeLine, tree_lines
+
+if TYPE_CHECKING:
+    from autograd_cli.render.formats import TreeOptions
 
 TITLE = "bold"
 CODE = "cyan"
