@@ -2,10 +2,11 @@
 
 Each scenario declares its own options (scenarios/*.py); the options commands share
 are declared once (options.py) and added to each command's signature here. A
-command parses its options, plans its output (render/output.py) and hands over to
-runner.py; the Result it returns is its exit status (outcome.py). Nothing here
-imports torch or Rich at module level, so `agrad --help` stays as fast as any
-Typer app.
+scenario's command is built the first time it is asked for (Click's lazy group):
+`agrad --help` reads the registry alone, `agrad linear` imports linear's module
+alone. A command parses its options, plans its output (render/output.py) and hands
+over to runner.py; the Result it returns is its exit status (outcome.py). Nothing
+here imports torch or Rich at module level.
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ from typing import Annotated, Any
 
 import typer
 
+from autograd_cli.i18n import _
 from autograd_cli.options import shared_options, text
 from autograd_cli.result import Result
 from autograd_cli.scenarios import REGISTRY, Scenario, scenario
@@ -33,8 +35,32 @@ def _show_version(value: bool) -> None:
         raise typer.Exit()
 
 
+class AgradCLI(AgradGroup):
+    """agrad's group: batch, registered below, and the scenarios of the registry,
+    each built into a command when first asked for."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.built: dict[str, Any] = {}
+
+    def list_commands(self, ctx: Any) -> list[str]:
+        return [*REGISTRY, *super().list_commands(ctx)]
+
+    def get_command(self, ctx: Any, name: str) -> Any:
+        if name not in REGISTRY:
+            return super().get_command(ctx, name)
+        if name not in self.built:
+            self.built[name] = _click_command(name, scenario(name))
+        return self.built[name]
+
+    def listed_help(self, ctx: Any, name: str) -> str | None:
+        if name in REGISTRY:
+            return _(REGISTRY[name][1])  # without importing the scenario
+        return super().listed_help(ctx, name)
+
+
 app = typer.Typer(
-    cls=AgradGroup,
+    cls=AgradCLI,
     name="agrad",
     help=(
         "Shows what PyTorch autograd does: the grad_fn chain behind a result, the "
@@ -127,11 +153,14 @@ def _scenario_command(found: Scenario) -> Callable[..., Any]:
     return _typer_function(found.options.__doc__, params, run)
 
 
-for name in REGISTRY:
-    found = scenario(name)
-    app.command(name, cls=AgradCommand, short_help=found.short_help, epilog=found.epilog)(
+def _click_command(name: str, found: Scenario) -> Any:
+    """The Click command of one scenario, through Typer's public API: an app of its
+    one command, made into a Click command by typer.main.get_command."""
+    one = typer.Typer(add_completion=False, rich_markup_mode=None, pretty_exceptions_enable=False)
+    one.command(name, cls=AgradCommand, short_help=REGISTRY[name][1], epilog=found.epilog)(
         _scenario_command(found)
     )
+    return typer.main.get_command(one)
 
 
 def _batch(ctx: typer.Context, file: str, lang: str | None) -> int:

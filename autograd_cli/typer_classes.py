@@ -28,12 +28,11 @@ from autograd_cli.usage_errors import UnknownCommand, printable, with_context
 
 
 @contextlib.contextmanager
-def _translated_help(command: Any, ctx: Any, subcommands: Sequence[Any] = ()) -> Iterator[None]:
+def _translated_help(command: Any, ctx: Any) -> Iterator[None]:
     """The command's help, epilog and option help in the current language, while its
     help is formatted. The English texts are the catalog's msgids; they come back after."""
     texts = [(command, "help"), (command, "epilog"), (command, "short_help")]
     texts += [(param, "help") for param in command.get_params(ctx)]
-    texts += [(sub, "short_help") for sub in subcommands]
     saved = [(owner, name, getattr(owner, name, None)) for owner, name in texts]
     for owner, name, text in saved:
         if isinstance(text, str) and text:
@@ -157,9 +156,22 @@ class AgradGroup(TyperGroup):
         return (name if command else None), command, args[1:]
 
     def format_help(self, ctx: Any, formatter: Any) -> None:
-        subcommands = [self.get_command(ctx, name) for name in self.list_commands(ctx)]
-        with _translated_help(self, ctx, [c for c in subcommands if c is not None]):
+        with _translated_help(self, ctx):
             super().format_help(ctx, formatter)
+
+    def listed_help(self, ctx: Any, name: str) -> str | None:
+        """A command's line in this group's --help, translated (None: not listed)."""
+        command = self.get_command(ctx, name)
+        if command is None or command.hidden:
+            return None
+        return _(command.short_help) if command.short_help else command.get_short_help_str()
+
+    def format_commands(self, ctx: Any, formatter: Any) -> None:
+        rows = [(name, self.listed_help(ctx, name)) for name in self.list_commands(ctx)]
+        listed = [(name, text) for name, text in rows if text is not None]
+        if listed:
+            with formatter.section(_("Commands")):
+                formatter.write_dl(listed)
 
     def format_usage(self, ctx: Any, formatter: Any) -> None:
         _format_usage(self, ctx, formatter)

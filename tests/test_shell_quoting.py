@@ -19,7 +19,7 @@ from autograd_cli.cli import app
 
 ROOT = Path(__file__).parent.parent
 README = (ROOT / "README.md").read_text(encoding="utf-8")
-SUBCOMMANDS = sorted(typer.main.get_command(app).commands)  # type: ignore[attr-defined]
+SUBCOMMANDS = sorted(typer.main.get_command(app).list_commands(None))  # type: ignore[attr-defined]
 START = re.compile(r"\bagrad (?:" + "|".join(SUBCOMMANDS) + r")\b")
 
 pytestmark = pytest.mark.skipif(shutil.which("bash") is None, reason="bash is not installed")

@@ -14,15 +14,33 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Any
 
-# Command name -> "module:ATTRIBUTE" of its Scenario, in the order `agrad --help`
-# lists them. Modules are imported only when asked for.
+from autograd_cli.i18n import N_
+
+# Command name -> "module:ATTRIBUTE" of its Scenario and its line in `agrad --help`,
+# in the order that lists them. A module is imported only when its command runs or
+# shows its own --help: `agrad --help` and `agrad linear` import no other scenario.
 REGISTRY = {
-    "linear": "linear:SCENARIO",
-    "jvp": "jvp:SCENARIO",
-    "vjp": "jvp:VJP",
-    "chain": "chain:SCENARIO",
-    "inspect": "inspect_target:SCENARIO",
-    "expr": "expr:SCENARIO",
+    "linear": (
+        "linear:SCENARIO",
+        N_("The tutorial's network z = x·w + b: graph, w.grad, b.grad, no_grad."),
+    ),
+    "jvp": (
+        "jvp:SCENARIO",
+        N_("Jacobian products vᵀ·J and how .grad accumulates over backward() calls."),
+    ),
+    "vjp": ("jvp:VJP", N_("agrad jvp in reverse mode: what out.backward(v) computes, vᵀ·J.")),
+    "chain": (
+        "chain:SCENARIO",
+        N_("A deep graph on purpose: h = tanh(h @ a + b) unrolled over N steps."),
+    ),
+    "inspect": (
+        "inspect_target:SCENARIO",
+        N_("Gradient health of your own model: vanishing, exploding, dead, NaN, unused."),
+    ),
+    "expr": (
+        "expr:SCENARIO",
+        N_('The graph and gradients of your own expression, e.g. "(x + 1).pow(2).t()".'),
+    ),
 }
 
 # The option groups a scenario may take from the shared ones (options.py); every
@@ -59,7 +77,6 @@ class Scenario:
     params: type  # a frozen dataclass, no tensors in it
     report: Callable[[Any, int | None], Any]  # (params, max_nodes) -> a model.Report
     view: Callable[[Any, int, Any], Iterator[Any]]  # (report, precision, tree) -> Rich renderables
-    short_help: str  # its line in `agrad --help`
     epilog: str  # ends its --help: an example
     # The elements of the largest tensor it makes, known from its parameters before any
     # work (threads.py); None where they cannot be known.
@@ -68,7 +85,7 @@ class Scenario:
 
 
 def scenario(name: str) -> Scenario:
-    module, _colon, attribute = REGISTRY[name].partition(":")
+    module, _colon, attribute = REGISTRY[name][0].partition(":")
     found: Scenario = getattr(importlib.import_module(f"{__name__}.{module}"), attribute)
     assert found.name == name, f"{REGISTRY[name]} is {found.name}, not {name}"
     return found

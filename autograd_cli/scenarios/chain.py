@@ -29,7 +29,6 @@ ROOT = "loss"
 LAYOUT = "length hidden seed statements tensors graph gradients check device dtype"
 MAX_LENGTH = 200_000
 MAX_HIDDEN = 256
-SHORT_HELP = "A deep graph on purpose: h = tanh(h @ a + b) unrolled over N steps."
 EPILOG = "Example: agrad chain --length 100000 --format json | jq '.graph.node_count'"
 
 
@@ -207,4 +206,4 @@ def view(report: ChainReport, precision: int, tree: TreeOptions) -> Iterator[Any
         yield table.matrix(gradient.value, precision, title=f"{gradient.name}.grad")
 
 
-SCENARIO = Scenario(NAME, ROOT, options, Params, report, view, SHORT_HELP, EPILOG, largest_numel)
+SCENARIO = Scenario(NAME, ROOT, options, Params, report, view, EPILOG, largest_numel)

@@ -46,7 +46,6 @@ LAYOUT = (
     "gradients warnings check jacobians device"
 )
 VECTOR = "torch.ones_like(out)"
-SHORT_HELP = 'The graph and gradients of your own expression, e.g. "(x + 1).pow(2).t()".'
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -456,4 +455,4 @@ def view(report: ExprReport, precision: int, tree: TreeOptions) -> Iterator[Any]
                     yield table.matrix(value, precision, title=f"{name}.grad")
 
 
-SCENARIO = Scenario(NAME, ROOT, options, Params, report, view, SHORT_HELP, EPILOG, largest_numel)
+SCENARIO = Scenario(NAME, ROOT, options, Params, report, view, EPILOG, largest_numel)

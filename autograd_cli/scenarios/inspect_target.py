@@ -49,7 +49,6 @@ LAYOUT = (
     "target arguments seed form model loss_fn loss vanish explode parameters "
     "flag_counts graph_summary graph anomaly fail_on failing"
 )
-SHORT_HELP = "Gradient health of your own model: vanishing, exploding, dead, NaN, unused."
 EPILOG = (
     "Examples: agrad inspect examples/mlp.py:build; agrad inspect "
     "examples/nan_sqrt.py:loss --anomaly; agrad inspect examples/rnn.py:build --json "
@@ -332,4 +331,4 @@ def view(report: InspectReport, precision: int, tree: TreeOptions) -> Iterator[A
     yield from graph_summary_lines(report)
 
 
-SCENARIO = Scenario(NAME, ROOT, options, Params, report, view, SHORT_HELP, EPILOG, shared=())
+SCENARIO = Scenario(NAME, ROOT, options, Params, report, view, EPILOG, shared=())

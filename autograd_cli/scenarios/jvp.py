@@ -37,7 +37,6 @@ STATEMENTS = (
 )
 VECTOR = "torch.ones_like(out)"
 SHAPE = (4, 5)  # inp = eye(4, 5)
-SHORT_HELP = "Jacobian products vᵀ·J and how .grad accumulates over backward() calls."
 EPILOG = "Example: agrad jvp --repeat 3 --json | jq '.steps[-2].grad'"
 MODES = ("reverse", "forward", "both")
 
@@ -351,13 +350,12 @@ def _forward_section(forward: ForwardProduct, precision: int) -> Iterator[Any]:
 
 
 SCENARIO = Scenario(
-    NAME, ROOT, options, Params, report, view, SHORT_HELP, EPILOG, largest_numel, (TENSOR, CHECK)
+    NAME, ROOT, options, Params, report, view, EPILOG, largest_numel, (TENSOR, CHECK)
 )
 # agrad vjp: the same scenario, reverse mode only.
 VJP = dataclasses.replace(
     SCENARIO,
     name="vjp",
     options=vjp_options,
-    short_help="agrad jvp in reverse mode: what out.backward(v) computes, vᵀ·J.",
     epilog="Example: agrad vjp --jacobian",
 )

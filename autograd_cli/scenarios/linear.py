@@ -44,7 +44,6 @@ RETAIN_GRAD = (
     "loss = torch.nn.functional.binary_cross_entropy_with_logits(z, y)",
     "loss.backward()",
 )
-SHORT_HELP = "The tutorial's network z = x·w + b: graph, w.grad, b.grad, no_grad."
 EPILOG = "Example: agrad linear --seed 0 --json | jq '.gradients[0].value'"
 
 
@@ -374,4 +373,4 @@ def _non_leaf_section(facts: NonLeafGrad, precision: int) -> Iterator[Any]:
     )
 
 
-SCENARIO = Scenario(NAME, ROOT, options, Params, report, view, SHORT_HELP, EPILOG, largest_numel)
+SCENARIO = Scenario(NAME, ROOT, options, Params, report, view, EPILOG, largest_numel)
