@@ -4,7 +4,7 @@
 
 Pairs, run interleaved (A, B, A, B, ...) so that machine noise hits both alike:
   1. `agrad linear --seed 0 --json`  vs  `python -c "import torch"`   (target <= 1.10)
-  2. `agrad --help`                  vs  a minimal Typer app's --help (target <= 1.20)
+  2. `agrad --help`                  vs  a minimal Typer app's --help (target <= 0.70)
   3. `agrad --version`               vs  a minimal Typer app's --help (target <= 1.20)
 Prints each side's median wall time and the ratio of medians; then the peak memory
 (max RSS) of `agrad linear --json` against `import torch` (target <= 1.10).
@@ -112,7 +112,7 @@ def main() -> int:
             [*_agrad(), "--help"],
             [sys.executable, str(minimal), "--help"],
             args.runs,
-            1.20,
+            0.70,  # issue 13: the spine redesign keeps --help this far below Typer's floor
         )
         ok &= compare(
             "agrad --version vs minimal Typer --help",
