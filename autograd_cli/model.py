@@ -240,16 +240,21 @@ class NanOrigin:
     forward_trace: tuple[ForwardFrame, ...]  # the forward call stack, outermost first
 
 
+_FIRST_KEYS = ("seed", "statements", "tensors", "graph", "gradients")
+_LAST_KEYS = ("check", "device", "dtype")
+
+
 @dataclass(frozen=True, kw_only=True)
 class Report:
     """What every command's report offers: its backward graph and its JSON.
 
     A scenario's report is a subclass that adds only its own facts and names its
     command: `class ChainReport(GradientsReport, command="chain")`. Its JSON is
-    {"command": ..., then the fields in `layout` order}: declaration order unless
-    `layout` (space-separated names) says otherwise. The first commands keep the key
-    order their separate classes had, because scripts read it
-    (tests/test_json_identity.py pins it).
+    {"command": ..., then the fields}: the shared facts first (seed, statements,
+    tensors, graph, gradients), then the report's own in declaration order, then
+    check, device and dtype; unless `layout` (space-separated names) says otherwise.
+    The first commands keep the key order their separate classes had, because
+    scripts read it (tests/test_json_identity.py pins it).
     """
 
     command: ClassVar[str]
@@ -265,7 +270,12 @@ class Report:
     graph: Graph
 
     def keys(self) -> tuple[str, ...]:
-        return self.layout or tuple(f.name for f in fields(self))
+        if self.layout:
+            return self.layout
+        names = [f.name for f in fields(self)]
+        first = [n for n in _FIRST_KEYS if n in names]
+        last = [n for n in _LAST_KEYS if n in names]
+        return (*first, *(n for n in names if n not in first and n not in last), *last)
 
     def to_dict(self) -> dict[str, Any]:
         """Fields in layout order; the graph through its fast to_dict()."""

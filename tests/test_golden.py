@@ -28,6 +28,8 @@ CASES_80 = {
     "jvp_80_vi.txt": ["jvp", "--lang", "vi"],
     "inspect_rnn_80.txt": ["inspect", "examples/rnn.py:build"],
     "inspect_rnn_80_vi.txt": ["inspect", "examples/rnn.py:build", "--lang", "vi"],
+    "dynamic_80.txt": ["dynamic"],
+    "dynamic_80_vi.txt": ["dynamic", "--lang", "vi"],
 }
 
 

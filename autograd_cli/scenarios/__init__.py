@@ -24,6 +24,10 @@ REGISTRY = {
         "linear:SCENARIO",
         N_("The tutorial's network z = x·w + b: graph, w.grad, b.grad, no_grad."),
     ),
+    "dynamic": (
+        "dynamic:SCENARIO",
+        N_("The graph is built anew by every forward pass: an if, two inputs, two graphs."),
+    ),
     "jvp": (
         "jvp:SCENARIO",
         N_("Jacobian products vᵀ·J and how .grad accumulates over backward() calls."),
