@@ -15,11 +15,13 @@ import pytest
 import typer
 
 from autograd_cli import usage_errors
+from autograd_cli.cli import app
 from autograd_cli.errors import ExitCode
 from autograd_cli.i18n import speaking
 from autograd_cli.usage_errors import usage_message
 
-COMMANDS = "linear, jvp, vjp, chain, inspect, expr, batch"
+# Every command, in the order `agrad --help` lists them.
+COMMANDS = ", ".join(typer.main.get_command(app).list_commands(None))  # type: ignore[attr-defined]
 SEED_RANGE = "-9223372036854775808"
 
 # (arguments, English line, Vietnamese line), each line after "agrad: error: ".

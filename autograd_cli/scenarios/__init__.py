@@ -10,7 +10,7 @@ command".
 from __future__ import annotations
 
 import importlib
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -60,6 +60,17 @@ class TensorParams:
     device: str = "cpu"
     dtype: str = "float32"
     check: bool = False
+
+    def run_facts(
+        self, statements: Sequence[str], tensors: Any, graph: Any, check: Any, *own: str
+    ) -> dict[str, Any]:
+        """The fields every statements report fills alike (model.StatementsReport):
+        the statements run, the tensors and graph walked, --check's verdict, where
+        and in which dtype; the seed of a seeded scenario, and its params named in
+        `own` that its report shows as they are."""
+        facts = {"statements": tuple(statements), "tensors": tensors, "graph": graph}
+        facts |= {"check": check, "device": self.device, "dtype": self.dtype}
+        return facts | {name: getattr(self, name) for name in ("seed", *own) if hasattr(self, name)}
 
 
 @dataclass(frozen=True, kw_only=True)

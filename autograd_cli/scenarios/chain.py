@@ -161,18 +161,8 @@ def report(params: Params, max_nodes: int | None) -> ChainReport:
             params.dtype,
             graph.node_count,
         )
-    return ChainReport(
-        length=length,
-        hidden=hidden,
-        seed=params.seed,
-        statements=statements(length, hidden),
-        tensors=tensors,
-        graph=graph,
-        gradients=gradients,
-        check=verdict,
-        device=params.device,
-        dtype=params.dtype,
-    )
+    shared = params.run_facts(statements(length, hidden), tensors, graph, verdict)
+    return ChainReport(**shared, gradients=gradients, length=length, hidden=hidden)
 
 
 # The human view ---------------------------------------------------------------

@@ -137,7 +137,7 @@ def report(params: Params, max_nodes: int | None) -> DynamicReport:
         _pass(name, output, t, walked)
         for name, output, t, walked in (("x", "out_x", x, graph), ("y", "out_y", y, second))
     )
-    same_grad_fn = out_x.grad_fn is out_y.grad_fn
+    same = out_x.grad_fn is out_y.grad_fn
     out_x.backward()
     out_y.backward()
     gradients = (gradient_of("x", x), gradient_of("y", y))
@@ -151,18 +151,9 @@ def report(params: Params, max_nodes: int | None) -> DynamicReport:
             graph.node_count + second.node_count,
             closed_form=closed_form({"x": x, "y": y}),
         )
+    shared = params.run_facts(STATEMENTS, tensors, graph, verdict)
     return DynamicReport(
-        seed=params.seed,
-        statements=STATEMENTS,
-        tensors=tensors,
-        graph=graph,
-        gradients=gradients,
-        check=verdict,
-        device=params.device,
-        dtype=params.dtype,
-        passes=passes,
-        second_graph=second,
-        same_grad_fn=same_grad_fn,
+        **shared, gradients=gradients, passes=passes, second_graph=second, same_grad_fn=same
     )
 
 

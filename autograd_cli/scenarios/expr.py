@@ -357,27 +357,23 @@ def report(params: Params, max_nodes: int | None) -> ExprReport:
             jacobian_facts(name, function_of(params.expression, t.variables, name), leaf, t.out)
             for name, leaf in leaves.items()
         )
+    variables = tuple(
+        ExprVariable(spec.name, spec.text, t.variables[spec.name].requires_grad)
+        for spec in params.variables
+    )
+    gradients = tuple(
+        Gradient(name, tuple(leaf.shape), final.get(name)) for name, leaf in leaves.items()
+    )
+    shared = params.run_facts(statements, tensors, graph, verdict, "repeat")
     return ExprReport(
+        **shared,
         expression=params.expression.text,
-        seed=params.seed,
-        dtype=params.dtype,
-        repeat=repeat,
-        variables=tuple(
-            ExprVariable(spec.name, spec.text, t.variables[spec.name].requires_grad)
-            for spec in params.variables
-        ),
-        statements=tuple(statements),
-        tensors=tensors,
-        graph=graph,
+        variables=variables,
         vector=vector,
         steps=tuple(steps),
-        gradients=tuple(
-            Gradient(name, tuple(leaf.shape), final.get(name)) for name, leaf in leaves.items()
-        ),
+        gradients=gradients,
         warnings=t.warnings,
-        check=verdict,
         jacobians=jacobians,
-        device=params.device,
     )
 
 

@@ -44,6 +44,7 @@ if TYPE_CHECKING:
 
 NAME = "inspect"
 ROOT = "loss"
+SHOWN_AS_GIVEN = ("arguments", "seed", "vanish", "explode", "fail_on")
 # The JSON keys in the order the command has always written them.
 LAYOUT = (
     "target arguments seed form model loss_fn loss vanish explode parameters "
@@ -275,22 +276,19 @@ def report(params: Params, max_nodes: int | None) -> InspectReport:
     origin = None
     if params.anomaly and counts["nonfinite"]:
         origin = _anomaly(call, params)
+    # The parameters the report shows as they were given, then what the run found.
+    given = {name: getattr(params, name) for name in SHOWN_AS_GIVEN}
+    found = {"form": run.form, "model": run.model, "loss_fn": run.loss_fn}
     return InspectReport(
+        **given,
+        **found,
         target=params.target.text,
-        arguments=params.arguments,
-        seed=params.seed,
-        form=run.form,
-        model=run.model,
-        loss_fn=run.loss_fn,
         loss=float(run.loss.detach()),
-        vanish=params.vanish,
-        explode=params.explode,
         parameters=parameters,
         flag_counts=counts,
         graph_summary=summary,
         graph=graph,
         anomaly=origin,
-        fail_on=params.fail_on,
         failing=tuple(flag for flag in params.fail_on if counts[flag]),
     )
 

@@ -242,19 +242,9 @@ def report(params: Params, max_nodes: int | None) -> JvpReport:
             verdict = gradient_check(
                 forward, named, {"inp": steps[0].grad}, params.dtype, graph.node_count
             )
+    shared = params.run_facts(STATEMENTS, tensors, graph, verdict, "repeat", "mode")
     return JvpReport(
-        repeat=params.repeat,
-        statements=STATEMENTS,
-        tensors=tensors,
-        graph=graph,
-        vector=VECTOR,
-        steps=tuple(steps),
-        check=verdict,
-        mode=params.mode,
-        forward=forward_product,
-        jacobian=facts,
-        device=params.device,
-        dtype=params.dtype,
+        **shared, vector=VECTOR, steps=tuple(steps), forward=forward_product, jacobian=facts
     )
 
 

@@ -211,18 +211,8 @@ def report(params: Params, max_nodes: int | None) -> LinearReport:
         ),
         _detach_case(t.z),
     )
-    return LinearReport(
-        seed=params.seed,
-        statements=STATEMENTS,
-        tensors=tensors,
-        graph=graph,
-        gradients=gradients,
-        freezing=freezing,
-        check=verdict,
-        device=params.device,
-        dtype=params.dtype,
-        non_leaf=non_leaf,
-    )
+    shared = params.run_facts(STATEMENTS, tensors, graph, verdict)
+    return LinearReport(**shared, gradients=gradients, freezing=freezing, non_leaf=non_leaf)
 
 
 def _detach_case(z: torch.Tensor) -> FreezeCase:
