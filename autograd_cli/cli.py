@@ -133,7 +133,10 @@ def _scenario_command(found: Scenario) -> Callable[..., Any]:
         if seeds is not None:
             fields["seed"] = seeds.seeds[0]
         sweep = seeds is not None and seeds.sweep
+        from autograd_cli.devices import on_device
         from autograd_cli.render.output import Memory, OutputRequest, plan_output
+
+        params = on_device(found.params(**fields))  # checked first, as it always was
 
         request = OutputRequest(
             **{name: values[name] for name in OutputRequest.__dataclass_fields__}
@@ -144,12 +147,17 @@ def _scenario_command(found: Scenario) -> Callable[..., Any]:
         )
         from autograd_cli.runner import run_scenario, run_sweep
 
-        params = found.params(**fields)
         if sweep:
             return run_sweep(found, params, seeds.seeds, plan)
         return run_scenario(found, params, plan)
 
-    params = [context, *own.values(), *shared_options((*found.shared, *OUTPUT_GROUPS))]
+    first = list(own.values())[: found.own_first]
+    rest = list(own.values())[len(first) :]
+    shared = shared_options((*found.shared, *OUTPUT_GROUPS))
+    # --seed, --dtype and --device, then the rest of its own options, then the output's.
+    scenario_groups = [p for p in shared if p.name in ("seed", "dtype", "device")]
+    others = [p for p in shared if p not in scenario_groups]
+    params = [context, *first, *scenario_groups, *rest, *others]
     return _typer_function(found.options.__doc__, params, run)
 
 

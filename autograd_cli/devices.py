@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import dataclasses
+from typing import Any
+
 from autograd_cli.errors import UsageProblem
 from autograd_cli.i18n import _
 
@@ -32,3 +35,11 @@ def resolve_device(name: str) -> str:
             )
         )
     return name
+
+
+def on_device(params: Any) -> Any:
+    """A scenario's params with --device resolved (auto picks) and checked, before any
+    other check of the command line's values and before any work."""
+    if not hasattr(params, "device"):
+        return params
+    return dataclasses.replace(params, device=resolve_device(params.device))

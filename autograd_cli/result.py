@@ -18,8 +18,3 @@ class Result:
 
     def message_lines(self) -> tuple[str, ...]:
         return () if self.message is None else (self.message,)
-
-    @staticmethod
-    def worst(results: list[Result]) -> Result:
-        """The first of the highest exit codes, with its message."""
-        return max(results, key=lambda r: r.exit_code, default=Result())

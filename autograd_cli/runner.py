@@ -22,7 +22,6 @@ from autograd_cli.worker import run_work
 
 
 def run_scenario(scenario: Scenario, params: Any, plan: OutputPlan) -> Result:
-    params = _on_device(params)
     # A batch line is one of many in one process: a tiny one gets one thread
     # (threads.py). A run on its own keeps torch's threads.
     numel = scenario.largest_numel(params) if isinstance(plan.sink, Memory) else None
@@ -48,7 +47,6 @@ def build_report(scenario: Scenario, params: Any, max_nodes: int | None) -> Repo
 def run_sweep(scenario: Scenario, params: Any, seeds: tuple[int, ...], plan: OutputPlan) -> Result:
     """One process, every seed: JSON Lines (one document per seed, each flushed as
     written, identical to a single run's) or one summary table, streamed."""
-    params = _on_device(params)
     failures: list[Report] = []
 
     def reports(max_nodes: int | None) -> Iterator[tuple[int, Report]]:
@@ -117,12 +115,3 @@ def verdict(reports: list[Report]) -> Result:
                 ),
             )
     return Result()
-
-
-def _on_device(params: Any) -> Any:
-    """--device resolved (auto picks) and checked before any work."""
-    if not hasattr(params, "device"):
-        return params
-    from autograd_cli.devices import resolve_device
-
-    return dataclasses.replace(params, device=resolve_device(params.device))

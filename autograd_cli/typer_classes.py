@@ -136,6 +136,14 @@ class AgradGroup(TyperGroup):
     def get_params(self, ctx: Any) -> list[Any]:
         return coercion.direct(super().get_params(ctx))
 
+    def parse_args(self, ctx: Any, args: list[str]) -> list[str]:
+        # As AgradCommand.parse_args: the root's options' errors name `agrad --help`.
+        try:
+            return super().parse_args(ctx, args)
+        except TyperException as e:
+            with_context(e, ctx)
+            raise
+
     def resolve_command(self, ctx: Any, args: list[str]) -> tuple[str | None, Any, list[str]]:
         """Click's lookup of a command, with an unknown name reported as facts
         (the name, close matches, the commands) rather than Typer's English

@@ -75,3 +75,16 @@ def test_float64_everywhere(agrad_json, args):
     doc = agrad_json(*args, "--dtype", "float64")
     assert doc["dtype"] == "float64"
     assert {t["dtype"] for t in doc["tensors"]} == {"float64"}
+
+
+def test_an_absent_device_is_reported_before_the_output_options(agrad, tmp_path):
+    """--device is checked first, as before the output plan existed: the reader hears
+    about the missing accelerator, not about the file they asked for."""
+    present = {"cuda": HAS_CUDA, "mps": HAS_MPS}
+    missing = next((d for d, here in present.items() if not here), None)
+    if missing is None:
+        pytest.skip("this machine has every accelerator agrad knows")
+    for output in (["-o", str(tmp_path / "x.png")], ["--export", str(tmp_path / "x.pdf")]):
+        result = agrad("linear", "--device", missing, *output)
+        assert result.exit_code == 2 and result.stdout == ""
+        assert result.stderr.startswith(f"agrad: error: --device {missing} is not available")

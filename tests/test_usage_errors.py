@@ -269,3 +269,17 @@ def test_usage_errors_never_read_clicks_english():
     assert not any(name in imported for name in ("click", "typer._click", "fnmatch"))
     assert "_click" not in source
     assert "CLICK_MESSAGES" not in source and "format_message()" in source
+
+
+@pytest.mark.parametrize(
+    ("args", "english"),
+    [
+        (["--version=1"], "Option '--version' does not take a value. See 'agrad --help'."),
+        (["--lang"], "Option '--lang' requires an argument. See 'agrad --help'."),
+    ],
+)
+def test_the_root_options_errors_name_the_root_help(agrad, args, english):
+    """As a command's: the option's kind from its declaration, then where to look."""
+    result = agrad(*args)
+    assert result.exit_code == ExitCode.USAGE and result.stdout == ""
+    assert result.stderr == f"agrad: error: {english}\n"

@@ -21,11 +21,6 @@ class Format(StrEnum):
     DOT = "dot"
     MERMAID = "mermaid"
 
-    @property
-    def is_text(self) -> bool:
-        """Machine text, never through Rich (the table is Rich's)."""
-        return self is not Format.TABLE
-
 
 TREE_MAX_NODES = 200  # default cap of the tree view; the other formats carry all nodes
 

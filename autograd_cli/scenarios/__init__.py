@@ -97,6 +97,8 @@ class Scenario:
     # work (threads.py); None where they cannot be known.
     largest_numel: Callable[[Any], int | None] = lambda params: None
     shared: tuple[str, ...] = (SEED, TENSOR, CHECK)  # the shared option groups it takes
+    # In --help, how many of its own options come before the shared ones (None: all).
+    own_first: int | None = None
 
 
 def scenario(name: str) -> Scenario:

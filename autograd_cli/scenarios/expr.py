@@ -451,4 +451,5 @@ def view(report: ExprReport, precision: int, tree: TreeOptions) -> Iterator[Any]
                     yield table.matrix(value, precision, title=f"{name}.grad")
 
 
-SCENARIO = Scenario(NAME, ROOT, options, Params, report, view, EPILOG, largest_numel)
+# EXPR, --var and --no-grad first in its --help, then --seed, --dtype and --device.
+SCENARIO = Scenario(NAME, ROOT, options, Params, report, view, EPILOG, largest_numel, own_first=3)
