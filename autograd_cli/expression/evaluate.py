@@ -109,6 +109,15 @@ class Evaluator:
             ZeroDivisionError,
         ) as e:
             raise self.fail(node, _first_line(e), self._column(node)) from None
+        if isinstance(result, complex):  # (-1) ** 0.5: Python's numbers go complex
+            raise self.fail(
+                node,
+                _(
+                    "a negative number to a fractional power is a complex number; agrad "
+                    "works with real numbers only"
+                ),
+                self._column(node),
+            )
         if isinstance(result, torch.Tensor) and result.numel() > MAX_NUMEL:
             raise self.fail(
                 node,
