@@ -52,9 +52,9 @@ def check_for_jacobian(
     out = Dimensions(expression, meta).run()
     if out.numel() == 0:
         raise ExpressionError(
-            _(
-                "--jacobian needs an out with at least one element; out has shape {shape}"
-            ).format(shape=tuple(out.shape)),
+            _("--jacobian needs an out with at least one element; out has shape {shape}").format(
+                shape=tuple(out.shape)
+            ),
             expression.text,
             expression.tree.col_offset,
         )
@@ -63,8 +63,7 @@ def check_for_jacobian(
         if t.is_floating_point() and spec.name not in no_grad and t.numel() == 0:
             raise ExpressionError(
                 _(
-                    "--jacobian needs variables with at least one element; {name} has "
-                    "shape {shape}"
+                    "--jacobian needs variables with at least one element; {name} has shape {shape}"
                 ).format(name=spec.name, shape=tuple(t.shape)),
                 spec.text,
                 0,
