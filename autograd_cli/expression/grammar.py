@@ -14,6 +14,7 @@ MAX_NODES = 200  # syntax-tree nodes of one expression
 MAX_DEPTH = 32  # nesting depth of the syntax tree
 MAX_LITERAL = 1_000_000  # largest |number| written in the input
 MAX_NUMEL = 1_000_000  # elements of any tensor, variable or intermediate
+MAX_DIMS = 64  # dimensions of any tensor: torch's own limit (a view may pass it; ops fail)
 MAX_VARS = 16
 
 # Keyword arguments that take numbers, booleans or tuples of ints; never strings.
@@ -221,6 +222,6 @@ Not allowed: strings, other names or attributes, names starting or ending with _
 lambda, comprehensions, :=, *args/**kwargs, comparisons, in-place methods, methods
 that leave torch (numpy, tolist, item, to, cuda...), non-ASCII characters.
 Caps: {MAX_TEXT} characters, {MAX_NODES} syntax nodes, depth {MAX_DEPTH},
-{MAX_NUMEL:,} elements per tensor (checked on the meta device before allocating),
-{MAX_VARS} variables.
+{MAX_NUMEL:,} elements and {MAX_DIMS} dimensions per tensor (checked on the meta
+device before allocating), {MAX_VARS} variables.
 """

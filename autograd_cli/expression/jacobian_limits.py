@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
+from autograd_cli.expression.grammar import MAX_DIMS
 from autograd_cli.expression.validate import ExpressionError
 from autograd_cli.i18n import _
 
@@ -19,7 +20,6 @@ if TYPE_CHECKING:
     from autograd_cli.expression.validate import ValidExpression
     from autograd_cli.expression.variables import VariableSpec
 
-MAX_DIMS = 64  # torch's limit on a tensor's dimensions
 JACOBIAN_DIMS = MAX_DIMS - 1  # vmap adds one
 
 
