@@ -272,6 +272,25 @@ def evil():
     return Evil(), torch.ones(1, 2), lambda out: out.sum()
 
 
+class _Double(torch.autograd.Function):
+    @staticmethod
+    def forward(ctx, x):
+        return x * 2
+
+    @staticmethod
+    def backward(ctx, grad):
+        return grad * 2
+
+
+# A custom Function whose class name (and so its grad_fn's) holds a newline and an ESC.
+Double = type("Dou\\nble\\x1b[7m", (_Double,), {})
+
+
+def evil_function():
+    w = torch.ones(2, requires_grad=True)
+    return Double.apply(w).sum()
+
+
 def noisy():
     os.write(1, b"RAW-FD-1\\n")
     thread = threading.Thread(target=lambda: os.write(1, b"FROM-A-THREAD\\n"))
@@ -328,6 +347,18 @@ def test_printable_escapes_what_would_act_and_keeps_letters():
     assert printable("a\x1b[31mb\nc\u202ed") == "a\\x1b[31mb\\nc\\u202ed"
     assert printable("trọng_số") == "trọng_số"
     assert printable("tab\there") == "tab\\there"
+
+
+def test_a_custom_functions_name_cannot_break_a_mermaid_or_dot_picture(agrad, user_dir):
+    mermaid = agrad("inspect", "hostile.py:evil_function", "--format", "mermaid")
+    assert mermaid.exit_code == 0, mermaid.stderr
+    assert all(line.startswith("    ") for line in mermaid.stdout.splitlines()[1:])
+    assert "Dou\\nble\\x1b[7m" in mermaid.stdout
+    dot = agrad("inspect", "hostile.py:evil_function", "--format", "dot")
+    assert dot.exit_code == 0, dot.stderr
+    assert "\x1b" not in dot.stdout
+    label = next(line for line in dot.stdout.splitlines() if "Dou" in line)
+    assert label.endswith('Backward"];')  # the whole statement on its line
 
 
 def test_control_characters_in_names_never_reach_the_terminal(agrad, user_dir):
