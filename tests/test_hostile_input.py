@@ -396,6 +396,23 @@ def test_writes_to_descriptor_1_by_the_users_code_stay_out_of_json(user_dir):
         assert junk in result.stderr
 
 
+def test_with_stderr_closed_the_users_writes_still_stay_out_of_json(user_dir):
+    # With descriptor 2 closed, os.dup(1) would hand out 2: the user's output must not
+    # come back into stdout through it.
+    env = {**os.environ, "PYTHONPATH": str(Path(__file__).parent.parent)}
+    command = [sys.executable, "-m", "autograd_cli", "inspect", "hostile.py:noisy", "--json"]
+    result = subprocess.run(
+        ["sh", "-c", 'exec "$@" 2>&-', "sh", *command],
+        stdout=subprocess.PIPE,
+        text=True,
+        env=env,
+        cwd=user_dir,
+        timeout=120,
+    )
+    assert result.returncode == 0
+    assert json.loads(result.stdout)["loss"] == 6.0
+
+
 # Item 19: ASCII digits only ------------------------------------------------------------
 
 

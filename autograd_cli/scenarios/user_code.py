@@ -415,11 +415,13 @@ def _stdout_to_stderr() -> Iterator[None]:
     for stream in (sys.stdout, sys.stderr):
         with contextlib.suppress(Exception):  # closed, or detached by a test runner
             stream.flush()
-    try:
+    saved = -1
+    if _is_open(1):  # closed: nothing to protect (and dup() would hand out 1 itself)
+        # stderr closed: the user's output goes nowhere rather than into ours.
+        target = os.dup(2) if _is_open(2) else os.open(os.devnull, os.O_WRONLY)
         saved = os.dup(1)
-        os.dup2(2, 1)
-    except OSError:  # descriptor 1 or 2 closed: nothing to protect, or nowhere to go
-        saved = -1
+        os.dup2(target, 1)
+        os.close(target)
     _redirected.append(saved)
     try:
         with contextlib.redirect_stdout(sys.stderr):
@@ -431,6 +433,14 @@ def _stdout_to_stderr() -> Iterator[None]:
                 sys.stderr.flush()
             os.dup2(saved, 1)
             os.close(saved)
+
+
+def _is_open(descriptor: int) -> bool:
+    try:
+        os.fstat(descriptor)
+    except OSError:
+        return False
+    return True
 
 
 def _user_failure(
