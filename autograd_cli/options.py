@@ -11,6 +11,7 @@ Nothing here imports torch.
 from __future__ import annotations
 
 import inspect
+import re
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -64,6 +65,8 @@ def choice(choices: tuple[str, ...]) -> Callable[[str], str]:
 
 
 ASCII_DIGITS = frozenset("0123456789")
+# A number in ASCII decimal notation: 12, -0.5, .5, 1e-7 (never "nan", "inf" or "1_0").
+ASCII_DECIMAL = re.compile(r"[+-]?([0-9]+\.?[0-9]*|\.[0-9]+)([eE][+-]?[0-9]+)?")
 MAX_DIGITS = 100  # more than any range here needs; int() itself stops at 4,300
 
 
@@ -112,10 +115,8 @@ def positive(option: str) -> Callable[[str], float]:
     """A parser for a positive, finite float (--vanish, --explode)."""
 
     def parse(text: str) -> float:
-        try:
-            value = float(text)
-        except ValueError:
-            value = float("nan")
+        # ASCII decimal notation only: float() also reads "١e-7", "1_0" and "infinity".
+        value = float(text) if ASCII_DECIMAL.fullmatch(text.strip()) else float("nan")
         if not (value > 0 and value != float("inf")):
             raise ValueError(
                 _(

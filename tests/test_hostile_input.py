@@ -447,3 +447,11 @@ def test_arg_reads_numbers_in_ascii_digits_only(agrad_json, user_dir, value, exp
 def test_arg_numbers_that_do_not_fit_are_refused(agrad, user_dir, value, words):
     lines = _usage_error(agrad("inspect", "hostile.py:takes", "--arg", f"s={value}"), caret=False)
     assert words in lines[0]
+
+
+@pytest.mark.parametrize("value", ["\u0661e-7", "1_0e-7", "\uff11e-7"])
+def test_vanish_takes_ascii_decimal_notation_only(agrad, value):
+    assert float("\u0661e-7") == 1e-7  # what Python's float() would have read
+    target = f"{Path(__file__).parent.parent / 'examples' / 'mlp.py'}:build"
+    lines = _usage_error(agrad("inspect", target, "--vanish", value), caret=False)
+    assert "--vanish" in lines[0]

@@ -29,6 +29,7 @@ from autograd_cli.model import (
     Report,
 )
 from autograd_cli.options import (
+    ASCII_DECIMAL,
     flag_option,
     from_text,
     integer_option,
@@ -137,7 +138,6 @@ def parse_arguments(items: list[str]) -> dict[str, int | float | str]:
 
 # Numbers in ASCII digits only: int() and float() also read "١٢" and "1_000".
 _INTEGER = re.compile(r"[+-]?[0-9]+")
-_DECIMAL = re.compile(r"[+-]?([0-9]+\.?[0-9]*|\.[0-9]+)([eE][+-]?[0-9]+)?")
 MAX_ARG_DIGITS = 4300  # Python's own limit on converting text to int
 
 
@@ -154,7 +154,7 @@ def _argument_value(key: str, raw: str) -> int | float | str:
             )
         return int(text, 10)
     # Only decimal notation is a number ("nan" and "inf" stay strings, as typed).
-    if _DECIMAL.fullmatch(text):
+    if ASCII_DECIMAL.fullmatch(text):
         value = float(text)
         if not math.isfinite(value):
             raise UsageProblem(
