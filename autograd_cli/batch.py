@@ -6,6 +6,7 @@ import json
 import shlex
 import sys
 from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any, TextIO
 
 from typer.core import TyperGroup
@@ -16,9 +17,19 @@ from autograd_cli.worker import run_work
 
 REFUSED = {"batch": "a batch line cannot run batch"}
 NO_TEXT_OUTPUT = {"-h", "--help", "--version", "--grammar"}
+# A longer line is an error record, read on in chunks of this size and dropped: a
+# stream without newlines (agrad batch /dev/zero) costs constant memory, not all of it.
+MAX_LINE = 65_536  # characters
+_SHOWN = 100  # characters of an over-long line its record repeats
+
+# Set while a batch runs: a line that reaches `batch` however it was spelled (after a
+# root option, `--lang en batch -`; a file that names itself) is refused, not run.
+_running: list[str] = []
 
 
 def run_batch(path: str, group: Any) -> int:
+    if _running:
+        raise UsageProblem(_("a batch line cannot run batch"))
     source = _open(path)
     worst = ExitCode.OK
 
@@ -26,17 +37,20 @@ def run_batch(path: str, group: Any) -> int:
         nonlocal worst
         from autograd_cli.render.emit import write_text
 
-        for number, text in _lines(source):
-            for record, code in _run_line(group, number, text):
+        for number, text, whole in _lines(source):
+            records = _isolated(group, number, text) if whole else _too_long(number, text)
+            for record, code in records:
                 write_text(record + "\n")
                 worst = max(worst, code)
                 if code == ExitCode.INTERRUPTED:
                     raise KeyboardInterrupt
 
+    _running.append(path)
     try:
         # One worker thread for every line, not one per line (see worker.py).
         run_work(work)
     finally:
+        _running.pop()
         if source is not sys.stdin:
             source.close()
     return int(worst)
@@ -55,16 +69,41 @@ def _open(path: str) -> TextIO:
         ) from None
 
 
-def _lines(source: TextIO) -> Iterator[tuple[int, str]]:
+def _lines(source: TextIO) -> Iterator[tuple[int, str, bool]]:
+    """(number, text, whole) of each line to run; a line over MAX_LINE is not whole,
+    and its text is its first characters."""
+    number = 0
     try:
-        for number, raw in enumerate(source, start=1):
+        while raw := source.readline(MAX_LINE + 1):
+            number += 1
+            if len(raw) > MAX_LINE and not raw.endswith("\n"):
+                while (rest := source.readline(MAX_LINE)) and not rest.endswith("\n"):
+                    pass  # dropped as it comes
+                yield number, raw[:_SHOWN], False
+                continue
             text = raw.strip()
             if text and not text.startswith("#"):
-                yield number, text
+                yield number, text, True
     except UnicodeDecodeError as e:
         raise UsageProblem(
             _("batch input is not UTF-8 text ({reason})").format(reason=e.reason)
         ) from None
+
+
+def _too_long(number: int, start: str) -> Iterator[tuple[str, int]]:
+    """The record of a line over MAX_LINE: its command is its first characters."""
+    head = f'{{"line":{number},"command":{json.dumps(start + "...", ensure_ascii=False)}'
+    message = (
+        f"the line is longer than {MAX_LINE:,} characters, the cap on a batch line; it was skipped"
+    )
+    yield _error(head, ExitCode.USAGE, message), ExitCode.USAGE
+
+
+def _isolated(group: Any, number: int, text: str) -> Iterator[tuple[str, int]]:
+    """The line's records; torch's global state as it was before the line, after it."""
+    with _torch_state_kept():
+        records = list(_run_line(group, number, text))
+    yield from records
 
 
 def _run_line(group: Any, number: int, text: str) -> Iterator[tuple[str, int]]:
@@ -119,3 +158,43 @@ def _error(head: str, code: int, message: str) -> str:
         f'{head},"exit_code":{int(code)},'
         f'"error":{json.dumps(" ".join(message.split()), ensure_ascii=False)}}}'
     )
+
+
+@contextmanager
+def _torch_state_kept() -> Iterator[None]:
+    """torch's global state put back as it was: a line's code (inspect runs the user's)
+    may switch grad mode off, change the default dtype or device, turn on anomaly
+    detection or deterministic algorithms, draw random numbers, or set the number of
+    threads, and the next line must not inherit any of it. Grad mode is per thread:
+    this runs on the thread that runs the lines (worker.py)."""
+    import torch
+
+    grad = torch.is_grad_enabled()
+    dtype = torch.get_default_dtype()
+    device = torch.get_default_device()
+    anomaly = (torch.is_anomaly_enabled(), torch.is_anomaly_check_nan_enabled())
+    deterministic = (
+        torch.are_deterministic_algorithms_enabled(),
+        torch.is_deterministic_algorithms_warn_only_enabled(),
+    )
+    threads = torch.get_num_threads()
+    rng = torch.get_rng_state()
+    cuda_rng = torch.cuda.get_rng_state_all() if torch.cuda.is_initialized() else None
+    try:
+        yield
+    finally:
+        torch.set_grad_enabled(grad)
+        torch.set_default_dtype(dtype)
+        if torch.get_default_device() != device:
+            torch.set_default_device(None if device == torch.device("cpu") else device)
+        torch.autograd.set_detect_anomaly(*anomaly)
+        if (
+            torch.are_deterministic_algorithms_enabled(),
+            torch.is_deterministic_algorithms_warn_only_enabled(),
+        ) != deterministic:
+            torch.use_deterministic_algorithms(deterministic[0], warn_only=deterministic[1])
+        if torch.get_num_threads() != threads:
+            torch.set_num_threads(threads)
+        torch.set_rng_state(rng)
+        if cuda_rng is not None:
+            torch.cuda.set_rng_state_all(cuda_rng)

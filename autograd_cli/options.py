@@ -11,6 +11,7 @@ Nothing here imports torch.
 from __future__ import annotations
 
 import inspect
+import re
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -63,6 +64,18 @@ def choice(choices: tuple[str, ...]) -> Callable[[str], str]:
     return parse
 
 
+ASCII_DIGITS = frozenset("0123456789")
+# A number in ASCII decimal notation: 12, -0.5, .5, 1e-7 (never "nan", "inf" or "1_0").
+ASCII_DECIMAL = re.compile(r"[+-]?([0-9]+\.?[0-9]*|\.[0-9]+)([eE][+-]?[0-9]+)?")
+MAX_DIGITS = 100  # more than any range here needs; int() itself stops at 4,300
+
+
+def _ascii_integer(text: str) -> bool:
+    """An optional sign, then ASCII digits only."""
+    body = text[1:] if text[:1] in "+-" else text
+    return bool(body) and all(ch in ASCII_DIGITS for ch in body)
+
+
 def integer(low: int, high: int, what: str = "") -> Callable[[str], int]:
     """A parser for an integer in [low, high] whose error names the range.
 
@@ -72,14 +85,21 @@ def integer(low: int, high: int, what: str = "") -> Callable[[str], int]:
         allowed = _("an integer from {low} to {high}").format(low=low, high=high)
         if what:
             allowed += " " + _(what)
-        try:
-            number = int(text.strip(), 10)
-        except ValueError:
+        digits = text.strip()
+        # ASCII digits only: int() would also take "١٢" (Arabic-Indic) and "1_000".
+        if not _ascii_integer(digits):
             raise ValueError(
                 _("{value!r} is not an integer; allowed: {allowed}.").format(
                     value=text, allowed=allowed
                 )
-            ) from None
+            )
+        if len(digits) > MAX_DIGITS:  # int() refuses past 4,300 digits; out of range anyway
+            raise ValueError(
+                _("a number of {count} digits is out of range; allowed: {allowed}.").format(
+                    count=len(digits.lstrip("+-")), allowed=allowed
+                )
+            )
+        number = int(digits, 10)
         if not low <= number <= high:
             raise ValueError(
                 _("{number} is out of range; allowed: {allowed}.").format(
@@ -95,10 +115,8 @@ def positive(option: str) -> Callable[[str], float]:
     """A parser for a positive, finite float (--vanish, --explode)."""
 
     def parse(text: str) -> float:
-        try:
-            value = float(text)
-        except ValueError:
-            value = float("nan")
+        # ASCII decimal notation only: float() also reads "١e-7", "1_0" and "infinity".
+        value = float(text) if ASCII_DECIMAL.fullmatch(text.strip()) else float("nan")
         if not (value > 0 and value != float("inf")):
             raise ValueError(
                 _(

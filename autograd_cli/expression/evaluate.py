@@ -16,7 +16,7 @@ from typing import Any
 import torch
 import torch.nn.functional as F
 
-from autograd_cli.expression.grammar import FUNCTIONS, MAX_NUMEL
+from autograd_cli.expression.grammar import FUNCTIONS, MAX_DIMS, MAX_NUMEL
 from autograd_cli.expression.validate import BINARY_OPERATORS, ExpressionError, ValidExpression
 from autograd_cli.expression.variables import VariableSpec
 from autograd_cli.i18n import _, group
@@ -109,6 +109,23 @@ class Evaluator:
             ZeroDivisionError,
         ) as e:
             raise self.fail(node, _first_line(e), self._column(node)) from None
+        if isinstance(result, complex):  # (-1) ** 0.5: Python's numbers go complex
+            raise self.fail(
+                node,
+                _(
+                    "a negative number to a fractional power is a complex number; agrad "
+                    "works with real numbers only"
+                ),
+                self._column(node),
+            )
+        if isinstance(result, torch.Tensor) and result.dim() > MAX_DIMS:  # expand() allows it
+            raise self.fail(
+                node,
+                _("this makes a tensor of {count} dimensions; torch allows at most {cap}").format(
+                    count=result.dim(), cap=MAX_DIMS
+                ),
+                self._column(node),
+            )
         if isinstance(result, torch.Tensor) and result.numel() > MAX_NUMEL:
             raise self.fail(
                 node,

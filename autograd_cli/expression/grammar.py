@@ -14,6 +14,7 @@ MAX_NODES = 200  # syntax-tree nodes of one expression
 MAX_DEPTH = 32  # nesting depth of the syntax tree
 MAX_LITERAL = 1_000_000  # largest |number| written in the input
 MAX_NUMEL = 1_000_000  # elements of any tensor, variable or intermediate
+MAX_DIMS = 64  # dimensions of any tensor: torch's own limit (a view may pass it; ops fail)
 MAX_VARS = 16
 
 # Keyword arguments that take numbers, booleans or tuples of ints; never strings.
@@ -90,8 +91,39 @@ FUNCTIONS: dict[str, tuple[str, frozenset[str]]] = {
     "nll_loss": ("F", frozenset()),
 }
 
-# torch.nn.functional.softmax without dim= warns on stderr; agrad asks for it instead.
+# torch.nn.functional.softmax without dim= warns on stderr; agrad asks for it instead
+# (as a keyword or as the positional argument after the input).
 REQUIRED_KEYWORDS = {"softmax": "dim", "log_softmax": "dim"}
+
+# The positional parameters a call may fill, for the functions whose later positional
+# parameters must not be reached: `inplace` (leaky_relu(x, 0.1, True) would modify x
+# in place, past the ban on in-place methods) and the losses' deprecated flags.
+POSITIONAL: dict[str, tuple[str, ...]] = {
+    "softmax": ("input", "dim"),
+    "log_softmax": ("input", "dim"),
+    "softplus": ("input", "beta", "threshold"),
+    "gelu": ("input",),
+    "silu": ("input",),
+    "elu": ("input", "alpha"),
+    "leaky_relu": ("input", "negative_slope"),
+    "hardtanh": ("input", "min_val", "max_val"),
+    **{
+        name: ("input", "target")
+        for name in (
+            "mse_loss",
+            "l1_loss",
+            "smooth_l1_loss",
+            "binary_cross_entropy",
+            "binary_cross_entropy_with_logits",
+            "cross_entropy",
+            "nll_loss",
+        )
+    },
+}
+
+# Names the report itself uses: `out = EXPR` and `torch.ones(...)` in "Run as", and
+# out in the tensors, the graph and the views. A variable of that name would collide.
+RESERVED_NAMES = ("out", "torch")
 
 # Tensor methods: name -> allowed keywords. No in-place (trailing _) methods, nothing
 # that leaves the tensor world (numpy, tolist, item, storage, to, cuda, hooks...).
@@ -169,12 +201,13 @@ GRAMMAR = f"""
 Grammar of EXPR (a Python-like expression, checked before anything runs):
 
   numbers      2, 0.5, 1e-3 (|n| <= {MAX_LITERAL:,}); True, False for keywords
-  names        the variables declared with --var
+  names        the variables declared with --var except {", ".join(RESERVED_NAMES)}
   operators    + - * / ** @, unary -, parentheses
   calls        {_listing(sorted(FUNCTIONS))}
   methods      x.NAME(...), NAME one of:
                {_listing(sorted(METHODS))}
-  keywords     only those each call accepts, e.g. dim=, keepdim=, min=, max=, p=
+  keywords     only those each call accepts, e.g. dim=, keepdim=, min=, max=, p=;
+               no inplace, positionally or by keyword
   indexing     x[0], x[-1], x[1:3], x[:, 0], x[::2] (integers and slices only)
   tuples       (2, 10) as arguments, e.g. x.reshape((2, 10))
   (an EXPR that starts with - would read as an option: write "(-x)" or " -x")
@@ -189,6 +222,6 @@ Not allowed: strings, other names or attributes, names starting or ending with _
 lambda, comprehensions, :=, *args/**kwargs, comparisons, in-place methods, methods
 that leave torch (numpy, tolist, item, to, cuda...), non-ASCII characters.
 Caps: {MAX_TEXT} characters, {MAX_NODES} syntax nodes, depth {MAX_DEPTH},
-{MAX_NUMEL:,} elements per tensor (checked on the meta device before allocating),
-{MAX_VARS} variables.
+{MAX_NUMEL:,} elements and {MAX_DIMS} dimensions per tensor (checked on the meta
+device before allocating), {MAX_VARS} variables.
 """

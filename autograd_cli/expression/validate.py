@@ -23,9 +23,11 @@ from autograd_cli.expression.grammar import (
     MAX_TEXT,
     MAX_VARS,
     METHODS,
+    POSITIONAL,
     REQUIRED_KEYWORDS,
+    RESERVED_NAMES,
 )
-from autograd_cli.i18n import N_, _, group
+from autograd_cli.i18n import N_, _, group, ngettext
 
 BINARY_OPERATORS: dict[type, str] = {
     ast.Add: "+",
@@ -71,6 +73,17 @@ def visible(text: str, column: int) -> tuple[str, int]:
     if column >= len(text):
         caret = sum(len(piece) for piece in out)
     return "".join(out), caret
+
+
+def literal_too_large(value: float) -> str:
+    """The message for a literal above MAX_LITERAL; a long integer by its digits."""
+    if isinstance(value, int) and len(str(abs(value))) > 20:
+        return _("a number of {digits} digits is larger than {cap}, the cap on literals").format(
+            digits=len(str(abs(value))), cap=group(MAX_LITERAL)
+        )
+    return _("the number {value!r} is larger than {cap}, the cap on literals").format(
+        value=value, cap=group(MAX_LITERAL)
+    )
 
 
 def validate_text(text: str, label: str = "") -> None:
@@ -221,13 +234,9 @@ class _Validator:
             )
         if role == "index" and not isinstance(value, int):
             raise self.fail(node, _("indices must be integers"))
-        if not math.isfinite(value) or abs(value) > MAX_LITERAL:
-            raise self.fail(
-                node,
-                _("the number {value!r} is larger than {cap}, the cap on literals").format(
-                    value=value, cap=group(MAX_LITERAL)
-                ),
-            )
+        # abs() first: math.isfinite of a 320-digit integer raises OverflowError.
+        if abs(value) > MAX_LITERAL or not math.isfinite(value):
+            raise self.fail(node, literal_too_large(value))
 
     def name(self, node: ast.Name) -> None:
         identifier = node.id
@@ -288,6 +297,24 @@ class _Validator:
             if isinstance(argument, ast.Starred):
                 raise self.fail(argument, _("*arguments are not allowed"))
             children.append((argument, "argument"))
+        positional = POSITIONAL.get(callee) if isinstance(func, ast.Name) else None
+        if positional is not None and len(node.args) > len(positional):
+            names = ", ".join(sorted(allowed)) or _("none")
+            raise self.fail(
+                node.args[len(positional)],
+                ngettext(
+                    "{callee}() takes at most {count} positional argument ({parameters}); "
+                    "other parameters (such as inplace) are not allowed; keywords: {names}",
+                    "{callee}() takes at most {count} positional arguments ({parameters}); "
+                    "other parameters (such as inplace) are not allowed; keywords: {names}",
+                    len(positional),
+                ).format(
+                    callee=callee,
+                    count=len(positional),
+                    parameters=", ".join(positional),
+                    names=names,
+                ),
+            )
         given = set()
         for kw in node.keywords:
             if kw.arg is None:
@@ -303,7 +330,9 @@ class _Validator:
             given.add(kw.arg)
             children.append((kw.value, "keyword"))
         required = REQUIRED_KEYWORDS.get(callee)
-        if required and required not in given:
+        # softmax(x, 0) and x.softmax(0) give dim positionally: the argument after the input.
+        given_positionally = len(node.args) > (1 if isinstance(func, ast.Name) else 0)
+        if required and required not in given and not given_positionally:
             example = (
                 f"{callee}(x, {required}=-1)"
                 if isinstance(func, ast.Name)
@@ -336,10 +365,15 @@ def validate_variable_name(name: str, seen: set[str], spec: str) -> None:
         problem = _("a variable needs a name: --var NAME=CONSTRUCTOR")
     elif not name.isascii() or not name.isidentifier():
         problem = _("variable name {name!r} is not an identifier (letters, digits, _)")
+    elif name.startswith("_") or name.endswith("_"):  # before keywords: `_` is a soft one
+        problem = _("variable name {name} starts or ends with _, which is not allowed")
     elif keyword.iskeyword(name) or keyword.issoftkeyword(name) or name in ("True", "False"):
         problem = _("variable name {name} is a Python keyword")
-    elif name.startswith("_") or name.endswith("_"):
-        problem = _("variable name {name} starts or ends with _, which is not allowed")
+    elif name in RESERVED_NAMES:
+        problem = _(
+            "variable name {name} is reserved: the report and its statements use it "
+            "(reserved: {reserved}); choose another name"
+        )
     elif name in FUNCTIONS or name in CONSTRUCTORS or name in METHODS:
         problem = _("variable name {name} is the name of a function")
     elif name in seen:
@@ -347,7 +381,12 @@ def validate_variable_name(name: str, seen: set[str], spec: str) -> None:
     elif len(seen) >= MAX_VARS:
         problem = _("more than {cap} variables; that is the cap")
     if problem:
-        raise ExpressionError(problem.format(name=name, cap=MAX_VARS), spec, 0, label)
+        raise ExpressionError(
+            problem.format(name=name, cap=MAX_VARS, reserved=", ".join(RESERVED_NAMES)),
+            spec,
+            0,
+            label,
+        )
 
 
 def _op_symbol(op: ast.AST) -> str:

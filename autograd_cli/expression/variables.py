@@ -13,6 +13,7 @@ from typing import Any
 from autograd_cli.expression.grammar import CONSTRUCTORS, MAX_LITERAL, MAX_NUMEL
 from autograd_cli.expression.validate import (
     ExpressionError,
+    literal_too_large,
     parse,
     validate_text,
     validate_variable_name,
@@ -123,12 +124,7 @@ def _literal(node: ast.AST, fail: Any, lists_allowed: bool) -> Any:
                 node.col_offset,
             )
         if abs(value) > MAX_LITERAL or value != value:
-            raise fail(
-                _("the number {value!r} is larger than {cap}, the cap").format(
-                    value=value, cap=group(MAX_LITERAL)
-                ),
-                node.col_offset,
-            )
+            raise fail(literal_too_large(value), node.col_offset)
         return value
     if isinstance(node, ast.Tuple):
         return tuple(_literal(element, fail, False) for element in node.elts)

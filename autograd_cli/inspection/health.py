@@ -17,12 +17,21 @@ import math
 
 import torch
 
+from autograd_cli.errors import UsageProblem
+from autograd_cli.i18n import _
 from autograd_cli.model import HEALTH_FLAGS, ParameterHealth
 
 
 def parameter_health(
     name: str, parameter: torch.Tensor, vanish: float, explode: float
 ) -> ParameterHealth:
+    if parameter.is_complex():
+        raise UsageProblem(
+            _(
+                "{name} is a complex tensor ({dtype}); agrad's gradient health reads real "
+                "floating-point parameters only (float16, bfloat16, float32, float64)"
+            ).format(name=name, dtype=str(parameter.dtype).removeprefix("torch."))
+        )
     with torch.no_grad():
         param_norm = float(torch.linalg.vector_norm(parameter.detach().to(torch.float64)))
         base = {

@@ -71,7 +71,8 @@ def _tensor_fact(name: str, t: torch.Tensor) -> SavedTensor:
             state="available",
             shape=tuple(t.shape),
             dtype=dtype,
-            value=t.tolist() if t.numel() <= TINY_NUMEL else None,
+            # Complex values have no JSON number: the dtype says complex, no values.
+            value=t.tolist() if t.numel() <= TINY_NUMEL and not t.is_complex() else None,
         )
     except Exception:  # e.g. a tensor subclass that refuses to be read
         return SavedTensor(name=name, state="unavailable")

@@ -13,6 +13,36 @@ GRADIENT_PREVIEW = 4  # values shown before "…" in a gradient label
 SAVED_STATES = (N_("freed"), N_("none"), N_("unavailable"))
 
 
+# Characters that would act rather than show: C0 and C1 controls (ESC starts a
+# terminal's escape sequences, a newline breaks a Mermaid or DOT label), format
+# characters (bidirectional overrides reorder what is read), line and paragraph
+# separators.
+_ACTING = frozenset(("Cc", "Cf", "Zl", "Zp"))
+
+
+def printable(text: str) -> str:
+    """`text` with every character that would act on a terminal or a picture written
+    as an escape (\\x1b, \\n, \\u202e); letters of every script are kept as they are.
+    For names that come from the user's code (parameters, modules, classes)."""
+    import unicodedata
+
+    if text.isprintable():  # the common case, and cheap
+        return text
+    out = []
+    for ch in text:
+        if unicodedata.category(ch) not in _ACTING:
+            out.append(ch)
+        elif ch == "\n":
+            out.append("\\n")
+        elif ch == "\t":
+            out.append("\\t")
+        elif ord(ch) < 0x100:
+            out.append(f"\\x{ord(ch):02x}")
+        else:
+            out.append(f"\\u{ord(ch):04x}")
+    return "".join(out)
+
+
 def shape_text(shape: tuple[int, ...] | None) -> str:
     if shape is None:
         return "?"
@@ -46,7 +76,7 @@ def values_preview(values: Values, precision: int, limit: int = GRADIENT_PREVIEW
 
 def leaf_text(node: GraphNode) -> str:
     """`w (5, 3)` for an AccumulateGrad node; empty for others."""
-    return "" if node.leaf is None else f"{node.leaf.name} {shape_text(node.leaf.shape)}"
+    return "" if node.leaf is None else f"{printable(node.leaf.name)} {shape_text(node.leaf.shape)}"
 
 
 def gradient_text(node: GraphNode, gradients: dict[str, Values], precision: int) -> str:
@@ -91,7 +121,7 @@ def node_label_lines(
     precision: int,
 ) -> list[str]:
     """The lines of a node's box in the DOT and Mermaid pictures."""
-    lines = [node.grad_fn]
+    lines = [printable(node.grad_fn)]  # a custom Function's class name is the user's
     if node.id == graph.root:
         lines.append(f"{root_name}.grad_fn")
     if node.leaf is not None:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from autograd_cli.render.labels import GraphParts
+from autograd_cli.render.labels import GraphParts, printable
 
 # Mermaid reads these inside a quoted label; entity codes keep them literal.
 _ENTITIES = {"&": "#amp;", '"': "#quot;", "<": "#lt;", ">": "#gt;"}
@@ -28,4 +28,5 @@ def graph_mermaid(parts: GraphParts) -> str:
 
 
 def _escape(text: str) -> str:
-    return "".join(_ENTITIES.get(ch, ch) for ch in text)
+    # printable first: a newline or another control character inside a label ends it.
+    return "".join(_ENTITIES.get(ch, ch) for ch in printable(text))

@@ -211,6 +211,10 @@ def _evaluate(params: Params) -> tuple[dict[str, torch.Tensor], torch.Tensor]:
             )
         meta[spec.name] = t
     Evaluator(params.expression, meta).run()  # shapes, dtypes and caps, before any real work
+    if params.jacobian:
+        from autograd_cli.expression.jacobian_limits import check_for_jacobian
+
+        check_for_jacobian(params.expression, params.variables, meta, params.no_grad)
 
     manual_seed(params.seed, params.device)
     real: dict[str, torch.Tensor] = {}

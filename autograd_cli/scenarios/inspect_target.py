@@ -9,6 +9,8 @@ inspection/health.py. Torch is imported inside the functions that build the repo
 from __future__ import annotations
 
 import keyword
+import math
+import re
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -27,6 +29,7 @@ from autograd_cli.model import (
     Report,
 )
 from autograd_cli.options import (
+    ASCII_DECIMAL,
     flag_option,
     from_text,
     integer_option,
@@ -129,23 +132,43 @@ def parse_arguments(items: list[str]) -> dict[str, int | float | str]:
             raise UsageProblem(
                 _("--arg {key}: given twice; give each keyword once").format(key=key)
             )
-        arguments[key] = _argument_value(raw)
+        arguments[key] = _argument_value(key, raw)
     return arguments
 
 
-def _argument_value(raw: str) -> int | float | str:
+# Numbers in ASCII digits only: int() and float() also read "١٢" and "1_000".
+_INTEGER = re.compile(r"[+-]?[0-9]+")
+MAX_ARG_DIGITS = 4300  # Python's own limit on converting text to int
+
+
+def _argument_value(key: str, raw: str) -> int | float | str:
     text = raw.strip()
-    try:
+    if _INTEGER.fullmatch(text):
+        digits = len(text.lstrip("+-"))
+        if digits > MAX_ARG_DIGITS:
+            raise UsageProblem(
+                _(
+                    "--arg {key}: a number of {count} digits; an integer has at most "
+                    "{cap} digits (Python's limit)"
+                ).format(key=key, count=digits, cap=MAX_ARG_DIGITS)
+            )
         return int(text, 10)
-    except ValueError:
-        pass
     # Only decimal notation is a number ("nan" and "inf" stay strings, as typed).
-    if text and text.lstrip("+-")[:1] in set("0123456789."):
-        try:
-            return float(text)
-        except ValueError:
-            pass
+    if ASCII_DECIMAL.fullmatch(text):
+        value = float(text)
+        if not math.isfinite(value):
+            raise UsageProblem(
+                _(
+                    "--arg {key}: {value} is beyond the range of a float (about "
+                    "1.8e308); write a smaller number"
+                ).format(key=key, value=_shortened(text))
+            )
+        return value
     return raw
+
+
+def _shortened(text: str) -> str:
+    return text if len(text) <= 40 else _("a number of {count} characters").format(count=len(text))
 
 
 ArgOption = repeated_option(

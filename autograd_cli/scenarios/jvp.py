@@ -85,6 +85,10 @@ class JvpReport(StatementsReport, command=NAME, layout=LAYOUT):
 # The command line -------------------------------------------------------------
 
 
+def _ascii_index(text: str) -> bool:
+    return 0 < len(text) <= 9 and all("0" <= ch <= "9" for ch in text)
+
+
 def parse_tangent(text: str) -> str:
     """ones, randn, or onehot:I,J with 0 <= I < 4, 0 <= J < 5 (an element of inp)."""
     spec = text.strip().lower()
@@ -95,7 +99,9 @@ def parse_tangent(text: str) -> str:
     )
     head, _colon, rest = spec.partition(":")
     parts = rest.split(",")
-    if head != "onehot" or len(parts) != 2 or not all(p.strip().isdigit() for p in parts):
+    # ASCII digits only: str.isdigit() is also true of "²" and "١", which int() refuses
+    # or reads as another digit.
+    if head != "onehot" or len(parts) != 2 or not all(_ascii_index(p.strip()) for p in parts):
         raise ValueError(
             _("{value!r} is not a tangent; allowed: {allowed}.").format(value=text, allowed=allowed)
         )

@@ -31,6 +31,7 @@ import torch
 
 from autograd_cli.errors import AgradError, RuntimeProblem, UsageProblem
 from autograd_cli.i18n import N_, _
+from autograd_cli.render.labels import printable
 from autograd_cli.targets import TARGET_FORMS, TargetSpec
 
 RETURN_FORMS = N_(
@@ -119,8 +120,8 @@ class UserCallable:
         return UserRun(
             loss,
             "model",
-            dict(model.named_parameters()),
-            model=type(model).__name__,
+            {printable(name): p for name, p in model.named_parameters()},
+            model=printable(type(model).__name__),
             loss_fn=_callable_name(loss_fn),
         )
 
@@ -262,6 +263,13 @@ def _checked_loss(target: TargetSpec, loss: Any, what: str) -> torch.Tensor:
                 target=target.text, what=what, kind=_kind(loss)
             )
         )
+    if loss.is_complex():
+        raise UsageProblem(
+            _(
+                "{target}: {what} is complex ({dtype}); backward() needs a real loss: "
+                "reduce it to a real scalar, e.g. with .abs().sum()"
+            ).format(target=target.text, what=what, dtype=str(loss.dtype).removeprefix("torch."))
+        )
     if loss.numel() != 1:
         raise UsageProblem(
             _(
@@ -301,13 +309,13 @@ def _names_for(function: Callable[..., Any], frame_locals: dict[str, Any]) -> di
         for full_name, tensor in pairs:
             if id(tensor) not in seen:
                 seen.add(id(tensor))
-                named[full_name] = tensor
+                named[printable(full_name)] = tensor
     return named
 
 
 def _callable_name(function: Any) -> str:
     name = getattr(function, "__name__", None)
-    return name if isinstance(name, str) else type(function).__name__
+    return printable(name if isinstance(name, str) else type(function).__name__)
 
 
 def _kind(value: Any) -> str:
@@ -315,7 +323,7 @@ def _kind(value: Any) -> str:
         return _("a tensor of shape {shape}").format(shape=tuple(value.shape))
     if isinstance(value, tuple):
         return _("a tuple of {count}").format(count=len(value))
-    name = type(value).__name__
+    name = printable(type(value).__name__)
     article = _("an {type}") if name[:1].lower() in "aeiou" else _("a {type}")
     return article.format(type=name)
 
@@ -374,7 +382,7 @@ def _user_code(
     """Runs the user's code: print() goes to stderr (stdout is agrad's, and may be
     JSON), and any exception becomes one message that points into the user's code."""
     try:
-        with contextlib.redirect_stdout(sys.stderr):
+        with _stdout_to_stderr():
             yield
     except (AgradError, SyntaxError, KeyboardInterrupt):
         raise
@@ -391,11 +399,55 @@ def _user_code(
         raise _user_failure(e, target, own_file, stage) from None
 
 
+_redirected: list[int] = []  # the saved stdout descriptor while the user's code runs
+
+
+@contextlib.contextmanager
+def _stdout_to_stderr() -> Iterator[None]:
+    """sys.stdout and file descriptor 1 itself lead to stderr inside: print(), but also
+    os.write(1, ...), a C library's printf and the user's threads, would otherwise land
+    in agrad's stdout (inside `inspect --json`'s document). Re-entrant: only the
+    outermost level moves descriptor 1, and puts it back."""
+    if _redirected:
+        with contextlib.redirect_stdout(sys.stderr):
+            yield
+        return
+    for stream in (sys.stdout, sys.stderr):
+        with contextlib.suppress(Exception):  # closed, or detached by a test runner
+            stream.flush()
+    saved = -1
+    if _is_open(1):  # closed: nothing to protect (and dup() would hand out 1 itself)
+        # stderr closed: the user's output goes nowhere rather than into ours.
+        target = os.dup(2) if _is_open(2) else os.open(os.devnull, os.O_WRONLY)
+        saved = os.dup(1)
+        os.dup2(target, 1)
+        os.close(target)
+    _redirected.append(saved)
+    try:
+        with contextlib.redirect_stdout(sys.stderr):
+            yield
+    finally:
+        _redirected.pop()
+        if saved >= 0:
+            with contextlib.suppress(Exception):
+                sys.stderr.flush()
+            os.dup2(saved, 1)
+            os.close(saved)
+
+
+def _is_open(descriptor: int) -> bool:
+    try:
+        os.fstat(descriptor)
+    except OSError:
+        return False
+    return True
+
+
 def _user_failure(
     e: BaseException, target: TargetSpec, own_file: Path | None, stage: str | None
 ) -> UserCodeFailed:
     frame = user_frame(e.__traceback__, own_file)
-    message = str(e).strip().splitlines()[0] if str(e).strip() else _("(no message)")
+    message = printable(str(e).strip().splitlines()[0]) if str(e).strip() else _("(no message)")
     if frame is not None:
         where = " " + _("at {where}").format(
             where=where_text(frame.filename, frame.lineno, frame.name)
@@ -408,7 +460,7 @@ def _user_failure(
         where = ""
     return UserCodeFailed(
         _("{target} raised {kind}: {message}").format(
-            target=target.text, kind=type(e).__name__, message=message
+            target=target.text, kind=printable(type(e).__name__), message=message
         )
         + where
     )
