@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import warnings
 from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Annotated, Any
 
@@ -177,13 +178,28 @@ class ExprTensors:
 
 
 def build(params: Params) -> ExprTensors:
-    # torch's warnings (e.g. mse_loss broadcasting) become part of the report
-    # instead of stderr noise: a successful run writes nothing to stderr.
+    with recorded_warnings() as said:
+        variables, out = _evaluate(params)
+    return ExprTensors(variables=variables, out=out, warnings=tuple(said))
+
+
+@contextmanager
+def recorded_warnings() -> Iterator[dict[str, None]]:
+    """torch's warnings (e.g. mse_loss broadcasting) become part of the report instead
+    of stderr noise: a successful run writes nothing to stderr. Yields their first
+    lines, each once, in order (filled when the block ends)."""
+    said: dict[str, None] = {}
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
-        variables, out = _evaluate(params)
-    said = dict.fromkeys(str(w.message).strip().splitlines()[0] for w in caught)
-    return ExprTensors(variables=variables, out=out, warnings=tuple(said))
+        try:
+            yield said
+        finally:
+            said.update(dict.fromkeys(_first_line(w.message) for w in caught))
+
+
+def _first_line(message: Warning | str) -> str:
+    lines = str(message).strip().splitlines()
+    return lines[0] if lines else type(message).__name__
 
 
 def _evaluate(params: Params) -> tuple[dict[str, torch.Tensor], torch.Tensor]:
@@ -311,52 +327,54 @@ def report(params: Params, max_nodes: int | None) -> ExprReport:
         f"out = {params.expression.text.strip()}",
     ]
 
-    steps: list[ExprStep] = []
-    vector = None
-    if t.out.requires_grad:
-        # A scalar needs no v; otherwise backward(v) with v = ones_like(out): vᵀ·J.
-        v = None if t.out.numel() == 1 else torch.ones_like(t.out)
-        vector = None if v is None else VECTOR
-        args = [] if v is None else [VECTOR]
-        if repeat > 1:
-            args.append("retain_graph=True")
-        times = "" if repeat == 1 else f"  # {repeat} times, then zero_() and once more"
-        statements.append(f"out.backward({', '.join(args)}){times}")
+    # backward(), --check's and --jacobian's evaluations warn as the expression did
+    with recorded_warnings() as later:
+        steps: list[ExprStep] = []
+        vector = None
+        if t.out.requires_grad:
+            # A scalar needs no v; otherwise backward(v) with v = ones_like(out): vᵀ·J.
+            v = None if t.out.numel() == 1 else torch.ones_like(t.out)
+            vector = None if v is None else VECTOR
+            args = [] if v is None else [VECTOR]
+            if repeat > 1:
+                args.append("retain_graph=True")
+            times = "" if repeat == 1 else f"  # {repeat} times, then zero_() and once more"
+            statements.append(f"out.backward({', '.join(args)}){times}")
 
-        def backward_step(number: int, zeroed: bool) -> ExprStep:
-            t.out.backward(v, retain_graph=repeat > 1)
-            return ExprStep(
-                number,
-                zeroed,
-                {
-                    name: None if leaf.grad is None else values_of(leaf.grad)
-                    for name, leaf in leaves.items()
-                },
+            def backward_step(number: int, zeroed: bool) -> ExprStep:
+                t.out.backward(v, retain_graph=repeat > 1)
+                return ExprStep(
+                    number,
+                    zeroed,
+                    {
+                        name: None if leaf.grad is None else values_of(leaf.grad)
+                        for name, leaf in leaves.items()
+                    },
+                )
+
+            steps = [backward_step(k, False) for k in range(1, repeat + 1)]
+            if repeat > 1:
+                for leaf in leaves.values():
+                    if leaf.grad is not None:
+                        leaf.grad.zero_()
+                steps.append(backward_step(repeat + 1, True))
+
+        final = steps[-1].grads if steps else {}
+        verdict = None
+        if params.check and steps:
+            verdict = gradient_check(
+                forward_for(params.expression),
+                t.variables,
+                steps[0].grads,
+                params.dtype,
+                graph.node_count,
             )
-
-        steps = [backward_step(k, False) for k in range(1, repeat + 1)]
-        if repeat > 1:
-            for leaf in leaves.values():
-                if leaf.grad is not None:
-                    leaf.grad.zero_()
-            steps.append(backward_step(repeat + 1, True))
-
-    final = steps[-1].grads if steps else {}
-    verdict = None
-    if params.check and steps:
-        verdict = gradient_check(
-            forward_for(params.expression),
-            t.variables,
-            steps[0].grads,
-            params.dtype,
-            graph.node_count,
-        )
-    jacobians: tuple[JacobianFacts, ...] = ()
-    if params.jacobian and steps:
-        jacobians = tuple(
-            jacobian_facts(name, function_of(params.expression, t.variables, name), leaf, t.out)
-            for name, leaf in leaves.items()
-        )
+        jacobians: tuple[JacobianFacts, ...] = ()
+        if params.jacobian and steps:
+            jacobians = tuple(
+                jacobian_facts(name, function_of(params.expression, t.variables, name), leaf, t.out)
+                for name, leaf in leaves.items()
+            )
     variables = tuple(
         ExprVariable(spec.name, spec.text, t.variables[spec.name].requires_grad)
         for spec in params.variables
@@ -372,7 +390,7 @@ def report(params: Params, max_nodes: int | None) -> ExprReport:
         vector=vector,
         steps=tuple(steps),
         gradients=gradients,
-        warnings=t.warnings,
+        warnings=tuple(dict.fromkeys((*t.warnings, *later))),
         jacobians=jacobians,
     )
 
