@@ -35,6 +35,7 @@ from autograd_cli.scenarios import Scenario, SeededParams
 if TYPE_CHECKING:
     import torch
 
+    from autograd_cli.expression.evaluate import Costing
     from autograd_cli.expression.validate import ValidExpression
     from autograd_cli.expression.variables import VariableSpec
     from autograd_cli.render.formats import TreeOptions
@@ -205,7 +206,7 @@ def _first_line(message: Warning | str) -> str:
 def _evaluate(params: Params) -> tuple[dict[str, torch.Tensor], torch.Tensor]:
     import torch
 
-    from autograd_cli.expression.evaluate import Evaluator, build_variable
+    from autograd_cli.expression.evaluate import Costing, Evaluator, build_variable
     from autograd_cli.expression.validate import ExpressionError
     from autograd_cli.scenarios.seeding import manual_seed
 
@@ -226,7 +227,9 @@ def _evaluate(params: Params) -> tuple[dict[str, torch.Tensor], torch.Tensor]:
                 f"--var {spec.name}",
             )
         meta[spec.name] = t
-    Evaluator(params.expression, meta).run()  # shapes, dtypes and caps, before any real work
+    # Shapes, dtypes and caps, and the budgets, before any real work.
+    cost = Costing(params.expression, meta)
+    check_budgets(params, meta, cost.run(), cost)
 
     manual_seed(params.seed, params.device)
     real: dict[str, torch.Tensor] = {}
@@ -236,6 +239,103 @@ def _evaluate(params: Params) -> tuple[dict[str, torch.Tensor], torch.Tensor]:
             t.requires_grad_()
         real[spec.name] = t
     return real, Evaluator(params.expression, real).run()
+
+
+# Budgets: what a run may cost, estimated on the meta device before any real work.
+MAX_MEMORY = 512 * 2**20  # bytes, beyond what Python and torch take to start
+MAX_OPERATIONS = 2 * 10**10  # element operations (a multiply-add counts one)
+# Bytes a gradient element kept for one backward() call costs (--repeat shows every
+# call's): a Python float in a nested list, then its JSON text. Measured: 64 with
+# --json, 42 in the table (`x.sum()`, x of 100,000 elements, --repeat 21 against 41).
+KEPT_BYTES = 64
+
+
+def check_budgets(
+    params: Params, variables: dict[str, torch.Tensor], out: torch.Tensor, cost: Costing
+) -> None:
+    """Refuses (exit 2, with the estimate) a run whose memory or arithmetic, estimated
+    from the meta run's `cost` of one forward pass F, is over budget. Backward costs
+    about 2F; --check evaluates F in float64 twice per leaf element, plus once;
+    --jacobian's jacrev and jacfwd batch the expression over out's and the leaf's
+    elements, each element a backward or a forward with its tangent (2F)."""
+    named = {
+        name: t
+        for name, t in variables.items()
+        if t.is_floating_point() and name not in params.no_grad
+    }
+    leaves = list(named.values())
+    if params.jacobian:  # its own cap first: the entries of each Jacobian
+        from autograd_cli.inspection.jacobian import check_entries
+
+        for name, t in named.items():
+            check_entries(name, out.numel(), t.numel())
+    elements = sum(t.numel() for t in leaves)
+    # backward() calls: --repeat N > 1 adds one after zero_(); none without a leaf.
+    calls = 0 if not leaves else params.repeat + 1 if params.repeat > 1 else 1
+    forward = cost.operations
+    held = cost.bytes + sum(t.numel() * t.element_size() for t in variables.values())
+    kept = (
+        _("the gradients it shows ({elements} elements)").format(elements=group(elements))
+        if calls <= 1
+        else _("--repeat {repeat} keeps {calls} copies of {elements} gradient elements").format(
+            repeat=params.repeat, calls=group(calls), elements=group(elements)
+        )
+    )
+    memory = {
+        _("its tensors and what backward() saves"): held,
+        kept: calls * elements * KEPT_BYTES,
+    }
+    operations = {
+        ngettext(
+            "the expression and {count} backward() call",
+            "the expression and {count} backward() calls",
+            calls,
+        ).format(count=group(calls)): forward * (1 + 2 * calls),
+    }
+    if params.check and leaves:
+        evaluations = 2 * elements + 1
+        operations[
+            _("--check evaluates the expression {count} times").format(count=group(evaluations))
+        ] = evaluations * forward
+        memory[_("--check's evaluations in float64")] = cost.elements * 8
+    if params.jacobian and leaves:
+        batch = max(max(out.numel(), t.numel()) for t in leaves)
+        operations[_("--jacobian's jacrev and jacfwd")] = sum(
+            (out.numel() + t.numel()) * 2 * forward for t in leaves
+        )
+        memory[
+            _("--jacobian runs the expression on {count} elements at once").format(
+                count=group(batch)
+            )
+        ] = batch * cost.bytes
+    need = sum(memory.values())
+    if need > MAX_MEMORY:
+        raise UsageProblem(
+            _(
+                "expr would need about {need} of memory (mostly: {part}); the budget is {budget}"
+            ).format(
+                need=_bytes(need),
+                part=max(memory, key=memory.__getitem__),
+                budget=_bytes(MAX_MEMORY),
+            )
+        )
+    work = sum(operations.values())
+    if work > MAX_OPERATIONS:
+        raise UsageProblem(
+            _(
+                "expr would take about {work:.1e} element operations (mostly: {part}); the "
+                "budget is {budget:.0e}"
+            ).format(
+                work=work, part=max(operations, key=operations.__getitem__), budget=MAX_OPERATIONS
+            )
+        )
+
+
+def _bytes(count: int) -> str:
+    for unit, size in (("GiB", 2**30), ("MiB", 2**20), ("KiB", 2**10)):
+        if count >= size:
+            return f"{count / size:.3g} {unit}"
+    return f"{count} B"
 
 
 def statement(spec: VariableSpec, t: torch.Tensor) -> str:
@@ -276,18 +376,8 @@ def largest_numel(params: Params) -> int | None:
     variable's elements (jacrev, jacfwd), so the largest tensor grows by that factor."""
     import torch
 
-    from autograd_cli.expression.evaluate import Evaluator, build_variable
+    from autograd_cli.expression.evaluate import Costing, build_variable
     from autograd_cli.expression.validate import ExpressionError
-
-    largest = 1
-
-    class Sizes(Evaluator):
-        def value(self, node: Any) -> Any:
-            nonlocal largest
-            result = super().value(node)
-            if isinstance(result, torch.Tensor):
-                largest = max(largest, result.numel())
-            return result
 
     try:
         with warnings.catch_warnings():
@@ -296,10 +386,11 @@ def largest_numel(params: Params) -> int | None:
                 spec.name: build_variable(spec, getattr(torch, params.dtype), "meta")
                 for spec in params.variables
             }
-            out = Sizes(params.expression, env).run()
+            cost = Costing(params.expression, env)
+            out = cost.run()
     except (ExpressionError, RuntimeError, ValueError, TypeError):
         return None  # the real run reports the problem, with every thread as usual
-    largest = max([largest, *(t.numel() for t in env.values())])
+    largest = max([cost.largest, *(t.numel() for t in env.values())])
     if params.jacobian:
         largest *= max([out.numel(), *(t.numel() for t in env.values())])
     return largest
