@@ -207,8 +207,8 @@ class Costing(Evaluator):
     """A meta run that also tallies what one real forward pass costs: element
     operations (one per element read or written by each operation, whichever is
     more; a matrix product over K counts K multiply-adds per element of its result)
-    and the elements and bytes of every tensor it makes. Views (expand, t) count as
-    if they were copies: an estimate that errs on the safe side."""
+    and the elements and bytes of every tensor it makes, views (expand, t, slices)
+    excepted: they share their base's memory, batched by vmap (--jacobian) too."""
 
     def __init__(self, expression: ValidExpression, env: dict[str, torch.Tensor]) -> None:
         super().__init__(expression, env)
@@ -232,10 +232,17 @@ class Costing(Evaluator):
                 inner = operands[0].shape[-1]
             read = sum(v.numel() for v in operands)
             self.operations += max(result.numel() * inner, read, result.numel())
-            self.elements += result.numel()
-            self.bytes += result.numel() * result.element_size()
+            if not _is_view(result):
+                self.elements += result.numel()
+                self.bytes += result.numel() * result.element_size()
             self.largest = max(self.largest, result.numel())
         return result
+
+
+def _is_view(t: torch.Tensor) -> bool:
+    # Tensor._is_view is private: without it, a view counts as a copy (the safe side).
+    is_view = getattr(t, "_is_view", None)
+    return bool(is_view()) if callable(is_view) else False
 
 
 def _operands(node: ast.AST) -> list[ast.AST]:
