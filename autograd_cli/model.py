@@ -148,13 +148,30 @@ class Gradient:
 
 
 @dataclass(frozen=True)
+class Unverified:
+    """Elements of a leaf whose gradient finite differences cannot judge, and why
+    (each reason once, in this order): "nonfinite" (the function is inf or NaN at the
+    point or a step from it), "overflow" (the gradient is beyond the range of the
+    dtype backward() ran in), "inaccurate" (the differences' own estimated error,
+    largest in `estimated_error`, exceeds the tolerance: the function curves too
+    sharply, or is too large, at the point)."""
+
+    elements: int
+    reasons: tuple[str, ...]
+    estimated_error: float | None  # with "inaccurate" only
+
+
+@dataclass(frozen=True)
 class LeafCheck:
-    """One leaf's gradient against an independent reference."""
+    """One leaf's gradient against an independent reference. `ok` is False only when
+    an element that could be verified is outside the tolerance; the elements that
+    could not be are counted in `cannot_verify` (None when every one was)."""
 
     name: str
     max_abs_diff: float
     max_rel_diff: float
     ok: bool
+    cannot_verify: Unverified | None = None
 
 
 @dataclass(frozen=True)

@@ -213,3 +213,74 @@ class Evaluator:
 def _first_line(e: BaseException) -> str:
     text = str(e).strip().splitlines()
     return text[0] if text else type(e).__name__
+
+
+# Budgets: what the real run will cost, estimated on the meta device ----------------
+
+MATRIX_PRODUCTS = frozenset({"matmul", "mm", "mv", "dot"})
+
+
+class Costing(Evaluator):
+    """A meta run that also tallies what one real forward pass costs: element
+    operations (one per element read or written by each operation, whichever is
+    more; a matrix product over K counts K multiply-adds per element of its result)
+    and the elements and bytes of every tensor it makes, views (expand, t, slices)
+    excepted: they share their base's memory, batched by vmap (--jacobian) too."""
+
+    def __init__(self, expression: ValidExpression, env: dict[str, torch.Tensor]) -> None:
+        super().__init__(expression, env)
+        self.operations = 0
+        self.elements = 0
+        self.bytes = 0
+        self.largest = 1
+        self._values: dict[int, Any] = {}
+
+    def value(self, node: ast.AST) -> Any:
+        result = super().value(node)
+        self._values[id(node)] = result
+        if isinstance(result, torch.Tensor) and not isinstance(node, ast.Name):
+            operands = [
+                v
+                for v in map(self._values.get, map(id, _operands(node)))
+                if isinstance(v, torch.Tensor)
+            ]
+            inner = 1
+            if _is_matrix_product(node) and operands and operands[0].dim() > 0:
+                inner = operands[0].shape[-1]
+            read = sum(v.numel() for v in operands)
+            self.operations += max(result.numel() * inner, read, result.numel())
+            if not _is_view(result):
+                self.elements += result.numel()
+                self.bytes += result.numel() * result.element_size()
+            self.largest = max(self.largest, result.numel())
+        return result
+
+
+def _is_view(t: torch.Tensor) -> bool:
+    # Tensor._is_view is private: without it, a view counts as a copy (the safe side).
+    is_view = getattr(t, "_is_view", None)
+    return bool(is_view()) if callable(is_view) else False
+
+
+def _operands(node: ast.AST) -> list[ast.AST]:
+    """The nodes whose values an operation reads, the one it is called on first."""
+    if isinstance(node, ast.BinOp):
+        return [node.left, node.right]
+    if isinstance(node, ast.UnaryOp):
+        return [node.operand]
+    if isinstance(node, ast.Subscript):
+        return [node.value]
+    if isinstance(node, ast.Call):
+        target = [node.func.value] if isinstance(node.func, ast.Attribute) else []
+        return [*target, *node.args, *(kw.value for kw in node.keywords)]
+    return []
+
+
+def _is_matrix_product(node: ast.AST) -> bool:
+    if isinstance(node, ast.BinOp):
+        return isinstance(node.op, ast.MatMult)
+    if isinstance(node, ast.Call):
+        func = node.func
+        name = func.id if isinstance(func, ast.Name) else getattr(func, "attr", "")
+        return name in MATRIX_PRODUCTS
+    return False

@@ -23,20 +23,7 @@ def jacobian_facts(
 ) -> JacobianFacts:
     """J of `function` at `leaf_tensor` by jacrev, checked against jacfwd, and vᵀ·J
     (v = ones) against an independent backward(v)."""
-    entries = out.numel() * leaf_tensor.numel()
-    if entries > MAX_JACOBIAN_ENTRIES:
-        raise UsageProblem(
-            _(
-                "--jacobian: ∂out/∂{leaf} has {outputs} x {inputs} = {entries} entries; "
-                "the cap is {cap}"
-            ).format(
-                leaf=leaf,
-                outputs=group(out.numel()),
-                inputs=group(leaf_tensor.numel()),
-                entries=group(entries),
-                cap=group(MAX_JACOBIAN_ENTRIES),
-            )
-        )
+    check_entries(leaf, out.numel(), leaf_tensor.numel())
     point = leaf_tensor.detach()
     with quiet_deprecations():
         reverse = torch.func.jacrev(function)(point)
@@ -55,6 +42,24 @@ def jacobian_facts(
         jacfwd_max_abs_diff=float((reverse - forward).abs().max()),
         vjp_max_abs_diff=float((vjp - grad.reshape(-1)).abs().max()),
     )
+
+
+def check_entries(leaf: str, outputs: int, inputs: int) -> None:
+    """Refuses a Jacobian of more than MAX_JACOBIAN_ENTRIES entries."""
+    entries = outputs * inputs
+    if entries > MAX_JACOBIAN_ENTRIES:
+        raise UsageProblem(
+            _(
+                "--jacobian: ∂out/∂{leaf} has {outputs} x {inputs} = {entries} entries; "
+                "the cap is {cap}"
+            ).format(
+                leaf=leaf,
+                outputs=group(outputs),
+                inputs=group(inputs),
+                entries=group(entries),
+                cap=group(MAX_JACOBIAN_ENTRIES),
+            )
+        )
 
 
 @contextmanager

@@ -312,6 +312,17 @@ def _shape_of(value: Values) -> tuple[int, ...]:
     return tuple(shape)
 
 
+# Why finite differences cannot judge an element (model.Unverified's reasons).
+CANNOT_VERIFY = {
+    "nonfinite": N_("the function is inf or NaN at the point or a step from it"),
+    "overflow": N_("the gradient overflows the dtype backward() ran in"),
+    "inaccurate": N_(
+        "the differences' own error, estimated at {error}, exceeds the tolerance: the "
+        "function curves too sharply, or is too large, here"
+    ),
+}
+
+
 def check_section(check: CheckReport) -> Iterator[RenderableType]:
     yield heading(_("--check: every gradient recomputed independently"))
     yield note(
@@ -321,7 +332,14 @@ def check_section(check: CheckReport) -> Iterator[RenderableType]:
     )
     rows = [(leaf, _("finite differences")) for leaf in check.leaves]
     rows += [(leaf, _("closed form")) for leaf in check.closed_form]
-    verdicts = [leaf.ok for leaf, _reference in rows]
+    verdicts = [
+        (_("ok"), "green")
+        if leaf.ok and leaf.cannot_verify is None
+        else (_("cannot verify"), "yellow")
+        if leaf.ok
+        else (_("FAILED"), "bold red")
+        for leaf, _reference in rows
+    ]
     yield FittedTable(
         [
             Column.of(_("leaf"), [leaf.name for leaf, _reference in rows], wrap="name"),
@@ -338,9 +356,26 @@ def check_section(check: CheckReport) -> Iterator[RenderableType]:
             ),
             Column(
                 _("verdict"),
-                (tuple(_("ok") if ok else _("FAILED") for ok in verdicts),),
-                styles=tuple("green" if ok else "bold red" for ok in verdicts),
+                (tuple(text for text, _style in verdicts),),
+                styles=tuple(style for _text, style in verdicts),
             ),
         ],
         gap=3,
     )
+    for leaf in check.leaves:
+        unverified = leaf.cannot_verify
+        if unverified is None:
+            continue
+        error = unverified.estimated_error
+        reasons = "; ".join(
+            _(CANNOT_VERIFY[reason]).format(error="" if error is None else f"{error:.2g}")
+            for reason in unverified.reasons
+        )
+        yield Text(
+            ngettext(
+                "{leaf}: {count} element cannot be verified by finite differences: {reasons}.",
+                "{leaf}: {count} elements cannot be verified by finite differences: {reasons}.",
+                unverified.elements,
+            ).format(leaf=leaf.name, count=group(unverified.elements), reasons=reasons),
+            style="yellow",
+        )

@@ -4,6 +4,11 @@ Children follow their parent in `next_functions` order; a node reached a second
 time is a one-line reference. Guides are capped at MAX_INDENT characters, less on a
 narrow terminal (older levels fold into "⋮"), so a 100,000-step chain stays inside
 it; a line too long for the width goes on under its own guide, never at column 0.
+
+A guide is kept as a `Guide`, a link to its parent's guide plus one piece, never as
+a string of its own: a chain N deep then costs O(N) memory, not the O(N²) of N
+strings of length up to 4N; only the folded tail (at most MAX_INDENT characters) is
+ever spelled out, line by line, while the tree is drawn.
 """
 
 from __future__ import annotations
@@ -25,6 +30,44 @@ NOTE = "dim"
 TEXT_ROOM = 40
 
 
+class Guide:
+    """A guide: its parent's guide, then `piece`. Shared by every line below it."""
+
+    __slots__ = ("length", "parent", "piece")
+
+    def __init__(self, parent: Guide | None = None, piece: str = "") -> None:
+        self.parent = parent
+        self.piece = piece
+        self.length = (parent.length if parent is not None else 0) + len(piece)
+
+    def then(self, piece: str) -> Guide:
+        return Guide(self, piece)
+
+    def __len__(self) -> int:
+        return self.length
+
+    def tail(self, count: int) -> str:
+        """The last `count` characters (all of them if there are fewer)."""
+        pieces: list[str] = []
+        got = 0
+        link: Guide | None = self
+        while link is not None and got < count:
+            pieces.append(link.piece)
+            got += len(link.piece)
+            link = link.parent
+        text = "".join(reversed(pieces))
+        return text[max(len(text) - count, 0) :]
+
+    def __str__(self) -> str:
+        return self.tail(self.length)
+
+
+def _tail(guide: str | Guide, count: int) -> str:
+    if isinstance(guide, Guide):
+        return guide.tail(count)
+    return guide[max(len(guide) - count, 0) :]
+
+
 @dataclass
 class TreeLine:
     """One line of the tree: a guide, then text that wraps under the guide's end.
@@ -33,21 +76,22 @@ class TreeLine:
     onto (the guide with its vertical bars, so the tree stays whole).
     """
 
-    guide: str
-    hang: str
+    guide: str | Guide
+    hang: str | Guide
     body: Text
 
     @property
     def plain(self) -> str:
-        return self.guide + self.body.plain
+        return str(self.guide) + self.body.plain
 
     def __rich_console__(self, console: Console, options: ConsoleOptions) -> RenderResult:
         width = options.max_width
         limit = max(8, min(MAX_INDENT, width - TEXT_ROOM))
         # The hang is cut where the guide is, so that the bars stay in their columns.
         cut = len(self.guide) - limit + 2 if len(self.guide) > limit else 0
-        guide = _fold(self.guide, limit)
-        hang = "⋮ " + self.hang[cut:] if cut else self.hang
+        guide = "⋮ " + _tail(self.guide, limit - 2) if cut else _tail(self.guide, limit)
+        hang_length = len(self.hang)
+        hang = "⋮ " + _tail(self.hang, hang_length - cut) if cut else _tail(self.hang, hang_length)
         room = max(width - len(hang), 1)
         if len(guide) + self.body.cell_len <= width:
             yield Text(guide).append_text(self.body)
@@ -83,7 +127,8 @@ def tree_lines(
     lines: list[Text | TreeLine] = []
     expanded: set[str] = set()
     # (node id, guide before this node, guide for what hangs below it)
-    stack: list[tuple[str, str, str]] = [(graph.root, "", "")]
+    top = Guide()
+    stack: list[tuple[str, Guide, Guide]] = [(graph.root, top, top)]
     cap = len(graph.nodes) if max_nodes is None else max_nodes
     while stack:
         node_id, lead, below = stack.pop()
@@ -91,11 +136,11 @@ def tree_lines(
         if node_id not in expanded and len(expanded) >= cap:
             break  # the rest is counted below, not drawn
         kids = children[node_id]
-        hang = below + ("│   " if kids else "    ")
+        hang = below.then("│   " if kids else "    ")
         if node_id in expanded:
             leaf = f" → {node.leaf.name}" if node.leaf else ""
             body = Text(f"{node_id} ↑ {node.grad_fn}{leaf} " + _("(shown above)"), style=NOTE)
-            lines.append(TreeLine(lead, below + "    ", body))
+            lines.append(TreeLine(lead, below.then("    "), body))
             continue
         expanded.add(node_id)
         body = Text(f"{node_id} ", style=NOTE)
@@ -109,11 +154,15 @@ def tree_lines(
         if saved:
             for text in saved_texts(node, precision):
                 detail = Text("· " + _("saved") + " " + text, style=NOTE)
-                lines.append(TreeLine(hang, hang + "  ", detail))
+                lines.append(TreeLine(hang, hang.then("  "), detail))
         for position, kid in reversed(list(enumerate(kids))):
             last = position == len(kids) - 1
             stack.append(
-                (kid, below + ("└── " if last else "├── "), below + ("    " if last else "│   "))
+                (
+                    kid,
+                    below.then("└── " if last else "├── "),
+                    below.then("    " if last else "│   "),
+                )
             )
     left_out = graph.node_count - len(expanded)
     if left_out > 0:
@@ -130,9 +179,3 @@ def tree_lines(
             )
         )
     return lines
-
-
-def _fold(guide: str, limit: int = MAX_INDENT) -> str:
-    if len(guide) <= limit:
-        return guide
-    return "⋮ " + guide[len(guide) - limit + 2 :]

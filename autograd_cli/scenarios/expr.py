@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import warnings
 from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Annotated, Any
 
@@ -34,6 +35,7 @@ from autograd_cli.scenarios import Scenario, SeededParams
 if TYPE_CHECKING:
     import torch
 
+    from autograd_cli.expression.evaluate import Costing
     from autograd_cli.expression.validate import ValidExpression
     from autograd_cli.expression.variables import VariableSpec
     from autograd_cli.render.formats import TreeOptions
@@ -177,19 +179,34 @@ class ExprTensors:
 
 
 def build(params: Params) -> ExprTensors:
-    # torch's warnings (e.g. mse_loss broadcasting) become part of the report
-    # instead of stderr noise: a successful run writes nothing to stderr.
+    with recorded_warnings() as said:
+        variables, out = _evaluate(params)
+    return ExprTensors(variables=variables, out=out, warnings=tuple(said))
+
+
+@contextmanager
+def recorded_warnings() -> Iterator[dict[str, None]]:
+    """torch's warnings (e.g. mse_loss broadcasting) become part of the report instead
+    of stderr noise: a successful run writes nothing to stderr. Yields their first
+    lines, each once, in order (filled when the block ends)."""
+    said: dict[str, None] = {}
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
-        variables, out = _evaluate(params)
-    said = dict.fromkeys(str(w.message).strip().splitlines()[0] for w in caught)
-    return ExprTensors(variables=variables, out=out, warnings=tuple(said))
+        try:
+            yield said
+        finally:
+            said.update(dict.fromkeys(_first_line(w.message) for w in caught))
+
+
+def _first_line(message: Warning | str) -> str:
+    lines = str(message).strip().splitlines()
+    return lines[0] if lines else type(message).__name__
 
 
 def _evaluate(params: Params) -> tuple[dict[str, torch.Tensor], torch.Tensor]:
     import torch
 
-    from autograd_cli.expression.evaluate import Evaluator, build_variable
+    from autograd_cli.expression.evaluate import Costing, Evaluator, build_variable
     from autograd_cli.expression.validate import ExpressionError
     from autograd_cli.scenarios.seeding import manual_seed
 
@@ -210,11 +227,14 @@ def _evaluate(params: Params) -> tuple[dict[str, torch.Tensor], torch.Tensor]:
                 f"--var {spec.name}",
             )
         meta[spec.name] = t
-    Evaluator(params.expression, meta).run()  # shapes, dtypes and caps, before any real work
+    # Shapes, dtypes and caps, then the budgets, before any real work.
+    cost = Costing(params.expression, meta)
+    out = cost.run()
     if params.jacobian:
         from autograd_cli.expression.jacobian_limits import check_for_jacobian
 
         check_for_jacobian(params.expression, params.variables, meta, params.no_grad)
+    check_budgets(params, meta, out, cost)
 
     manual_seed(params.seed, params.device)
     real: dict[str, torch.Tensor] = {}
@@ -224,6 +244,103 @@ def _evaluate(params: Params) -> tuple[dict[str, torch.Tensor], torch.Tensor]:
             t.requires_grad_()
         real[spec.name] = t
     return real, Evaluator(params.expression, real).run()
+
+
+# Budgets: what a run may cost, estimated on the meta device before any real work.
+MAX_MEMORY = 512 * 2**20  # bytes, beyond what Python and torch take to start
+MAX_OPERATIONS = 2 * 10**10  # element operations (a multiply-add counts one)
+# Bytes a gradient element kept for one backward() call costs (--repeat shows every
+# call's): a Python float in a nested list, then its JSON text. Measured: 64 with
+# --json, 42 in the table (`x.sum()`, x of 100,000 elements, --repeat 21 against 41).
+KEPT_BYTES = 64
+
+
+def check_budgets(
+    params: Params, variables: dict[str, torch.Tensor], out: torch.Tensor, cost: Costing
+) -> None:
+    """Refuses (exit 2, with the estimate) a run whose memory or arithmetic, estimated
+    from the meta run's `cost` of one forward pass F, is over budget. Backward costs
+    about 2F; --check evaluates F in float64 twice per leaf element, plus once;
+    --jacobian's jacrev and jacfwd batch the expression over out's and the leaf's
+    elements, each element a backward or a forward with its tangent (2F)."""
+    named = {
+        name: t
+        for name, t in variables.items()
+        if t.is_floating_point() and name not in params.no_grad
+    }
+    leaves = list(named.values())
+    if params.jacobian:  # its own cap first: the entries of each Jacobian
+        from autograd_cli.inspection.jacobian import check_entries
+
+        for name, t in named.items():
+            check_entries(name, out.numel(), t.numel())
+    elements = sum(t.numel() for t in leaves)
+    # backward() calls: --repeat N > 1 adds one after zero_(); none without a leaf.
+    calls = 0 if not leaves else params.repeat + 1 if params.repeat > 1 else 1
+    forward = cost.operations
+    held = cost.bytes + sum(t.numel() * t.element_size() for t in variables.values())
+    kept = (
+        _("the gradients it shows ({elements} elements)").format(elements=group(elements))
+        if calls <= 1
+        else _("--repeat {repeat} keeps {calls} copies of {elements} gradient elements").format(
+            repeat=params.repeat, calls=group(calls), elements=group(elements)
+        )
+    )
+    memory = {
+        _("its tensors and what backward() saves"): held,
+        kept: calls * elements * KEPT_BYTES,
+    }
+    operations = {
+        ngettext(
+            "the expression and {count} backward() call",
+            "the expression and {count} backward() calls",
+            calls,
+        ).format(count=group(calls)): forward * (1 + 2 * calls),
+    }
+    if params.check and leaves:
+        evaluations = 2 * elements + 1
+        operations[
+            _("--check evaluates the expression {count} times").format(count=group(evaluations))
+        ] = evaluations * forward
+        memory[_("--check's evaluations in float64")] = cost.elements * 8
+    if params.jacobian and leaves:
+        batch = max(max(out.numel(), t.numel()) for t in leaves)
+        operations[_("--jacobian's jacrev and jacfwd")] = sum(
+            (out.numel() + t.numel()) * 2 * forward for t in leaves
+        )
+        memory[
+            _("--jacobian runs the expression on {count} elements at once").format(
+                count=group(batch)
+            )
+        ] = batch * cost.bytes
+    need = sum(memory.values())
+    if need > MAX_MEMORY:
+        raise UsageProblem(
+            _(
+                "expr would need about {need} of memory (mostly: {part}); the budget is {budget}"
+            ).format(
+                need=_bytes(need),
+                part=max(memory, key=memory.__getitem__),
+                budget=_bytes(MAX_MEMORY),
+            )
+        )
+    work = sum(operations.values())
+    if work > MAX_OPERATIONS:
+        raise UsageProblem(
+            _(
+                "expr would take about {work:.1e} element operations (mostly: {part}); the "
+                "budget is {budget:.0e}"
+            ).format(
+                work=work, part=max(operations, key=operations.__getitem__), budget=MAX_OPERATIONS
+            )
+        )
+
+
+def _bytes(count: int) -> str:
+    for unit, size in (("GiB", 2**30), ("MiB", 2**20), ("KiB", 2**10)):
+        if count >= size:
+            return f"{count / size:.3g} {unit}"
+    return f"{count} B"
 
 
 def statement(spec: VariableSpec, t: torch.Tensor) -> str:
@@ -264,18 +381,8 @@ def largest_numel(params: Params) -> int | None:
     variable's elements (jacrev, jacfwd), so the largest tensor grows by that factor."""
     import torch
 
-    from autograd_cli.expression.evaluate import Evaluator, build_variable
+    from autograd_cli.expression.evaluate import Costing, build_variable
     from autograd_cli.expression.validate import ExpressionError
-
-    largest = 1
-
-    class Sizes(Evaluator):
-        def value(self, node: Any) -> Any:
-            nonlocal largest
-            result = super().value(node)
-            if isinstance(result, torch.Tensor):
-                largest = max(largest, result.numel())
-            return result
 
     try:
         with warnings.catch_warnings():
@@ -284,10 +391,11 @@ def largest_numel(params: Params) -> int | None:
                 spec.name: build_variable(spec, getattr(torch, params.dtype), "meta")
                 for spec in params.variables
             }
-            out = Sizes(params.expression, env).run()
+            cost = Costing(params.expression, env)
+            out = cost.run()
     except (ExpressionError, RuntimeError, ValueError, TypeError):
         return None  # the real run reports the problem, with every thread as usual
-    largest = max([largest, *(t.numel() for t in env.values())])
+    largest = max([cost.largest, *(t.numel() for t in env.values())])
     if params.jacobian:
         largest *= max([out.numel(), *(t.numel() for t in env.values())])
     return largest
@@ -315,52 +423,54 @@ def report(params: Params, max_nodes: int | None) -> ExprReport:
         f"out = {params.expression.text.strip()}",
     ]
 
-    steps: list[ExprStep] = []
-    vector = None
-    if t.out.requires_grad:
-        # A scalar needs no v; otherwise backward(v) with v = ones_like(out): vᵀ·J.
-        v = None if t.out.numel() == 1 else torch.ones_like(t.out)
-        vector = None if v is None else VECTOR
-        args = [] if v is None else [VECTOR]
-        if repeat > 1:
-            args.append("retain_graph=True")
-        times = "" if repeat == 1 else f"  # {repeat} times, then zero_() and once more"
-        statements.append(f"out.backward({', '.join(args)}){times}")
+    # backward(), --check's and --jacobian's evaluations warn as the expression did
+    with recorded_warnings() as later:
+        steps: list[ExprStep] = []
+        vector = None
+        if t.out.requires_grad:
+            # A scalar needs no v; otherwise backward(v) with v = ones_like(out): vᵀ·J.
+            v = None if t.out.numel() == 1 else torch.ones_like(t.out)
+            vector = None if v is None else VECTOR
+            args = [] if v is None else [VECTOR]
+            if repeat > 1:
+                args.append("retain_graph=True")
+            times = "" if repeat == 1 else f"  # {repeat} times, then zero_() and once more"
+            statements.append(f"out.backward({', '.join(args)}){times}")
 
-        def backward_step(number: int, zeroed: bool) -> ExprStep:
-            t.out.backward(v, retain_graph=repeat > 1)
-            return ExprStep(
-                number,
-                zeroed,
-                {
-                    name: None if leaf.grad is None else values_of(leaf.grad)
-                    for name, leaf in leaves.items()
-                },
+            def backward_step(number: int, zeroed: bool) -> ExprStep:
+                t.out.backward(v, retain_graph=repeat > 1)
+                return ExprStep(
+                    number,
+                    zeroed,
+                    {
+                        name: None if leaf.grad is None else values_of(leaf.grad)
+                        for name, leaf in leaves.items()
+                    },
+                )
+
+            steps = [backward_step(k, False) for k in range(1, repeat + 1)]
+            if repeat > 1:
+                for leaf in leaves.values():
+                    if leaf.grad is not None:
+                        leaf.grad.zero_()
+                steps.append(backward_step(repeat + 1, True))
+
+        final = steps[-1].grads if steps else {}
+        verdict = None
+        if params.check and steps:
+            verdict = gradient_check(
+                forward_for(params.expression),
+                t.variables,
+                steps[0].grads,
+                params.dtype,
+                graph.node_count,
             )
-
-        steps = [backward_step(k, False) for k in range(1, repeat + 1)]
-        if repeat > 1:
-            for leaf in leaves.values():
-                if leaf.grad is not None:
-                    leaf.grad.zero_()
-            steps.append(backward_step(repeat + 1, True))
-
-    final = steps[-1].grads if steps else {}
-    verdict = None
-    if params.check and steps:
-        verdict = gradient_check(
-            forward_for(params.expression),
-            t.variables,
-            steps[0].grads,
-            params.dtype,
-            graph.node_count,
-        )
-    jacobians: tuple[JacobianFacts, ...] = ()
-    if params.jacobian and steps:
-        jacobians = tuple(
-            jacobian_facts(name, function_of(params.expression, t.variables, name), leaf, t.out)
-            for name, leaf in leaves.items()
-        )
+        jacobians: tuple[JacobianFacts, ...] = ()
+        if params.jacobian and steps:
+            jacobians = tuple(
+                jacobian_facts(name, function_of(params.expression, t.variables, name), leaf, t.out)
+                for name, leaf in leaves.items()
+            )
     variables = tuple(
         ExprVariable(spec.name, spec.text, t.variables[spec.name].requires_grad)
         for spec in params.variables
@@ -376,7 +486,7 @@ def report(params: Params, max_nodes: int | None) -> ExprReport:
         vector=vector,
         steps=tuple(steps),
         gradients=gradients,
-        warnings=t.warnings,
+        warnings=tuple(dict.fromkeys((*t.warnings, *later))),
         jacobians=jacobians,
     )
 
