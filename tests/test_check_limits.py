@@ -110,3 +110,13 @@ def test_a_wrong_gradient_is_still_failed_where_differences_can_judge(agrad, mon
     assert result.exit_code == ExitCode.CHECK_FAILED
     (leaf,) = json.loads(result.stdout)["check"]["leaves"]
     assert leaf["ok"] is False and leaf["cannot_verify"] is None
+
+
+def test_a_sweep_says_cannot_verify_as_the_check_section_does(agrad):
+    """The sweep's summary column agrees with the single run's verdict."""
+    single = agrad("expr", "x ** 1000000", "--var", "x=ones(2)", "--check")
+    assert single.exit_code == 0 and "cannot verify" in single.stdout
+    sweep = agrad("expr", "x ** 1000000", "--var", "x=ones(2)", "--seed", "0..1", "--check")
+    assert sweep.exit_code == 0
+    rows = sweep.stdout.splitlines()[2:]
+    assert len(rows) == 2 and all(row.endswith("cannot verify") for row in rows)

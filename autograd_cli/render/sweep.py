@@ -11,7 +11,7 @@ import math
 from rich.text import Text
 
 from autograd_cli.i18n import _
-from autograd_cli.model import Report
+from autograd_cli.model import CheckReport, Report
 from autograd_cli.render.labels import flat, number_text
 
 NUMBER_WIDTH = 14
@@ -36,11 +36,19 @@ def sweep_row(report: Report, root: str, seed: int, seed_width: int, precision: 
         text += ("—" if cell is None else number_text(float(cell), precision)).rjust(NUMBER_WIDTH)
     row = Text(text)
     if report.check is not None:
-        row.append(
-            "  " + (_("ok") if report.check.ok else _("FAILED")),
-            style="green" if report.check.ok else "bold red",
-        )
+        row.append(*_verdict(report.check))
     return row
+
+
+def _verdict(check: CheckReport) -> tuple[str, str]:
+    """As the check section says it: FAILED, else cannot verify where some element
+    could not be, else ok."""
+    if not check.ok:
+        return "  " + _("FAILED"), "bold red"
+    leaves = (*check.leaves, *check.closed_form)
+    if any(leaf.cannot_verify is not None for leaf in leaves):
+        return "  " + _("cannot verify"), "yellow"
+    return "  " + _("ok"), "green"
 
 
 def _norm(values: object) -> float:
