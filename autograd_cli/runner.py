@@ -14,7 +14,7 @@ from autograd_cli.errors import ExitCode
 from autograd_cli.i18n import _
 from autograd_cli.model import Report
 from autograd_cli.render.formats import Format, render, table
-from autograd_cli.render.output import Memory, OutputPlan, Stdout, export_view
+from autograd_cli.render.output import Memory, OutputPlan, Stdout, export_view, writes_guarded
 from autograd_cli.result import Result
 from autograd_cli.scenarios import Scenario
 from autograd_cli.threads import one_thread_if_tiny
@@ -36,7 +36,8 @@ def run_scenario(scenario: Scenario, params: Any, plan: OutputPlan) -> Result:
         plan.sink.deliver(rendered, plan.color)
         return verdict([report])
 
-    return run_work(work)
+    with writes_guarded(plan):  # an interrupt leaves no temporary file, no `dot` child
+        return run_work(work)
 
 
 def build_report(scenario: Scenario, params: Any, max_nodes: int | None) -> Report:
