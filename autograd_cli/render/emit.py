@@ -161,7 +161,10 @@ def write_human(stream: Any, text: str) -> None:
     """Human text to `stream` in its own encoding, spelled in ASCII where it must."""
     encoding = stream_encoding(stream)
     try:
-        codecs.lookup(encoding)
-    except LookupError:
+        data = text.encode(encoding)  # the common case: one encoding, no copy more
+    except UnicodeEncodeError:
+        data = text.encode(encoding, _fallback())
+    except LookupError:  # an encoding Python does not know: ASCII is safe
         encoding = "ascii"
-    write_bytes(stream, showable(text, stream).encode(encoding), encoding)
+        data = text.encode(encoding, _fallback())
+    write_bytes(stream, data, encoding)
