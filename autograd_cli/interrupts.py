@@ -63,6 +63,14 @@ def defer_interrupts() -> None:
     _installed = True
 
 
+def ignore_from_now() -> None:
+    """Once the exit code is decided: Python's finalization would put SIGINT back to
+    SIG_DFL, and a Ctrl-C in the last milliseconds would kill a finished command
+    with no message. It leaves SIG_IGN alone, so the decided exit code stands."""
+    if signal.getsignal(signal.SIGINT) is _on_sigint:
+        signal.signal(signal.SIGINT, signal.SIG_IGN)
+
+
 def interrupted() -> bool:
     """A SIGINT came while it was deferred and has not been acted on."""
     return _pending

@@ -77,7 +77,7 @@ def _quiet_broken_pipe() -> None:
     # as Rich does for the table view, so both views end the same way.
     if sys.stdout is None:
         return
-    with contextlib.suppress(OSError, ValueError):
+    with contextlib.suppress(AttributeError, OSError, ValueError):  # no descriptor
         devnull = os.open(os.devnull, os.O_WRONLY)
         os.dup2(devnull, sys.stdout.fileno())
         os.close(devnull)

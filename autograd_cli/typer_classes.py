@@ -23,7 +23,7 @@ from autograd_cli.i18n import (
     ngettext,
     speaking,
 )
-from autograd_cli.interrupts import interrupted
+from autograd_cli.interrupts import ignore_from_now, interrupted
 from autograd_cli.outcome import fail, outcome, report
 from autograd_cli.usage_errors import UnknownCommand, printable, with_context
 
@@ -150,6 +150,7 @@ class AgradGroup(TyperGroup):
             if interrupted():  # a Ctrl-C deferred since the last safe point
                 code, lines = ExitCode.INTERRUPTED, (_("interrupted"),)
             code = report(code, lines)
+            ignore_from_now()
         from autograd_cli.worker import worker_left_running
 
         if worker_left_running():  # interrupted mid-work: see worker.py
