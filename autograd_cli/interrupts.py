@@ -43,7 +43,8 @@ def _running_as_agrad() -> bool:
     spec = getattr(main, "__spec__", None)
     if spec is not None:
         return spec.name == "autograd_cli.__main__"
-    return os.path.basename(getattr(main, "__file__", None) or "").startswith("agrad")
+    name = os.path.basename(getattr(main, "__file__", None) or "")
+    return os.path.splitext(name)[0] in ("agrad", "agrad-script")  # the script, not agrad_x.py
 
 
 def defer_interrupts() -> None:
