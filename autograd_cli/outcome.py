@@ -58,9 +58,16 @@ def report(code: int, lines: tuple[str, ...] | None) -> int:
 def fail(message: str, code: int, context: Sequence[str] = ()) -> int:
     """One line `agrad: error: ...`; then, for expressions, the input and a caret."""
     one_line = " ".join(message.split())
-    with contextlib.suppress(BrokenPipeError, ValueError):
-        sys.stdout.flush()  # keep whatever was written before the error in order
-    print(f"agrad: error: {one_line}", *context, sep="\n", file=sys.stderr)
+    if sys.stdout is not None:  # None: stdout closed (`>&-`)
+        with contextlib.suppress(OSError, ValueError):
+            sys.stdout.flush()  # keep whatever was written before the error in order
+    if sys.stderr is None:  # stderr closed (`2>&-`): the exit code alone says it
+        return int(code)
+    from autograd_cli.render.emit import showable
+
+    text = "\n".join((f"agrad: error: {one_line}", *context))
+    with contextlib.suppress(OSError, ValueError):  # a stderr that fails: the code stays
+        print(showable(text, sys.stderr), file=sys.stderr, flush=True)
     return int(code)
 
 
@@ -68,5 +75,9 @@ def _quiet_broken_pipe() -> None:
     # The reader went away (`| head`): stop writing, and keep Python from
     # complaining about the unflushed stdout at exit. Exit 1 without a message,
     # as Rich does for the table view, so both views end the same way.
-    devnull = os.open(os.devnull, os.O_WRONLY)
-    os.dup2(devnull, sys.stdout.fileno())
+    if sys.stdout is None:
+        return
+    with contextlib.suppress(AttributeError, OSError, ValueError):  # no descriptor
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        os.close(devnull)

@@ -23,6 +23,7 @@ from autograd_cli.i18n import (
     ngettext,
     speaking,
 )
+from autograd_cli.interrupts import ignore_from_now, interrupted
 from autograd_cli.outcome import fail, outcome, report
 from autograd_cli.usage_errors import UnknownCommand, printable, with_context
 
@@ -96,6 +97,29 @@ class AgradCommand(TyperCommand):
         _format_usage(self, ctx, formatter)
 
 
+def _hold_closed_std_fds() -> None:
+    """A standard stream closed by the caller (`>&-`, `2>&-`) gets /dev/null on its
+    file descriptor: otherwise the next file opened (an --output temp file) would be
+    given descriptor 1 or 2, and whatever torch's C++ code or a library writes to
+    "stdout" or "stderr" would land in it. sys.stderr stays None; sys.stdout becomes
+    a stream whose writes are an error (render/emit.py, outcome.py)."""
+    for fd, stream in ((1, sys.stdout), (2, sys.stderr)):
+        if stream is not None:
+            continue
+        try:
+            os.fstat(fd)
+        except OSError:
+            with contextlib.suppress(OSError):
+                devnull = os.open(os.devnull, os.O_WRONLY)
+                if devnull != fd:
+                    os.dup2(devnull, fd)
+                    os.close(devnull)
+    if sys.stdout is None:
+        from autograd_cli.render.emit import ClosedStdout
+
+        sys.stdout = ClosedStdout()  # type: ignore[assignment]
+
+
 class AgradGroup(TyperGroup):
     """Runs Click non-standalone so every failure becomes one `agrad: error:` line."""
 
@@ -103,6 +127,7 @@ class AgradGroup(TyperGroup):
         self, args: Sequence[str] | None = None, prog_name: str | None = None, **extra: Any
     ) -> NoReturn:
         argv = list(sys.argv[1:] if args is None else args)
+        _hold_closed_std_fds()
         try:
             language = choose_language(language_from_argv(argv), os.environ)
         except UnknownLanguage as e:
@@ -114,16 +139,18 @@ class AgradGroup(TyperGroup):
                 or (len(argv) == 2 and argv[0] == "--lang")
                 or (len(argv) == 1 and argv[0].startswith("--lang="))
             )
-            code = report(
-                *outcome(
-                    lambda: super(AgradGroup, self).main(
-                        args=[*argv, "--help"] if bare else argv,
-                        prog_name="agrad",
-                        standalone_mode=False,
-                        **extra,
-                    )
+            code, lines = outcome(
+                lambda: super(AgradGroup, self).main(
+                    args=[*argv, "--help"] if bare else argv,
+                    prog_name="agrad",
+                    standalone_mode=False,
+                    **extra,
                 )
             )
+            if interrupted():  # a Ctrl-C deferred since the last safe point
+                code, lines = ExitCode.INTERRUPTED, (_("interrupted"),)
+            code = report(code, lines)
+            ignore_from_now()
         from autograd_cli.worker import worker_left_running
 
         if worker_left_running():  # interrupted mid-work: see worker.py

@@ -42,6 +42,8 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import TypeVar
 
+from autograd_cli.interrupts import interruptible
+
 STACK_BYTES = 1 << 30
 THREAD_NAME = "agrad-work"
 
@@ -103,12 +105,20 @@ def run_work(work: Callable[[], T]) -> T:
             return work()
     finally:
         threading.stack_size(previous)
-    # Wait with a timeout, so Ctrl-C reaches the main thread while it waits.
+    # Wait with a timeout, so Ctrl-C reaches the main thread while it waits: the one
+    # place where agrad takes a SIGINT at once, and one deferred since start-up
+    # (interrupts.py).
     try:
-        while not finished.wait(0.2):
-            pass
+        with interruptible():
+            while not finished.wait(0.2):
+                pass
     except KeyboardInterrupt:
-        _left_running.append(finished)
+        if not finished.is_set():
+            _left_running.append(finished)
+            raise
+        # It came as the work ended: let the thread go first, as below.
+        thread.join()
+        _wait_until_gone(task)
         raise
     thread.join()
     _wait_until_gone(task)

@@ -26,22 +26,27 @@ def trim_lines(text: str) -> str:
 
 
 class TrimmedStream:
-    """A text stream that writes whole lines without their trailing spaces."""
+    """A text stream that writes whole lines without their trailing spaces, all of
+    them, in an encoding the stream can take (render/emit.py)."""
 
     def __init__(self, stream: TextIO) -> None:
         self._stream = stream
         self._pending = ""
 
     def write(self, text: str) -> int:
+        from autograd_cli.render.emit import write_human
+
         lines, newline, self._pending = (self._pending + text).rpartition("\n")
         if newline:
-            self._stream.write(trim_lines(lines) + "\n")
+            write_human(self._stream, trim_lines(lines) + "\n")
         return len(text)
 
     def flush(self) -> None:
         if self._pending:
-            self._stream.write(self._pending)
-            self._pending = ""
+            from autograd_cli.render.emit import write_human
+
+            pending, self._pending = self._pending, ""
+            write_human(self._stream, pending)
         self._stream.flush()
 
     def __getattr__(self, name: str) -> Any:  # isatty, encoding, fileno...
@@ -71,12 +76,42 @@ def wants_color(mode: str, stream: object = None) -> bool:
 _AS_IS = {"highlight": False, "markup": False, "emoji": False}
 
 
+def columns() -> int | None:
+    """COLUMNS when it is a width (a whole number from 1); None when it is absent,
+    0, negative or not a number."""
+    raw = os.environ.get("COLUMNS", "").strip()
+    if raw.isascii() and raw.isdigit() and int(raw) > 0:
+        return int(raw)
+    return None
+
+
+def stdout_width() -> int | None:
+    """The width for stdout: None lets Rich decide (COLUMNS, else the terminal's,
+    else 80). Rich takes COLUMNS=0 as a width of 0 (empty output), so a COLUMNS that
+    is not a width is set aside, and the width is found as Rich finds it without
+    one: the terminal's of stdin, stdout or stderr, else 80."""
+    if "COLUMNS" not in os.environ or columns() is not None:
+        return None
+    for fd in (0, 1, 2):
+        try:
+            width = os.get_terminal_size(fd).columns
+        except (AttributeError, OSError, ValueError):
+            continue
+        if width > 0:
+            return width
+    return 80
+
+
 def make_console(mode: str) -> Console:
-    color = wants_color(mode)
+    from autograd_cli.render.emit import stdout
+
+    out = stdout()  # an error before any work is shown, if it is closed
+    color = wants_color(mode, out)
     # Without colour there are no escape codes at all: not even bold.
     system = "auto" if color else None
     return Console(
-        file=TrimmedStream(sys.stdout),
+        file=TrimmedStream(out),
+        width=stdout_width(),
         force_terminal=color,
         color_system=system,
         soft_wrap=False,
@@ -94,7 +129,7 @@ def offscreen_console(color: bool) -> Console:
     """A recording console for files: COLUMNS wide (else 100), never a terminal's."""
     import io
 
-    width = int(os.environ["COLUMNS"]) if os.environ.get("COLUMNS", "").isdigit() else 100
+    width = columns() or 100
     system = "truecolor" if color else None
     return _TrimmedConsole(
         file=io.StringIO(),
