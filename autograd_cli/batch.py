@@ -58,6 +58,10 @@ def run_batch(path: str, group: Any) -> int:
 
 def _open(path: str) -> TextIO:
     if path == "-":
+        if sys.stdin is None:  # started with stdin closed (`<&-`)
+            raise UsageProblem(
+                _("batch reads stdin, which is closed; give a FILE of command lines")
+            )
         return sys.stdin
     try:
         return open(path, encoding="utf-8")  # closed by run_batch

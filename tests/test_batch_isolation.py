@@ -190,3 +190,22 @@ def test_grad_mode_and_default_device_are_restored_even_on_error(torch_state_bac
         raise RuntimeError("the line failed")
     assert torch.is_grad_enabled()
     assert torch.ones(1).device == torch.device("cpu")
+
+
+def test_batch_with_stdin_closed_is_a_usage_error():
+    """`agrad batch <&-`: one line naming the problem, exit 2, never an internal error."""
+    import subprocess
+    import sys
+
+    # The child closes its stdin, then becomes agrad (as a shell's `<&-` does).
+    start = (
+        "import os, sys; os.close(0); "
+        "os.execv(sys.executable, [sys.executable, '-m', 'autograd_cli', 'batch'])"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", start], capture_output=True, text=True, timeout=120
+    )
+    assert result.returncode == 2 and result.stdout == ""
+    assert result.stderr == (
+        "agrad: error: batch reads stdin, which is closed; give a FILE of command lines\n"
+    )
