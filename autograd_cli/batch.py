@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import io
 import json
 import shlex
 import sys
@@ -51,7 +52,9 @@ def run_batch(path: str, group: Any) -> int:
         run_work(work)
     finally:
         _running.pop()
-        if source is not sys.stdin:
+        if path == "-" and source is not sys.stdin:
+            source.detach()  # stdin's own buffer stays open, as stdin itself does
+        elif source is not sys.stdin:
             source.close()
     return int(worst)
 
@@ -62,7 +65,12 @@ def _open(path: str) -> TextIO:
             raise UsageProblem(
                 _("batch reads stdin, which is closed; give a FILE of command lines")
             )
-        return sys.stdin
+        # Strict UTF-8, as for a file: Python reads stdin with surrogateescape, which
+        # would carry undecodable bytes into the records as lone surrogates.
+        buffer = getattr(sys.stdin, "buffer", None)
+        if buffer is None:
+            return sys.stdin
+        return io.TextIOWrapper(buffer, encoding="utf-8", errors="strict")
     try:
         return open(path, encoding="utf-8")  # closed by run_batch
     except OSError as e:

@@ -209,3 +209,19 @@ def test_batch_with_stdin_closed_is_a_usage_error():
     assert result.stderr == (
         "agrad: error: batch reads stdin, which is closed; give a FILE of command lines\n"
     )
+
+
+def test_batch_stdin_that_is_not_utf8_is_refused_as_a_file_is():
+    """Python decodes stdin with surrogateescape; a batch reads it as strict UTF-8, so an
+    undecodable byte is the same usage error as in a file, not an internal error."""
+    import subprocess
+    import sys
+
+    result = subprocess.run(
+        [sys.executable, "-m", "autograd_cli", "batch"],
+        input=b"linear --seed \xff\n",
+        capture_output=True,
+        timeout=120,
+    )
+    assert result.returncode == 2 and result.stdout == b""
+    assert result.stderr == b"agrad: error: batch input is not UTF-8 text (invalid start byte)\n"
