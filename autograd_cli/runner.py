@@ -14,7 +14,14 @@ from autograd_cli.errors import ExitCode
 from autograd_cli.i18n import _
 from autograd_cli.model import Report
 from autograd_cli.render.formats import Format, render, table
-from autograd_cli.render.output import Memory, OutputPlan, Stdout, export_view, writes_guarded
+from autograd_cli.render.output import (
+    Image,
+    Memory,
+    OutputPlan,
+    Stdout,
+    export_view,
+    writes_guarded,
+)
 from autograd_cli.result import Result
 from autograd_cli.scenarios import Scenario
 from autograd_cli.threads import one_thread_if_tiny
@@ -29,10 +36,12 @@ def run_scenario(scenario: Scenario, params: Any, plan: OutputPlan) -> Result:
     def work() -> Result:
         with one_thread_if_tiny(numel):
             report = build_report(scenario, params, plan.walk_cap)
+            rendered = render(report, scenario, plan.format, plan.style)
+            if isinstance(plan.sink, Image):  # refused before the --export file is written
+                plan.sink.check_size(rendered)
             if plan.export is not None:
                 title = f"agrad {report.command}"
                 export_view(plan.export, table(report, scenario, plan.style), title)
-            rendered = render(report, scenario, plan.format, plan.style)
         plan.sink.deliver(rendered, plan.color)
         return verdict([report])
 

@@ -93,6 +93,17 @@ def test_a_graph_above_the_cap_is_refused_before_dot_runs(agrad, tmp_path):
     assert not ran.exists() and list(out.iterdir()) == []
 
 
+def test_a_refused_picture_writes_no_export_either(agrad, tmp_path):
+    """The command stops at the refusal: the --export beside it is not written."""
+    env, ran = _drawing_dot(tmp_path)
+    out = tmp_path / "out"
+    out.mkdir()
+    args = ["chain", "--length", "3000", "--output", str(out / "c.svg")]
+    result = agrad(*args, "--export", str(out / "c.txt"), env=env)
+    assert result.exit_code == ExitCode.USAGE and result.stdout == ""
+    assert not ran.exists() and list(out.iterdir()) == []
+
+
 @pytest.mark.parametrize("length", [10, 25, 26])
 def test_the_cap_counts_what_dot_lays_out(agrad, tmp_path, length):
     env, ran = _drawing_dot(tmp_path)

@@ -402,7 +402,12 @@ class Image:
 
     def deliver(self, rendered: str | list[Any], color: str) -> None:
         assert isinstance(rendered, str)
-        nodes, layout = layout_size(rendered)
+        self.check_size(rendered)
+        write_file(self.path, _draw(rendered, self.kind))
+
+    def check_size(self, dot_text: str) -> None:
+        """UsageProblem for a graph too big for Graphviz to draw in reasonable time."""
+        nodes, layout = layout_size(dot_text)
         if layout > IMAGE_MAX_LAYOUT:
             raise UsageProblem(
                 _(
@@ -417,7 +422,6 @@ class Image:
                     limit=group(IMAGE_MAX_LAYOUT),
                 )
             )
-        write_file(self.path, _draw(rendered, self.kind))
 
 
 @dataclass
