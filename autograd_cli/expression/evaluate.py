@@ -227,8 +227,14 @@ class Costing(Evaluator):
     and the elements and bytes of every tensor it makes, views (expand, t, slices)
     excepted: they share their base's memory, batched by vmap (--jacobian) too."""
 
-    def __init__(self, expression: ValidExpression, env: dict[str, torch.Tensor]) -> None:
+    def __init__(
+        self,
+        expression: ValidExpression,
+        env: dict[str, torch.Tensor],
+        max_dims: int | None = None,
+    ) -> None:
         super().__init__(expression, env)
+        self.max_dims = max_dims  # --jacobian's (jacobian_limits.py): refused past it
         self.operations = 0
         self.elements = 0
         self.bytes = 0
@@ -238,6 +244,11 @@ class Costing(Evaluator):
     def value(self, node: ast.AST) -> Any:
         result = super().value(node)
         self._values[id(node)] = result
+        too_deep = self.max_dims is not None and isinstance(result, torch.Tensor)
+        if too_deep and result.dim() > self.max_dims:
+            from autograd_cli.expression.jacobian_limits import too_many_dimensions
+
+            raise self.fail(node, too_many_dimensions(result.dim()), self._column(node))
         if isinstance(result, torch.Tensor) and not isinstance(node, ast.Name):
             operands = [
                 v

@@ -8,7 +8,7 @@ Both are refused as usage errors with a caret, like any other shape problem.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from autograd_cli.expression.grammar import MAX_DIMS
 from autograd_cli.expression.validate import ExpressionError
@@ -23,33 +23,24 @@ if TYPE_CHECKING:
 JACOBIAN_DIMS = MAX_DIMS - 1  # vmap adds one
 
 
+def too_many_dimensions(count: int) -> str:
+    """Why a tensor of `count` dimensions cannot be batched by --jacobian."""
+    return _(
+        "--jacobian adds a batch dimension (torch.func.vmap), so a tensor "
+        "may have at most {cap} dimensions; this one has {count}"
+    ).format(cap=JACOBIAN_DIMS, count=count)
+
+
 def check_for_jacobian(
     expression: ValidExpression,
     specs: tuple[VariableSpec, ...],
     meta: dict[str, torch.Tensor],
     no_grad: frozenset[str],
+    out: torch.Tensor,
 ) -> None:
-    """Raises ExpressionError where --jacobian would fail: a tensor of more than
-    JACOBIAN_DIMS dimensions, an empty out, or an empty variable that requires grad."""
-    import torch
-
-    from autograd_cli.expression.evaluate import Evaluator
-
-    class Dimensions(Evaluator):
-        def value(self, node: Any) -> Any:
-            result = super().value(node)
-            if isinstance(result, torch.Tensor) and result.dim() > JACOBIAN_DIMS:
-                raise self.fail(
-                    node,
-                    _(
-                        "--jacobian adds a batch dimension (torch.func.vmap), so a tensor "
-                        "may have at most {cap} dimensions; this one has {count}"
-                    ).format(cap=JACOBIAN_DIMS, count=result.dim()),
-                    self._column(node),
-                )
-            return result
-
-    out = Dimensions(expression, meta).run()
+    """Raises ExpressionError where --jacobian has no entry to show: an empty out (its
+    meta value), or an empty variable that requires grad. Tensors past JACOBIAN_DIMS
+    are refused by the meta run itself (evaluate.Costing's max_dims)."""
     if out.numel() == 0:
         raise ExpressionError(
             _("--jacobian needs an out with at least one element; out has shape {shape}").format(

@@ -228,12 +228,12 @@ def _evaluate(params: Params) -> tuple[dict[str, torch.Tensor], torch.Tensor]:
             )
         meta[spec.name] = t
     # Shapes, dtypes and caps, then the budgets, before any real work.
-    cost = Costing(params.expression, meta)
+    from autograd_cli.expression.jacobian_limits import JACOBIAN_DIMS, check_for_jacobian
+
+    cost = Costing(params.expression, meta, JACOBIAN_DIMS if params.jacobian else None)
     out = cost.run()
     if params.jacobian:
-        from autograd_cli.expression.jacobian_limits import check_for_jacobian
-
-        check_for_jacobian(params.expression, params.variables, meta, params.no_grad)
+        check_for_jacobian(params.expression, params.variables, meta, params.no_grad, out)
     check_budgets(params, meta, out, cost)
 
     manual_seed(params.seed, params.device)
