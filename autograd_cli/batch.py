@@ -16,21 +16,14 @@ from autograd_cli.errors import ExitCode, UsageProblem
 from autograd_cli.i18n import _
 from autograd_cli.worker import run_work
 
-REFUSED = {"batch": "a batch line cannot run batch"}
 NO_TEXT_OUTPUT = {"-h", "--help", "--version", "--grammar"}
 # A longer line is an error record, read on in chunks of this size and dropped: a
 # stream without newlines (agrad batch /dev/zero) costs constant memory, not all of it.
 MAX_LINE = 65_536  # characters
 _SHOWN = 100  # characters of an over-long line its record repeats
 
-# Set while a batch runs: a line that reaches `batch` however it was spelled (after a
-# root option, `--lang en batch -`; a file that names itself) is refused, not run.
-_running: list[str] = []
-
 
 def run_batch(path: str, group: Any) -> int:
-    if _running:
-        raise UsageProblem(_("a batch line cannot run batch"))
     source = _open(path)
     worst = ExitCode.OK
 
@@ -46,12 +39,10 @@ def run_batch(path: str, group: Any) -> int:
                 if code == ExitCode.INTERRUPTED:
                     raise KeyboardInterrupt
 
-    _running.append(path)
     try:
         # One worker thread for every line, not one per line (see worker.py).
         run_work(work)
     finally:
-        _running.pop()
         if path == "-" and source is not sys.stdin:
             source.detach()  # stdin's own buffer stays open, as stdin itself does
         elif source is not sys.stdin:
@@ -158,8 +149,6 @@ def _run_line(group: Any, number: int, text: str) -> Iterator[tuple[str, int]]:
 def _refusal(argv: list[str]) -> str | None:
     if not argv:
         return "the line has no command"
-    if argv[0] in REFUSED:
-        return REFUSED[argv[0]]
     if NO_TEXT_OUTPUT.intersection(argv):
         return "--help, --version and --grammar print text, not JSON; not in a batch"
     return None

@@ -17,6 +17,7 @@ from typing import Annotated, Any
 
 import typer
 
+from autograd_cli.errors import UsageProblem
 from autograd_cli.i18n import _
 from autograd_cli.options import shared_options, text
 from autograd_cli.result import Result
@@ -173,7 +174,12 @@ def _click_command(name: str, found: Scenario) -> Any:
 
 def _batch(ctx: typer.Context, file: str, lang: str | None) -> int:
     from autograd_cli.batch import run_batch
+    from autograd_cli.render.output import Memory
 
+    # A batch line's sink comes down as the context object: this is a line of a batch,
+    # however it spelled `batch` (after a root option, or a file naming itself).
+    if isinstance(ctx.obj, Memory):
+        raise UsageProblem(_("a batch line cannot run batch"))
     raise typer.Exit(run_batch(file, ctx.find_root().command))
 
 
