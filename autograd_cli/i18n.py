@@ -59,10 +59,6 @@ def N_(message: str) -> str:  # gettext's conventional name
     return message
 
 
-def current_language() -> str:
-    return _language
-
-
 class UnknownLanguage(ValueError):
     def __init__(self, source: str, value: str) -> None:
         super().__init__(source, value)
