@@ -7,13 +7,14 @@ is just `to_dict()` of a report.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, fields
+from collections.abc import Iterator, Mapping, Sequence
+from dataclasses import dataclass, field, fields
 from typing import Any, ClassVar, NamedTuple
 
 # A tensor's value as nested Python lists (`Tensor.tolist()`); a float for 0-d.
 Values = Any
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
 
 
 # Graph facts (LeafRef, SavedTensor, GraphNode, GraphEdge) are NamedTuples rather
@@ -77,65 +78,136 @@ class GraphEdge(NamedTuple):
     input_nr: int  # which output of the target feeds this slot
 
 
-@dataclass(frozen=True)
-class Graph:
-    """The backward graph reachable from one root grad_fn.
+class SavedFacts(NamedTuple):
+    """What one node saved for backward: its tensors, and its other values by name."""
 
-    `nodes` and `edges` may be the first `len(nodes)` nodes in walk order when a
-    cap was asked for; `node_count` and `edge_count` always count the whole graph.
+    tensors: tuple[SavedTensor, ...]
+    attributes: tuple[tuple[str, Any], ...]
+
+
+@dataclass(frozen=True)
+class WalkRequest:
+    """What the graph walk keeps, as the output asks: facts of the first `max_nodes`
+    nodes in walk order (None: all), and what they saved for backward (only a view
+    with --saved shows it, and reading it costs more than the rest of the walk)."""
+
+    max_nodes: int | None = None
+    saved: bool = False
+
+
+@dataclass(frozen=True, eq=False)
+class Graph:
+    """The backward graph reachable from one root grad_fn, as columns.
+
+    Node i (id "n{i}", in walk order) has class name `grad_fns[i]`, `leaves.get(i)`
+    and, when the walk read them, `saved[i]`. Edge k is `sources[k] ->
+    targets[k]` (node indices) through `slots[k]` and `input_nrs[k]`, in (source,
+    slot) order. Columns, not a record per node: a 100,000-step chain has 300,004
+    nodes, and its JSON is written straight from these (render/json_doc.py).
+    `nodes` and `edges` give the same facts as records, made as they are read.
+
+    The columns may hold only the first nodes in walk order (and the edges between
+    them) when a cap was asked for; `node_count` and `edge_count` count the whole graph.
     """
 
     root: str | None  # None when the output does not require grad
-    nodes: tuple[GraphNode, ...]
-    edges: tuple[GraphEdge, ...]
+    grad_fns: Sequence[str] = ()
+    leaves: Mapping[int, LeafRef] = field(default_factory=dict)
+    sources: Sequence[int] = ()
+    targets: Sequence[int] = ()
+    slots: Sequence[int] = ()
+    input_nrs: Sequence[int] = ()
+    saved: Sequence[SavedFacts] | None = None  # None: not read (no --saved)
     node_count: int = 0
     edge_count: int = 0
 
+    @classmethod
+    def of(
+        cls,
+        root: str | None,
+        nodes: Sequence[GraphNode],
+        edges: Sequence[GraphEdge],
+        node_count: int | None = None,
+        edge_count: int | None = None,
+    ) -> Graph:
+        """A graph from records (ids "n0", "n1", ... in order): for tests and examples."""
+        index = {node.id: i for i, node in enumerate(nodes)}
+        return cls(
+            root=root,
+            grad_fns=[n.grad_fn for n in nodes],
+            leaves={i: n.leaf for i, n in enumerate(nodes) if n.leaf is not None},
+            sources=[index[e.source] for e in edges],
+            targets=[index[e.target] for e in edges],
+            slots=[e.slot for e in edges],
+            input_nrs=[e.input_nr for e in edges],
+            saved=[SavedFacts(n.saved_tensors, n.saved_attributes) for n in nodes],
+            node_count=len(nodes) if node_count is None else node_count,
+            edge_count=len(edges) if edge_count is None else edge_count,
+        )
+
     @property
     def omitted_nodes(self) -> int:
-        return self.node_count - len(self.nodes)
+        return self.node_count - len(self.grad_fns)
+
+    @property
+    def nodes(self) -> _Nodes:
+        return _Nodes(self)
+
+    @property
+    def edges(self) -> _Edges:
+        return _Edges(self)
+
+    def node(self, i: int) -> GraphNode:
+        saved = self.saved[i] if self.saved is not None else _NOTHING_SAVED
+        return GraphNode(f"n{i}", self.grad_fns[i], self.leaves.get(i), *saved)
 
     def children(self) -> dict[str, list[str]]:
         """Targets of each node's edges, in next_functions order."""
-        out: dict[str, list[str]] = {node.id: [] for node in self.nodes}
-        for edge in self.edges:  # the walk records edges in slot order
-            out[edge.source].append(edge.target)
+        out: dict[str, list[str]] = {f"n{i}": [] for i in range(len(self.grad_fns))}
+        for source, target in zip(self.sources, self.targets, strict=True):
+            out[f"n{source}"].append(f"n{target}")
         return out
 
-    def to_dict(self) -> dict[str, Any]:
-        # Written out by hand: asdict() deep-copies and is ~10x slower on the
-        # 300,000-node graphs of `agrad chain --length 100000`.
-        return {
-            "root": self.root,
-            "node_count": self.node_count,
-            "edge_count": self.edge_count,
-            "omitted_nodes": self.omitted_nodes,
-            "nodes": [
-                {
-                    "id": n.id,
-                    "grad_fn": n.grad_fn,
-                    "leaf": None
-                    if n.leaf is None
-                    else {"name": n.leaf.name, "shape": n.leaf.shape},
-                    "saved_tensors": [
-                        {
-                            "name": t.name,
-                            "state": t.state,
-                            "shape": t.shape,
-                            "dtype": t.dtype,
-                            "value": t.value,
-                        }
-                        for t in n.saved_tensors
-                    ],
-                    "saved_attributes": dict(n.saved_attributes),
-                }
-                for n in self.nodes
-            ],
-            "edges": [
-                {"source": e.source, "target": e.target, "slot": e.slot, "input_nr": e.input_nr}
-                for e in self.edges
-            ],
-        }
+
+_NOTHING_SAVED = SavedFacts((), ())
+
+
+class _Nodes(Sequence[GraphNode]):
+    """A graph's nodes as records, each made when it is read."""
+
+    def __init__(self, graph: Graph) -> None:
+        self._graph = graph
+
+    def __len__(self) -> int:
+        return len(self._graph.grad_fns)
+
+    def __getitem__(self, i: Any) -> Any:
+        if isinstance(i, slice):
+            return [self[k] for k in range(*i.indices(len(self)))]
+        return self._graph.node(range(len(self))[i])
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, Sequence) and list(self) == list(other)
+
+
+class _Edges(Sequence[GraphEdge]):
+    """A graph's edges as records, each made when it is read."""
+
+    def __init__(self, graph: Graph) -> None:
+        self._graph = graph
+
+    def __len__(self) -> int:
+        return len(self._graph.sources)
+
+    def __getitem__(self, i: Any) -> Any:
+        if isinstance(i, slice):
+            return [self[k] for k in range(*i.indices(len(self)))]
+        k = range(len(self))[i]
+        g = self._graph
+        return GraphEdge(f"n{g.sources[k]}", f"n{g.targets[k]}", g.slots[k], g.input_nrs[k])
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, Sequence) and list(self) == list(other)
 
 
 @dataclass(frozen=True)
@@ -294,13 +366,12 @@ class Report:
         last = [n for n in _LAST_KEYS if n in names]
         return (*first, *(n for n in names if n not in first and n not in last), *last)
 
-    def to_dict(self) -> dict[str, Any]:
-        """Fields in layout order; the graph through its fast to_dict()."""
-        out: dict[str, Any] = {"command": self.command}
+    def items(self) -> Iterator[tuple[str, Any]]:
+        """The JSON document's keys after "command", in order, with their values: a
+        Graph as it is (render/json_doc.py writes it as it goes), the rest as plain data."""
         for name in self.keys():
             value = getattr(self, name)
-            out[name] = value.to_dict() if isinstance(value, Graph) else _plain(value)
-        return out
+            yield name, value if isinstance(value, Graph) else _plain(value)
 
     def leaf_gradients(self) -> dict[str, Values]:
         """Each leaf's gradient after the last backward(), by leaf name (graph labels)."""

@@ -12,7 +12,7 @@ from typing import Any
 
 from autograd_cli.errors import ExitCode
 from autograd_cli.i18n import _
-from autograd_cli.model import Report
+from autograd_cli.model import Report, WalkRequest
 from autograd_cli.render.formats import Format, render, table
 from autograd_cli.render.output import (
     Image,
@@ -20,6 +20,7 @@ from autograd_cli.render.output import (
     OutputPlan,
     Stdout,
     export_view,
+    whole,
     writes_guarded,
 )
 from autograd_cli.result import Result
@@ -35,23 +36,25 @@ def run_scenario(scenario: Scenario, params: Any, plan: OutputPlan) -> Result:
 
     def work() -> Result:
         with one_thread_if_tiny(numel):
-            report = build_report(scenario, params, plan.walk_cap)
+            report = build_report(scenario, params, plan.walk)
             rendered = render(report, scenario, plan.format, plan.style)
             if isinstance(plan.sink, Image):  # refused before the --export file is written
+                rendered = whole(rendered)
                 plan.sink.check_size(rendered)
             if plan.export is not None:
                 title = f"agrad {report.command}"
                 export_view(plan.export, table(report, scenario, plan.style), title)
-        plan.sink.deliver(rendered, plan.color)
+            # Text is made while the sink writes it: inside, for the same threads.
+            plan.sink.deliver(rendered, plan.color)
         return verdict([report])
 
     with writes_guarded(plan):  # an interrupt leaves no temporary file, no `dot` child
         return run_work(work)
 
 
-def build_report(scenario: Scenario, params: Any, max_nodes: int | None) -> Report:
+def build_report(scenario: Scenario, params: Any, walk: WalkRequest) -> Report:
     """The one call of a scenario's builder (tests wrap it to watch or break it)."""
-    return scenario.report(params, max_nodes)
+    return scenario.report(params, walk)
 
 
 def run_sweep(scenario: Scenario, params: Any, seeds: tuple[int, ...], plan: OutputPlan) -> Result:
@@ -59,9 +62,9 @@ def run_sweep(scenario: Scenario, params: Any, seeds: tuple[int, ...], plan: Out
     written, identical to a single run's) or one summary table, streamed."""
     failures: list[Report] = []
 
-    def reports(max_nodes: int | None) -> Iterator[tuple[int, Report]]:
+    def reports(walk: WalkRequest) -> Iterator[tuple[int, Report]]:
         for seed in seeds:
-            report = build_report(scenario, dataclasses.replace(params, seed=seed), max_nodes)
+            report = build_report(scenario, dataclasses.replace(params, seed=seed), walk)
             if report.check is not None and not report.check.ok:
                 failures.append(report)
             yield seed, report
@@ -70,12 +73,13 @@ def run_sweep(scenario: Scenario, params: Any, seeds: tuple[int, ...], plan: Out
         # Shapes do not change with the seed: decided once for the whole sweep.
         with one_thread_if_tiny(scenario.largest_numel(params)):
             if plan.format is Format.JSON:
-                for _seed, report in reports(None):
+                for _seed, report in reports(plan.walk):
                     plan.sink.deliver(render(report, scenario, Format.JSON, plan.style), plan.color)
             else:
                 assert isinstance(plan.sink, Stdout)
                 # The rows need no graph: a one-node cap keeps the walk from collecting facts.
-                plan.sink.stream(_sweep_rows(reports(1), scenario.root, seeds, plan), plan.color)
+                rows = _sweep_rows(reports(WalkRequest(max_nodes=1)), scenario.root, seeds, plan)
+                plan.sink.stream(rows, plan.color)
         return verdict(failures)
 
     return run_work(work)

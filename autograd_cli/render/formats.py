@@ -1,11 +1,13 @@
 """The output formats, and the one function that renders a report in any of them.
 
-Renderers are pure: they return text (json, dot, mermaid) or Rich renderables (the
-table), and never print; render/output.py's sinks write what they return.
+Renderers are pure: they return text (json, dot, mermaid), as pieces made while the
+sink writes them, or Rich renderables (the table), and never print; render/output.py's
+sinks write what they return.
 """
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from dataclasses import dataclass
 from enum import StrEnum
 from typing import TYPE_CHECKING, Any
@@ -21,6 +23,10 @@ class Format(StrEnum):
     DOT = "dot"
     MERMAID = "mermaid"
 
+
+# What a renderer returns: Rich renderables (a list: the table view) or pieces of text
+# (an iterator: json, dot, mermaid), written by a sink as they come.
+Rendered = list[Any] | Iterator[str]
 
 TREE_MAX_NODES = 200  # default cap of the tree view; the other formats carry all nodes
 
@@ -45,12 +51,13 @@ class Style:
         return TreeOptions(self.max_nodes or TREE_MAX_NODES, self.saved)
 
 
-def render(report: Report, scenario: Scenario, fmt: Format, style: Style) -> str | list[Any]:
-    """`report` as `fmt`: text for json, dot and mermaid; renderables for the table."""
+def render(report: Report, scenario: Scenario, fmt: Format, style: Style) -> Rendered:
+    """`report` as `fmt`: Rich renderables for the table; for json, dot and mermaid,
+    pieces of text made as they are read, which end with a newline once joined."""
     if fmt is Format.JSON:
-        from autograd_cli.render.json_doc import report_json
+        from autograd_cli.render.json_doc import report_chunks
 
-        return report_json(report)
+        return report_chunks(report, style.saved)
     if fmt is Format.TABLE:
         return table(report, scenario, style)
     from autograd_cli.render.labels import graph_parts

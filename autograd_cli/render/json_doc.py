@@ -1,41 +1,145 @@
-"""The JSON view: one strict JSON document per report.
+"""The JSON view: one strict JSON document per report, written as it is produced.
 
-Strict means `json.dumps(..., allow_nan=False)` succeeds: NaN and infinities, which
-JSON cannot hold, are written as the strings "NaN", "Infinity" and "-Infinity".
+Strict means a strict parser reads it: NaN and infinities, which JSON cannot hold,
+are written as the strings "NaN", "Infinity" and "-Infinity".
+
+The document comes in pieces (`report_chunks`), so that the sinks write a 300,000-node
+graph without holding its text (~50 MB) whole. The graph's pieces are formatted
+straight from its columns (model.Graph), a few thousand nodes at a time; the bytes
+are exactly those `json.dumps(document, ensure_ascii=False, separators=(",", ":"))`
+writes (tests/test_json_stream.py holds them to it).
 """
 
 from __future__ import annotations
 
 import json
 import math
+from collections.abc import Iterator
 from typing import Any
 
 from autograd_cli import __version__
-from autograd_cli.model import SCHEMA_VERSION, Report
+from autograd_cli.model import SCHEMA_VERSION, Graph, Report, SavedFacts, SavedTensor
 from autograd_cli.versions import torch_version
 
 NON_FINITE = {"nan": "NaN", "inf": "Infinity", "-inf": "-Infinity"}
+# Nodes (or edges) per piece of text: big enough that the per-piece cost vanishes,
+# small enough that a piece is a few hundred kilobytes.
+CHUNK = 4096
+
+# The encoder json.dumps would make for these arguments, made once: json.dumps builds
+# a new one per call, which would cost more than the formatting of a saved tensor.
+_STRICT = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"), allow_nan=False)
 
 
-def report_document(report: Report) -> dict[str, Any]:
-    return {
+def report_chunks(report: Report, saved: bool = False) -> Iterator[str]:
+    """The report's JSON document, in pieces that join into one line (and its newline).
+
+    `saved`: the nodes carry `saved_tensors` and `saved_attributes` (--saved; the graph
+    must have been walked with them)."""
+    head = {
         "schema_version": SCHEMA_VERSION,
         "agrad_version": __version__,
         "torch_version": torch_version(),
-        **report.to_dict(),
+        "command": report.command,
     }
+    text = encode(head)[:-1]
+    for key, value in report.items():
+        text += f",{encode(key)}:"
+        if isinstance(value, Graph):
+            yield text
+            yield from graph_chunks(value, saved)
+            text = ""
+        else:
+            text += encode(value)
+    yield text + "}\n"
 
 
-def report_json(report: Report) -> str:
-    document = report_document(report)
-    text = json.dumps(document, ensure_ascii=False, separators=(",", ":"))
-    # Fast path: only when the loose encoder may have written a NaN/Infinity token
-    # (or a string that merely contains the word) is the document rebuilt strictly.
-    if "NaN" in text or "Infinity" in text:
-        text = json.dumps(
-            _finite(document), allow_nan=False, ensure_ascii=False, separators=(",", ":")
+def report_json(report: Report, saved: bool = False) -> str:
+    """The whole document as one string, without its newline (a batch record holds it)."""
+    return "".join(report_chunks(report, saved)).removesuffix("\n")
+
+
+def encode(value: Any) -> str:
+    """`value` as compact strict JSON (non-finite floats as their names)."""
+    try:
+        return _STRICT.encode(value)
+    except ValueError:  # a NaN or an infinity somewhere in it
+        return _STRICT.encode(_finite(value))
+
+
+def graph_chunks(graph: Graph, saved: bool) -> Iterator[str]:
+    """The graph object: root and counts, then its nodes and edges a CHUNK at a time."""
+    if saved and graph.saved is None and graph.grad_fns:
+        raise ValueError("the graph was walked without its saved tensors")
+    yield (
+        f'{{"root":{encode(graph.root)},"node_count":{graph.node_count},'
+        f'"edge_count":{graph.edge_count},"omitted_nodes":{graph.omitted_nodes},"nodes":['
+    )
+    nodes = _NodeText(graph, saved)
+    count = len(graph.grad_fns)
+    for start in range(0, count, CHUNK):
+        text = nodes.text(start, min(start + CHUNK, count))
+        yield text if start == 0 else "," + text
+    yield '],"edges":['
+    columns = (graph.sources, graph.targets, graph.slots, graph.input_nrs)
+    for start in range(0, len(graph.sources), CHUNK):
+        end = start + CHUNK
+        text = ",".join(
+            [
+                f'{{"source":"n{s}","target":"n{t}","slot":{slot},"input_nr":{nr}}}'
+                for s, t, slot, nr in zip(*(c[start:end] for c in columns), strict=True)
+            ]
         )
-    return text
+        yield text if start == 0 else "," + text
+    yield "]}"
+
+
+class _NodeText:
+    """Node objects as text. Most of a node's text repeats from node to node (its
+    class, `"leaf":null`, the names, shapes and dtypes of what it saved), so those
+    pieces are encoded once and kept."""
+
+    def __init__(self, graph: Graph, saved: bool) -> None:
+        self.graph = graph
+        self.saved = graph.saved if saved else None
+        self.class_text: dict[str, str] = {}  # grad_fn -> '","grad_fn":"AddBackward0"'
+        self.tensor_heads: dict[tuple[Any, ...], str] = {}
+        self.attribute_text: dict[Any, str] = {}
+
+    def text(self, start: int, end: int) -> str:
+        graph, classes = self.graph, self.class_text
+        leaves, saved = graph.leaves, self.saved
+        parts = []
+        for i, grad_fn in enumerate(graph.grad_fns[start:end], start):
+            head = classes.get(grad_fn)
+            if head is None:
+                head = classes[grad_fn] = f'","grad_fn":{encode(grad_fn)}'
+            leaf = leaves.get(i)
+            leaf_text = "null" if leaf is None else encode({"name": leaf.name, "shape": leaf.shape})
+            if saved is None:
+                parts.append(f'{{"id":"n{i}{head},"leaf":{leaf_text}}}')
+            else:
+                parts.append(f'{{"id":"n{i}{head},"leaf":{leaf_text},{self._saved(saved[i])}}}')
+        return ",".join(parts)
+
+    def _saved(self, facts: SavedFacts) -> str:
+        tensors = ",".join([self._tensor(t) for t in facts.tensors])
+        attributes = facts.attributes
+        try:
+            text = self.attribute_text.get(attributes)
+        except TypeError:  # a list among the values: not kept, encoded each time
+            text = encode(dict(attributes))
+        if text is None:
+            text = self.attribute_text[attributes] = encode(dict(attributes))
+        return f'"saved_tensors":[{tensors}],"saved_attributes":{text}'
+
+    def _tensor(self, t: SavedTensor) -> str:
+        key = (t.name, t.state, t.shape, t.dtype)
+        head = self.tensor_heads.get(key)
+        if head is None:
+            fields = {"name": t.name, "state": t.state, "shape": t.shape, "dtype": t.dtype}
+            head = self.tensor_heads[key] = encode(fields)[:-1] + ',"value":'
+        return f"{head}{encode(t.value)}}}"
 
 
 def _finite(data: Any) -> Any:

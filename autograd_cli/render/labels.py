@@ -3,6 +3,7 @@ DOT and Mermaid views so that all three say the same thing the same way."""
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Iterator
 from typing import Any, NamedTuple
 
 from autograd_cli.i18n import N_, _, group, ngettext
@@ -143,11 +144,13 @@ def omitted_note(count: int) -> str:
 class GraphParts(NamedTuple):
     """What DOT and Mermaid both draw: each node with its label lines, each edge and
     whether it shows its slot (only where a node has several inputs: there slot
-    numbers say which), and the note on omitted nodes, if any."""
+    numbers say which), and the note on omitted nodes, if any. Nodes and edges are
+    made as they are read, so a picture of 300,000 nodes is written without all its
+    labels in memory at once."""
 
     root_name: str
-    nodes: list[tuple[GraphNode, list[str]]]
-    edges: list[tuple[GraphEdge, bool]]
+    nodes: Iterable[tuple[GraphNode, list[str]]]
+    edges: Iterable[tuple[GraphEdge, bool]]
     omitted: str | None
 
 
@@ -160,14 +163,26 @@ def graph_parts(
     precision: int = 4,
 ) -> GraphParts:
     """The graph's parts, labelled (see GraphParts)."""
-    nodes = [
+    nodes = (
         (node, node_label_lines(node, graph, root_name, gradients, saved, precision))
         for node in graph.nodes
-    ]
-    multi = {e.source for e in graph.edges if e.slot > 0}
-    edges = [(edge, edge.source in multi) for edge in graph.edges]
+    )
+    multi = {source for source, slot in zip(graph.sources, graph.slots, strict=True) if slot > 0}
+    edges = ((edge, graph.sources[k] in multi) for k, edge in enumerate(graph.edges))
     omitted = omitted_note(graph.omitted_nodes) if graph.omitted_nodes else None
     return GraphParts(root_name, nodes, edges, omitted)
+
+
+def in_pieces(lines: Iterable[str], size: int = 4096) -> Iterator[str]:
+    """`lines` joined, each with its newline, `size` lines to a piece."""
+    batch: list[str] = []
+    for line in lines:
+        batch.append(line)
+        if len(batch) == size:
+            yield "\n".join(batch) + "\n"
+            batch.clear()
+    if batch:
+        yield "\n".join(batch) + "\n"
 
 
 def significant(value: float | None, digits: int) -> str:

@@ -2,29 +2,32 @@
 
 from __future__ import annotations
 
-from autograd_cli.render.labels import GraphParts, printable
+from collections.abc import Iterator
+
+from autograd_cli.render.labels import GraphParts, in_pieces, printable
 
 # Mermaid reads these inside a quoted label; entity codes keep them literal.
 _ENTITIES = {"&": "#amp;", '"': "#quot;", "<": "#lt;", ">": "#gt;"}
 
 
-def graph_mermaid(parts: GraphParts) -> str:
-    """The graph's parts (labels.graph_parts) as a Mermaid flowchart."""
+def graph_mermaid(parts: GraphParts) -> Iterator[str]:
+    """The graph's parts (labels.graph_parts) as a Mermaid flowchart, in pieces."""
+    return in_pieces(_lines(parts))
+
+
+def _lines(parts: GraphParts) -> Iterator[str]:
     _root, nodes, edges, omitted = parts
-    out = ["flowchart TD"]
+    yield "flowchart TD"
     for node, lines in nodes:
         label = "<br/>".join(_escape(x) for x in lines)
         # Leaves get a different shape ([[...]]) and class, as in the DOT view.
-        out.append(
-            f'    {node.id}[["{label}"]]:::leaf' if node.leaf else f'    {node.id}["{label}"]'
-        )
+        yield f'    {node.id}[["{label}"]]:::leaf' if node.leaf else f'    {node.id}["{label}"]'
     for edge, with_slot in edges:
         arrow = f"-->|{edge.slot}|" if with_slot else "-->"
-        out.append(f"    {edge.source} {arrow} {edge.target}")
+        yield f"    {edge.source} {arrow} {edge.target}"
     if omitted:
-        out.append(f'    omitted["{_escape(omitted)}"]')
-    out.append("    classDef leaf fill:#cfe8ff,stroke:#4a90d9")
-    return "\n".join(out) + "\n"
+        yield f'    omitted["{_escape(omitted)}"]'
+    yield "    classDef leaf fill:#cfe8ff,stroke:#4a90d9"
 
 
 def _escape(text: str) -> str:

@@ -28,7 +28,8 @@ from typing import Any, Literal, Protocol
 
 from autograd_cli.errors import AgradError, RuntimeProblem, UsageProblem
 from autograd_cli.i18n import N_, _, group
-from autograd_cli.render.formats import TREE_MAX_NODES, Format, Style
+from autograd_cli.model import WalkRequest
+from autograd_cli.render.formats import TREE_MAX_NODES, Format, Rendered, Style
 
 IMAGE_SUFFIXES = (".svg", ".png")
 INSTALL_DOT = N_(
@@ -67,12 +68,14 @@ class OutputPlan:
         return isinstance(self.sink, TextFile | Image) or self.export is not None
 
     @property
-    def walk_cap(self) -> int | None:
-        """Nodes whose facts the graph walk keeps: the tree's cap for the tree view,
-        all of them for the machine formats (and for images)."""
-        if self.style.max_nodes is None and self.format is Format.TABLE:
-            return TREE_MAX_NODES
-        return self.style.max_nodes
+    def walk(self) -> WalkRequest:
+        """What the graph walk keeps: facts of as many nodes as the view shows (the
+        tree's cap for the tree view, all of them for the machine formats and images),
+        and their saved tensors with --saved."""
+        cap = self.style.max_nodes
+        if cap is None and self.format is Format.TABLE:
+            cap = TREE_MAX_NODES
+        return WalkRequest(max_nodes=cap, saved=self.style.saved)
 
 
 def plan_output(request: OutputRequest, *, sweep: bool, batch: Memory | None) -> OutputPlan:
@@ -319,19 +322,26 @@ def _name_max(directory: Path) -> int:
 
 
 class Sink(Protocol):
-    def deliver(self, rendered: str | list[Any], color: str) -> None: ...
+    def deliver(self, rendered: Rendered, color: str) -> None: ...
+
+
+def whole(rendered: Rendered) -> str:
+    """The text of a machine format's pieces, joined."""
+    assert not isinstance(rendered, list), "a table, not text"
+    return "".join(rendered)
 
 
 class Stdout:
-    def deliver(self, rendered: str | list[Any], color: str) -> None:
-        if isinstance(rendered, str):
-            from autograd_cli.render.emit import write_text
+    def deliver(self, rendered: Rendered, color: str) -> None:
+        if isinstance(rendered, list):
+            from autograd_cli.render.console import make_console, print_all
 
-            write_text(rendered if rendered.endswith("\n") else rendered + "\n")
+            print_all(make_console(color), rendered)
             return
-        from autograd_cli.render.console import make_console, print_all
+        from autograd_cli.render.emit import write_text
 
-        print_all(make_console(color), rendered)
+        for piece in rendered:  # each written as it is made: the text is never whole
+            write_text(piece)
 
     def stream(self, renderables: Iterable[Any], color: str) -> None:
         """Each renderable printed and flushed as it comes (a sweep's rows)."""
@@ -347,13 +357,13 @@ class Stdout:
 class TextFile:
     path: Path
 
-    def deliver(self, rendered: str | list[Any], color: str) -> None:
-        if not isinstance(rendered, str):
+    def deliver(self, rendered: Rendered, color: str) -> None:
+        if isinstance(rendered, list):
             from autograd_cli.render.console import recorded_text
 
-            rendered = recorded_text(rendered)  # no colour, a fixed width
-        text = rendered if rendered.endswith("\n") else rendered + "\n"
-        write_file(self.path, text.encode("utf-8"))
+            text = recorded_text(rendered)  # no colour, a fixed width
+            rendered = iter([text if text.endswith("\n") else text + "\n"])
+        write_file(self.path, (piece.encode("utf-8") for piece in rendered))
 
 
 # The largest drawing asked of Graphviz, in the nodes its layout places: the graph's
@@ -400,10 +410,10 @@ class Image:
     path: Path
     kind: str  # "svg" or "png"
 
-    def deliver(self, rendered: str | list[Any], color: str) -> None:
-        assert isinstance(rendered, str)
-        self.check_size(rendered)
-        write_file(self.path, _draw(rendered, self.kind))
+    def deliver(self, rendered: Rendered | str, color: str) -> None:
+        dot_text = rendered if isinstance(rendered, str) else whole(rendered)
+        self.check_size(dot_text)
+        write_file(self.path, _draw(dot_text, self.kind))
 
     def check_size(self, dot_text: str) -> None:
         """UsageProblem for a graph too big for Graphviz to draw in reasonable time."""
@@ -430,9 +440,8 @@ class Memory:
 
     documents: list[str] = field(default_factory=list)
 
-    def deliver(self, rendered: str | list[Any], color: str) -> None:
-        assert isinstance(rendered, str)
-        self.documents.append(rendered)
+    def deliver(self, rendered: Rendered, color: str) -> None:
+        self.documents.append(whole(rendered).removesuffix("\n"))
 
 
 def export_view(path: Path, renderables: list[Any], title: str) -> None:
@@ -590,17 +599,19 @@ def _signal_name(number: int) -> str:
         return str(number)
 
 
-def write_file(path: Path, data: bytes, option: str = "--output") -> None:
-    """`data` into `path` as `_examine` says; an OSError becomes exit 1 with the path and
-    the system's reason (ENOSPC, EPIPE from a FIFO whose reader left, ...)."""
+def write_file(path: Path, data: bytes | Iterable[bytes], option: str = "--output") -> None:
+    """`data` (or its pieces, written as they come) into `path` as `_examine` says; an
+    OSError becomes exit 1 with the path and the system's reason (ENOSPC, EPIPE from a
+    FIFO whose reader left, ...)."""
     target = _examine(option, path)  # again: what is there may have changed since the plan
+    pieces = [data] if isinstance(data, bytes) else data
     try:
         if target.descriptor is not None:
-            _write_all(target.descriptor, data)
+            _write_all(target.descriptor, pieces)
         elif target.how == "in place":
-            _write_in_place(target, data)
+            _write_in_place(target, pieces)
         else:
-            _replace(target, data)
+            _replace(target, pieces)
     except OSError as e:
         raise RuntimeProblem(
             _("{option} {path}: cannot write there ({reason})").format(
@@ -609,24 +620,25 @@ def write_file(path: Path, data: bytes, option: str = "--output") -> None:
         ) from None
 
 
-def _write_all(fd: int, data: bytes) -> None:
-    view = memoryview(data)
-    while view:
-        view = view[os.write(fd, view) :]
+def _write_all(fd: int, pieces: Iterable[bytes]) -> None:
+    for piece in pieces:
+        view = memoryview(piece)
+        while view:
+            view = view[os.write(fd, view) :]
 
 
-def _write_in_place(target: _Target, data: bytes) -> None:
+def _write_in_place(target: _Target, pieces: Iterable[bytes]) -> None:
     # No O_TRUNC for a device or a FIFO; O_NOCTTY: a terminal named here never
     # becomes agrad's controlling terminal.
     flags = os.O_WRONLY | getattr(os, "O_NOCTTY", 0) | (os.O_TRUNC if target.regular else 0)
     fd = os.open(target.write_to, flags)
     try:
-        _write_all(fd, data)
+        _write_all(fd, pieces)
     finally:
         os.close(fd)
 
 
-def _replace(target: _Target, data: bytes) -> None:
+def _replace(target: _Target, pieces: Iterable[bytes]) -> None:
     """Whole or not at all: a temporary file beside the target, renamed over it."""
     flight = _in_flight
     parent = target.write_to.parent
@@ -639,7 +651,7 @@ def _replace(target: _Target, data: bytes) -> None:
         flight.temporary.add(name)
     try:
         try:
-            _write_all(fd, data)
+            _write_all(fd, pieces)
             if target.gid is not None:
                 with contextlib.suppress(OSError):  # the group, where we may set it
                     os.fchown(fd, -1, target.gid)

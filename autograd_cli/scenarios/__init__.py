@@ -90,7 +90,7 @@ class Scenario:
     # of `params` (the shared ones are added). Its docstring is the command's --help.
     options: Callable[..., dict[str, Any]]
     params: type  # a frozen dataclass, no tensors in it
-    report: Callable[[Any, int | None], Any]  # (params, max_nodes) -> a model.Report
+    report: Callable[[Any, Any], Any]  # (params, model.WalkRequest) -> a model.Report
     view: Callable[[Any, int, Any], Iterator[Any]]  # (report, precision, tree) -> Rich renderables
     epilog: str  # ends its --help: an example
     # The elements of the largest tensor it makes, known from its parameters before any

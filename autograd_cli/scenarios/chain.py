@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from autograd_cli.i18n import _, group, ngettext
-from autograd_cli.model import GradientsReport
+from autograd_cli.model import GradientsReport, WalkRequest
 from autograd_cli.options import integer_option
 from autograd_cli.scenarios import Scenario, SeededParams
 
@@ -139,7 +139,7 @@ def forward_for(length: int) -> Callable[[dict[str, torch.Tensor]], torch.Tensor
 # The report -------------------------------------------------------------------
 
 
-def report(params: Params, max_nodes: int | None) -> ChainReport:
+def report(params: Params, walk: WalkRequest) -> ChainReport:
     from autograd_cli.inspection.gradient_check import check_budget, gradient_check
     from autograd_cli.inspection.graph import facts_and_graph
     from autograd_cli.inspection.tensors import gradient_of
@@ -149,7 +149,7 @@ def report(params: Params, max_nodes: int | None) -> ChainReport:
         check_budget(2 * hidden + hidden * hidden, 3 * length + 4)
     t = build(length, hidden, params.seed, params.device, params.dtype)
     named = t.named()
-    tensors, graph = facts_and_graph(t.loss, named, max_nodes)
+    tensors, graph = facts_and_graph(t.loss, named, walk)
     t.loss.backward()
     gradients = tuple(gradient_of(name, getattr(t, name)) for name in ("h0", "a", "b"))
     verdict = None

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from autograd_cli.i18n import N_, _
-from autograd_cli.model import GradientsReport, Graph
+from autograd_cli.model import GradientsReport, Graph, WalkRequest
 from autograd_cli.scenarios import Scenario, SeededParams
 
 if TYPE_CHECKING:
@@ -116,7 +116,7 @@ def closed_form(leaves: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
 # The report -------------------------------------------------------------------
 
 
-def report(params: Params, max_nodes: int | None) -> DynamicReport:
+def report(params: Params, walk: WalkRequest) -> DynamicReport:
     import torch
 
     from autograd_cli.inspection.gradient_check import gradient_check
@@ -131,8 +131,8 @@ def report(params: Params, max_nodes: int | None) -> DynamicReport:
     y = (-x).detach().requires_grad_()
     out_x, out_y = f(x), f(y)
     named = {"x": x, "y": y, "out_x": out_x, "out_y": out_y}
-    tensors, graph = facts_and_graph(out_x, named, max_nodes)
-    second = graph_report(out_y, named, max_nodes)
+    tensors, graph = facts_and_graph(out_x, named, walk)
+    second = graph_report(out_y, named, walk.max_nodes, saved=walk.saved)
     passes = tuple(
         _pass(name, output, t, walked)
         for name, output, t, walked in (("x", "out_x", x, graph), ("y", "out_y", y, second))

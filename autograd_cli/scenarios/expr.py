@@ -21,7 +21,7 @@ import typer
 from autograd_cli.errors import UsageProblem
 from autograd_cli.expression.grammar import GRAMMAR, MAX_NUMEL
 from autograd_cli.i18n import _, group, ngettext
-from autograd_cli.model import Gradient, GradientsReport, JacobianFacts, Values
+from autograd_cli.model import Gradient, GradientsReport, JacobianFacts, Values, WalkRequest
 from autograd_cli.options import (
     MAX_REPEAT,
     JacobianFlag,
@@ -404,7 +404,7 @@ def largest_numel(params: Params) -> int | None:
 # The report -------------------------------------------------------------------
 
 
-def report(params: Params, max_nodes: int | None) -> ExprReport:
+def report(params: Params, walk: WalkRequest) -> ExprReport:
     import torch
 
     from autograd_cli.inspection.gradient_check import gradient_check
@@ -415,7 +415,7 @@ def report(params: Params, max_nodes: int | None) -> ExprReport:
     repeat = params.repeat
     t = build(params)
     named = t.named()
-    tensors, graph = facts_and_graph(t.out, named, max_nodes)
+    tensors, graph = facts_and_graph(t.out, named, walk)
     leaves = {name: v for name, v in t.variables.items() if v.requires_grad}
     statements = [
         f"torch.manual_seed({params.seed})",

@@ -27,6 +27,7 @@ from autograd_cli.model import (
     NanOrigin,
     ParameterHealth,
     Report,
+    WalkRequest,
 )
 from autograd_cli.options import (
     ASCII_DECIMAL,
@@ -274,7 +275,7 @@ def options(
 # The report -------------------------------------------------------------------
 
 
-def report(params: Params, max_nodes: int | None) -> InspectReport:
+def report(params: Params, walk: WalkRequest) -> InspectReport:
     from autograd_cli.inspection.graph import graph_report
     from autograd_cli.inspection.graph_summary import graph_summary, leaf_tensors
     from autograd_cli.inspection.health import flag_counts, parameter_health
@@ -288,7 +289,7 @@ def report(params: Params, max_nodes: int | None) -> InspectReport:
         unnamed = [t for t in leaf_tensors(run.loss.grad_fn) if id(t) not in known]
         named.update((f"leaf {k} {tuple(t.shape)}", t) for k, t in enumerate(unnamed))
     summary = graph_summary(run.loss.grad_fn)
-    graph = graph_report(run.loss, named, max_nodes)  # before backward(): saved tensors
+    graph = graph_report(run.loss, named, walk.max_nodes, saved=walk.saved)  # before backward()
 
     with call.guard():  # a custom autograd.Function's backward is the user's code too
         run.loss.backward()

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from autograd_cli.i18n import N_, _, group, ngettext
-from autograd_cli.model import JacobianFacts, StatementsReport, Values
+from autograd_cli.model import JacobianFacts, StatementsReport, Values, WalkRequest
 from autograd_cli.options import (
     MAX_REPEAT,
     JacobianFlag,
@@ -212,7 +212,7 @@ def tangent(spec: str, shape: tuple[int, ...]) -> torch.Tensor:
 # The report -------------------------------------------------------------------
 
 
-def report(params: Params, max_nodes: int | None) -> JvpReport:
+def report(params: Params, walk: WalkRequest) -> JvpReport:
     import torch
 
     from autograd_cli.inspection.gradient_check import gradient_check
@@ -222,7 +222,7 @@ def report(params: Params, max_nodes: int | None) -> JvpReport:
 
     t = build(params.device, params.dtype)
     named = t.named()
-    tensors, graph = facts_and_graph(t.out, named, max_nodes)
+    tensors, graph = facts_and_graph(t.out, named, walk)
     forward_product = None
     if params.mode in ("forward", "both"):
         tangent_value = tangent(params.tangent, tuple(t.inp.shape)).to(t.inp)

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from autograd_cli.i18n import N_, _
-from autograd_cli.model import GradientsReport, Values
+from autograd_cli.model import GradientsReport, Values, WalkRequest
 from autograd_cli.scenarios import Scenario, SeededParams
 
 if TYPE_CHECKING:
@@ -174,7 +174,7 @@ def closed_form(leaves: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
 # The report -------------------------------------------------------------------
 
 
-def report(params: Params, max_nodes: int | None) -> LinearReport:
+def report(params: Params, walk: WalkRequest) -> LinearReport:
     import torch
 
     from autograd_cli.inspection.gradient_check import gradient_check
@@ -183,7 +183,7 @@ def report(params: Params, max_nodes: int | None) -> LinearReport:
 
     t = build(params.seed, params.device, params.dtype)
     named = t.named()
-    tensors, graph = facts_and_graph(t.loss, named, max_nodes)
+    tensors, graph = facts_and_graph(t.loss, named, walk)
 
     t.loss.backward()
     gradients = (gradient_of("w", t.w), gradient_of("b", t.b))
