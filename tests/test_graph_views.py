@@ -90,7 +90,7 @@ def test_mermaid_escapes_quotes_and_angle_brackets():
     from autograd_cli.render.mermaid import graph_mermaid
 
     node = GraphNode("n0", "AccumulateGrad", LeafRef('x"<y>', (1,)))
-    text = graph_mermaid(graph_parts(Graph("n0", (node,), (), 1, 0), "x", {}))
+    text = "".join(graph_mermaid(graph_parts(Graph.of("n0", (node,), ()), "x", {})))
     assert "#quot;" in text and "#lt;y#gt;" in text and 'x"<' not in text
 
 
@@ -110,7 +110,7 @@ def test_graph_views_match_golden(agrad, golden, name, args):
 
 
 def test_saved_tensors_and_attributes_of_the_tutorial_graphs(agrad_json):
-    linear = agrad_json("linear")
+    linear = agrad_json("linear", "--saved")
     nodes = {n["grad_fn"]: n for n in linear["graph"]["nodes"]}
     z = next(t for t in linear["tensors"] if t["name"] == "z")
     bce = nodes["BinaryCrossEntropyWithLogitsBackward0"]
@@ -121,7 +121,7 @@ def test_saved_tensors_and_attributes_of_the_tutorial_graphs(agrad_json):
     assert bce["saved_attributes"]["reduction"] == 1  # torch's code for "mean"
     assert nodes["AddBackward0"]["saved_attributes"]["alpha"] == 1
 
-    jvp = {n["grad_fn"]: n for n in agrad_json("jvp")["graph"]["nodes"]}
+    jvp = {n["grad_fn"]: n for n in agrad_json("jvp", "--saved")["graph"]["nodes"]}
     pow_node = jvp["PowBackward0"]
     assert pow_node["saved_attributes"]["exponent"] == 2
     (self_tensor,) = pow_node["saved_tensors"]
@@ -133,7 +133,7 @@ def test_saved_tensors_freed_by_backward_are_reported_not_raised():
     x = torch.tensor([0.5, 1.5], requires_grad=True)
     y = (x.exp() * x).sum()
     y.backward()  # frees what the graph saved
-    graph = graph_report(y, {"x": x})
+    graph = graph_report(y, {"x": x}, saved=True)
     states = {t.state for n in graph.nodes for t in n.saved_tensors}
     assert states == {"freed"}
 
@@ -232,6 +232,6 @@ def test_a_shared_leaf_is_one_node_in_every_format(agrad, agrad_json):
 
 
 def test_saved_int64_attributes_keep_their_sign(agrad_json):
-    doc = agrad_json("expr", "softmax(x, dim=-1)", "--var", "x=ones(2,3)")
+    doc = agrad_json("expr", "softmax(x, dim=-1)", "--var", "x=ones(2,3)", "--saved")
     softmax = next(n for n in doc["graph"]["nodes"] if n["grad_fn"] == "SoftmaxBackward0")
     assert softmax["saved_attributes"]["dim"] == -1

@@ -5,13 +5,14 @@ from __future__ import annotations
 import json
 import math
 
-from autograd_cli.model import Gradient, Graph, TensorFacts
+from autograd_cli.model import Gradient, Graph, GraphNode, SavedTensor, TensorFacts
 from autograd_cli.render.json_doc import report_json
 from autograd_cli.scenarios.linear import FreezeCase, LinearReport
 
 TOP_KEYS = {"schema_version", "agrad_version", "torch_version", "command", "check"}
 GRAPH_KEYS = {"root", "node_count", "edge_count", "omitted_nodes", "nodes", "edges"}
-NODE_KEYS = {"id", "grad_fn", "leaf", "saved_tensors", "saved_attributes"}
+NODE_KEYS = {"id", "grad_fn", "leaf"}
+SAVED_NODE_KEYS = NODE_KEYS | {"saved_tensors", "saved_attributes"}  # with --saved
 SAVED_KEYS = {"name", "state", "shape", "dtype", "value"}
 TENSOR_KEYS = {"name", "shape", "dtype", "requires_grad", "is_leaf", "grad_fn", "value"}
 
@@ -29,11 +30,13 @@ def test_linear_document_keys(agrad_json):
         "dtype",
         "non_leaf",
     }
-    assert doc["schema_version"] == 1 and doc["command"] == "linear"
+    assert doc["schema_version"] == 2 and doc["command"] == "linear"
     assert all(set(t) == TENSOR_KEYS for t in doc["tensors"])
     assert set(doc["graph"]) == GRAPH_KEYS
     assert all(set(n) == NODE_KEYS for n in doc["graph"]["nodes"])
-    saved = [t for n in doc["graph"]["nodes"] for t in n["saved_tensors"]]
+    with_saved = agrad_json("linear", "--saved")["graph"]["nodes"]
+    assert all(set(n) == SAVED_NODE_KEYS for n in with_saved)
+    saved = [t for n in with_saved for t in n["saved_tensors"]]
     assert saved and all(set(t) == SAVED_KEYS for t in saved)
     assert all(set(e) == {"source", "target", "slot", "input_nr"} for e in doc["graph"]["edges"])
     assert all(set(g) == {"name", "shape", "value"} for g in doc["gradients"])
@@ -100,14 +103,29 @@ def test_non_finite_numbers_are_encoded_as_strings():
                 "z", (3,), "float32", True, False, "AddBackward0", [math.nan, math.inf, -math.inf]
             ),
         ),
-        graph=Graph(root=None, nodes=(), edges=()),
+        graph=Graph.of(
+            "n0",
+            [
+                GraphNode(
+                    "n0",
+                    "ExpBackward0",
+                    None,
+                    (SavedTensor("result", "available", (2,), "float32", [math.inf, 1.0]),),
+                    (("scale", -math.inf),),
+                )
+            ],
+            [],
+        ),
         gradients=(Gradient("w", (1, 2), [[math.nan, 1.5]]),),
         freezing=(FreezeCase("built", "z = ...", True),),
     )
-    text = report_json(report)
+    text = report_json(report, saved=True)
     doc = json.loads(text, parse_constant=lambda name: (_ for _ in ()).throw(AssertionError(name)))
     assert doc["tensors"][0]["value"] == ["NaN", "Infinity", "-Infinity"]
     assert doc["gradients"][0]["value"] == [["NaN", 1.5]]
+    (node,) = doc["graph"]["nodes"]
+    assert node["saved_tensors"][0]["value"] == ["Infinity", 1.0]
+    assert node["saved_attributes"] == {"scale": "-Infinity"}
 
 
 PARAMETER_KEYS = {
@@ -147,7 +165,7 @@ def test_inspect_document_keys(agrad_json):
         "fail_on",
         "failing",
     }
-    assert doc["command"] == "inspect" and doc["schema_version"] == 1
+    assert doc["command"] == "inspect" and doc["schema_version"] == 2
     assert all(set(p) == PARAMETER_KEYS for p in doc["parameters"])
     assert set(doc["flag_counts"]) == {
         "vanishing",

@@ -259,11 +259,11 @@ def threads_seen(monkeypatch):
 
     real = runner.build_report
 
-    def spy(scenario, params, max_nodes):
+    def spy(scenario, params, walk):
         seen.append((scenario.name, torch.get_num_threads()))
         if getattr(params, "seed", None) == 13:
             raise RuntimeError("seed 13 fails, on purpose")
-        return real(scenario, params, max_nodes)
+        return real(scenario, params, walk)
 
     monkeypatch.setattr(runner, "build_report", spy)
     return seen

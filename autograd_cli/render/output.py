@@ -331,6 +331,9 @@ def whole(rendered: Rendered) -> str:
     return "".join(rendered)
 
 
+STDOUT_BUFFER = 1 << 20  # characters of text held before they are written
+
+
 class Stdout:
     def deliver(self, rendered: Rendered, color: str) -> None:
         if isinstance(rendered, list):
@@ -340,8 +343,20 @@ class Stdout:
             return
         from autograd_cli.render.emit import write_text
 
-        for piece in rendered:  # each written as it is made: the text is never whole
-            write_text(piece)
+        # Written as it is made, a mebibyte at a time: a long document is never whole
+        # in memory, and one that fits is one write, so that an interrupt leaves
+        # stdout empty or holding the whole of it (tests/test_signals.py).
+        held: list[str] = []
+        size = 0
+        for piece in rendered:
+            held.append(piece)
+            size += len(piece)
+            if size >= STDOUT_BUFFER:
+                write_text("".join(held))
+                held.clear()
+                size = 0
+        if held:
+            write_text("".join(held))
 
     def stream(self, renderables: Iterable[Any], color: str) -> None:
         """Each renderable printed and flushed as it comes (a sweep's rows)."""

@@ -1,0 +1,151 @@
+"""The JSON written in pieces (issue 15) is the document built whole.
+
+For every command, the bytes agrad streams to stdout are compared with a document
+this test builds itself from the report the command made: plain `json.dumps` of
+nested dicts (strict, non-finite numbers as strings). The graph's text is made from
+columns, a few thousand nodes at a time, so a graph of more than one piece is
+among the cases. And `--saved` carries exactly what the default leaves out: the same
+document, plus each node's saved tensors and attributes, whose values are checked
+against the maths of the expression.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import math
+from typing import Any
+
+import pytest
+
+from autograd_cli import __version__, runner
+from autograd_cli.model import Graph
+from autograd_cli.render.json_doc import CHUNK
+from autograd_cli.versions import torch_version
+from tests.test_json_identity import CASES
+
+CASES = {
+    **CASES,
+    "dynamic": ["dynamic", "--seed", "2"],
+    "chain_in_pieces": ["chain", "--length", str(CHUNK), "--hidden", "2"],
+    "chain_capped": ["chain", "--length", "50", "--max-nodes", "20"],
+}
+
+
+@pytest.fixture
+def reports(monkeypatch: pytest.MonkeyPatch) -> list[Any]:
+    """Every report the command builds, as it built it."""
+    made: list[Any] = []
+    real = runner.build_report
+
+    def keep(scenario: Any, params: Any, walk: Any) -> Any:
+        made.append(real(scenario, params, walk))
+        return made[-1]
+
+    monkeypatch.setattr(runner, "build_report", keep)
+    return made
+
+
+def _plain(value: Any) -> Any:
+    if dataclasses.is_dataclass(value) and not isinstance(value, type):
+        return {f.name: _plain(getattr(value, f.name)) for f in dataclasses.fields(value)}
+    if isinstance(value, list | tuple):
+        return [_plain(v) for v in value]
+    if isinstance(value, dict):
+        return {k: _plain(v) for k, v in value.items()}
+    return value
+
+
+def _graph(graph: Graph, saved: bool) -> dict[str, Any]:
+    nodes = []
+    for node in graph.nodes:
+        record = {
+            "id": node.id,
+            "grad_fn": node.grad_fn,
+            "leaf": None if node.leaf is None else {"name": node.leaf.name, "shape": node.leaf.shape},
+        }
+        if saved:
+            record["saved_tensors"] = [t._asdict() for t in node.saved_tensors]
+            record["saved_attributes"] = dict(node.saved_attributes)
+        nodes.append(record)
+    return {
+        "root": graph.root,
+        "node_count": graph.node_count,
+        "edge_count": graph.edge_count,
+        "omitted_nodes": graph.node_count - len(nodes),
+        "nodes": nodes,
+        "edges": [e._asdict() for e in graph.edges],
+    }
+
+
+def _finite(value: Any) -> Any:
+    if isinstance(value, float) and not math.isfinite(value):
+        return "NaN" if math.isnan(value) else ("Infinity" if value > 0 else "-Infinity")
+    if isinstance(value, list | tuple):
+        return [_finite(v) for v in value]
+    if isinstance(value, dict):
+        return {k: _finite(v) for k, v in value.items()}
+    return value
+
+
+def built_document(report: Any, saved: bool) -> str:
+    """The document as one json.dumps of nested dicts."""
+    document = {
+        "schema_version": 2,
+        "agrad_version": __version__,
+        "torch_version": torch_version(),
+        "command": report.command,
+    }
+    for key in report.keys():
+        value = getattr(report, key)
+        document[key] = _graph(value, saved) if isinstance(value, Graph) else _plain(value)
+    return json.dumps(_finite(document), ensure_ascii=False, separators=(",", ":"), allow_nan=False)
+
+
+@pytest.mark.parametrize("saved", [False, True], ids=["default", "saved"])
+@pytest.mark.parametrize("name", CASES)
+def test_streamed_json_equals_the_document_built_whole(agrad, reports, name, saved):
+    args = [*CASES[name], "--json", *(["--saved"] if saved else [])]
+    result = agrad(*args)
+    assert result.exit_code in (0, 3), result.stderr
+    expected = "".join(built_document(report, saved) + "\n" for report in reports)
+    assert reports and result.stdout == expected
+
+
+def test_a_graph_of_several_pieces_is_streamed_in_several_writes(agrad, monkeypatch):
+    from autograd_cli.render import emit, output
+
+    writes: list[int] = []
+    real = emit.write_text
+    monkeypatch.setattr(emit, "write_text", lambda text: writes.append(len(text)) or real(text))
+    monkeypatch.setattr(output, "STDOUT_BUFFER", 64 * 1024)
+    result = agrad("chain", "--length", "3000", "--json")
+    assert result.exit_code == 0, result.stderr
+    assert len(writes) > 3 and max(writes) < len(result.stdout) / 3
+    assert json.loads(result.stdout)["graph"]["node_count"] == 3 * 3000 + 4
+
+
+def _without_saved(document: dict[str, Any]) -> dict[str, Any]:
+    for node in document["graph"]["nodes"]:
+        del node["saved_tensors"], node["saved_attributes"]
+    return document
+
+
+def test_saved_json_carries_what_the_default_leaves_out(agrad_json):
+    args = ["expr", "(x.exp() * w).pow(3).sum()", "--var", "x=randn(3)", "--var", "w=randn(3)"]
+    default, saved = agrad_json(*args), agrad_json(*args, "--saved")
+    assert all(set(n) == {"id", "grad_fn", "leaf"} for n in default["graph"]["nodes"])
+    assert _without_saved(json.loads(json.dumps(saved))) == default
+
+    x, w = (next(t["value"] for t in default["tensors"] if t["name"] == n) for n in "xw")
+    exp_x = [math.exp(v) for v in x]
+    nodes = {n["grad_fn"]: n for n in saved["graph"]["nodes"]}
+    (result,) = nodes["ExpBackward0"]["saved_tensors"]  # d/dx exp(x) = exp(x): kept
+    assert result["name"] == "result" and result["state"] == "available"
+    assert result["value"] == pytest.approx(exp_x, rel=1e-6)
+    mul = {t["name"]: t["value"] for t in nodes["MulBackward0"]["saved_tensors"]}
+    assert mul["self"] == pytest.approx(exp_x, rel=1e-6) and mul["other"] == w
+    power = nodes["PowBackward0"]
+    assert power["saved_attributes"]["exponent"] == 3
+    (base,) = power["saved_tensors"]
+    assert base["value"] == pytest.approx([e * v for e, v in zip(exp_x, w)], rel=1e-6)
