@@ -358,7 +358,7 @@ class Report:
 
     graph: Graph
 
-    def keys(self) -> tuple[str, ...]:
+    def json_keys(self) -> tuple[str, ...]:
         if self.layout:
             return self.layout
         names = [f.name for f in fields(self)]
@@ -369,7 +369,7 @@ class Report:
     def items(self) -> Iterator[tuple[str, Any]]:
         """The JSON document's keys after "command", in order, with their values: a
         Graph as it is (render/json_doc.py writes it as it goes), the rest as plain data."""
-        for name in self.keys():
+        for name in self.json_keys():
             value = getattr(self, name)
             yield name, value if isinstance(value, Graph) else _plain(value)
 

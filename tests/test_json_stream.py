@@ -59,10 +59,11 @@ def _plain(value: Any) -> Any:
 def _graph(graph: Graph, saved: bool) -> dict[str, Any]:
     nodes = []
     for node in graph.nodes:
+        leaf = node.leaf
         record = {
             "id": node.id,
             "grad_fn": node.grad_fn,
-            "leaf": None if node.leaf is None else {"name": node.leaf.name, "shape": node.leaf.shape},
+            "leaf": None if leaf is None else {"name": leaf.name, "shape": leaf.shape},
         }
         if saved:
             record["saved_tensors"] = [t._asdict() for t in node.saved_tensors]
@@ -96,7 +97,7 @@ def built_document(report: Any, saved: bool) -> str:
         "torch_version": torch_version(),
         "command": report.command,
     }
-    for key in report.keys():
+    for key in report.json_keys():
         value = getattr(report, key)
         document[key] = _graph(value, saved) if isinstance(value, Graph) else _plain(value)
     return json.dumps(_finite(document), ensure_ascii=False, separators=(",", ":"), allow_nan=False)
@@ -148,4 +149,4 @@ def test_saved_json_carries_what_the_default_leaves_out(agrad_json):
     power = nodes["PowBackward0"]
     assert power["saved_attributes"]["exponent"] == 3
     (base,) = power["saved_tensors"]
-    assert base["value"] == pytest.approx([e * v for e, v in zip(exp_x, w)], rel=1e-6)
+    assert base["value"] == pytest.approx([e * v for e, v in zip(exp_x, w, strict=True)], rel=1e-6)

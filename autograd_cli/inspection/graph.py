@@ -9,7 +9,6 @@ asked for (--saved), and must be read before backward() frees them.
 
 from __future__ import annotations
 
-from array import array
 from collections.abc import Mapping
 from typing import Any
 
@@ -17,7 +16,7 @@ import torch
 
 from autograd_cli.inspection.saved import saved_facts
 from autograd_cli.inspection.tensors import tensor_facts
-from autograd_cli.model import Graph, LeafRef, SavedFacts, TensorFacts, WalkRequest
+from autograd_cli.model import Graph, LeafRef, TensorFacts, WalkRequest
 from autograd_cli.worker import collector_paused
 
 
@@ -53,35 +52,43 @@ def facts_and_graph(
 
 
 def _walk(root_fn: Any, leaf_names: Mapping[int, str], max_nodes: int | None, saved: bool) -> Graph:
-    # The loop does only what every node needs (the floor is a bare walk over
-    # next_functions: bench/graph_scale.py); names, leaves, saved tensors and edge
-    # targets are read afterwards, for the kept nodes only, from `order`.
+    # The loop does only what the floor does (a bare walk over next_functions:
+    # bench/graph_scale.py): it numbers each node and keeps its next_functions. The
+    # edges, names, leaves and saved tensors are read afterwards, for the kept nodes.
     ids: dict[Any, int] = {}  # grad_fn -> walk index; holding fn keeps its wrapper alive
     order: list[Any] = []  # grad_fn by walk index
-    pending: list[tuple[int, int, Any]] = []  # (source index, slot, (target fn, input_nr))
-    stack: list[Any] = [root_fn]
-    pop, push, visit, wait = stack.pop, stack.extend, order.append, pending.append
+    inputs: list[Any] = []  # next_functions by walk index
+    # (fn, input_nr) pairs, as next_functions holds them: the root's is made up.
+    stack: list[Any] = [(root_fn, 0)]
+    pop, push, visit, keep = stack.pop, stack.extend, order.append, inputs.append
     while stack:
-        fn = pop()
-        if fn in ids:
+        fn = pop()[0]
+        if fn is None or fn in ids:  # None: an input that does not require grad
             continue
-        index = ids[fn] = len(order)
+        ids[fn] = len(order)
         visit(fn)
-        live = []
-        for slot, pair in enumerate(fn.next_functions):
-            if pair[0] is not None:
-                wait((index, slot, pair))
-                live.append(pair[0])
-        if live:
-            live.reverse()  # so the first next_function is popped (and numbered) first
-            push(live)
+        pairs = fn.next_functions
+        keep(pairs)
+        push(reversed(pairs))  # so that the first next_function is popped (numbered) first
 
     kept = len(order) if max_nodes is None else min(max_nodes, len(order))
     del order[kept:]
+    sources: list[int] = []
+    targets: list[int] = []
+    slots: list[int] = []
+    input_nrs: list[int] = []
+    for source, pairs in enumerate(inputs[:kept]):
+        for slot, (fn, input_nr) in enumerate(pairs):
+            target = ids.get(fn, kept)  # None is not in ids
+            if target < kept:
+                sources.append(source)
+                targets.append(target)
+                slots.append(slot)
+                input_nrs.append(input_nr)
+    edge_count = len(sources)
+    if kept < len(ids):  # the whole graph's edges are counted all the same
+        edge_count = sum(fn is not None for pairs in inputs for fn, _ in pairs)
     names = {cls: cls.__name__ for cls in set(map(type, order))}
-    edges = pending
-    if kept < len(ids):  # only the edges between kept nodes
-        edges = [edge for edge in pending if edge[0] < kept and ids[edge[2][0]] < kept]
     return Graph(
         root="n0",
         grad_fns=[names[type(fn)] for fn in order],
@@ -90,13 +97,13 @@ def _walk(root_fn: Any, leaf_names: Mapping[int, str], max_nodes: int | None, sa
             for i, fn in enumerate(order)
             if names[type(fn)] == "AccumulateGrad" and getattr(fn, "variable", None) is not None
         },
-        sources=array("q", [source for source, _, _ in edges]),
-        targets=array("q", [ids[pair[0]] for _, _, pair in edges]),
-        slots=array("q", [slot for _, slot, _ in edges]),
-        input_nrs=array("q", [pair[1] for _, _, pair in edges]),
-        saved=[SavedFacts(*saved_facts(fn)) for fn in order] if saved else None,
+        sources=sources,
+        targets=targets,
+        slots=slots,
+        input_nrs=input_nrs,
+        saved=[saved_facts(fn) for fn in order] if saved else None,
         node_count=len(ids),
-        edge_count=len(pending),
+        edge_count=edge_count,
     )
 
 

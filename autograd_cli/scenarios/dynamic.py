@@ -159,7 +159,7 @@ def report(params: Params, walk: WalkRequest) -> DynamicReport:
 
 def _pass(name: str, output: str, t: torch.Tensor, graph: Graph) -> Pass:
     h_sum = float((t.detach() * 2).sum())
-    return Pass(name, output, h_sum, BRANCHES[h_sum > 0], tuple(n.grad_fn for n in graph.nodes))
+    return Pass(name, output, h_sum, BRANCHES[h_sum > 0], tuple(graph.grad_fns))
 
 
 # The human view ---------------------------------------------------------------
