@@ -150,3 +150,38 @@ def test_saved_json_carries_what_the_default_leaves_out(agrad_json):
     assert power["saved_attributes"]["exponent"] == 3
     (base,) = power["saved_tensors"]
     assert base["value"] == pytest.approx([e * v for e, v in zip(exp_x, w, strict=True)], rel=1e-6)
+
+
+def _interrupted_after(pieces: int, monkeypatch: pytest.MonkeyPatch) -> list[str]:
+    """The JSON renderer, interrupted (Ctrl-C) once `pieces` of it were made."""
+    from autograd_cli.render import json_doc  # render() imports report_chunks as it runs
+
+    made: list[str] = []
+    real = json_doc.report_chunks
+
+    def interrupted(report: Any, saved: bool = False) -> Any:
+        for piece in real(report, saved):
+            if len(made) == pieces:
+                raise KeyboardInterrupt
+            made.append(piece)
+            yield piece
+
+    monkeypatch.setattr(json_doc, "report_chunks", interrupted)
+    return made
+
+
+def test_a_file_written_in_pieces_is_still_whole_or_not_at_all(agrad, tmp_path, monkeypatch):
+    target = tmp_path / "graph.json"
+    target.write_text("the old document\n")
+    made = _interrupted_after(4, monkeypatch)
+    result = agrad("chain", "--length", str(2 * CHUNK), "--json", "--output", str(target))
+    assert result.exit_code == 130 and result.stderr == "agrad: error: interrupted\n"
+    assert len(made) == 4  # pieces were made, and written to the temporary file...
+    assert target.read_text() == "the old document\n"  # ...which never replaced it
+    assert [p.name for p in tmp_path.iterdir()] == ["graph.json"]  # nor was left behind
+
+    monkeypatch.undo()
+    result = agrad("chain", "--length", str(2 * CHUNK), "--json", "--output", str(target))
+    assert result.exit_code == 0, result.stderr
+    assert json.loads(target.read_text())["graph"]["node_count"] == 3 * 2 * CHUNK + 4
+    assert [p.name for p in tmp_path.iterdir()] == ["graph.json"]
