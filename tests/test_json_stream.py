@@ -185,3 +185,18 @@ def test_a_file_written_in_pieces_is_still_whole_or_not_at_all(agrad, tmp_path, 
     assert result.exit_code == 0, result.stderr
     assert json.loads(target.read_text())["graph"]["node_count"] == 3 * 2 * CHUNK + 4
     assert [p.name for p in tmp_path.iterdir()] == ["graph.json"]
+
+
+def test_equal_saved_values_of_different_types_keep_their_own_json():
+    """1, 1.0 and True are equal (and hash alike), as are 0.0 and -0.0: a node's saved
+    attributes written once and reused must not stand in for another's."""
+    from autograd_cli.model import GraphNode
+    from autograd_cli.render.json_doc import graph_chunks
+
+    values = [1, 1.0, True, 0.0, -0.0, (2, 2), (2.0, 2.0)]
+    nodes = [
+        GraphNode(f"n{i}", "AddBackward0", None, (), (("alpha", v),)) for i, v in enumerate(values)
+    ]
+    text = "".join(graph_chunks(Graph.of("n0", nodes, []), saved=True))
+    written = [n["saved_attributes"]["alpha"] for n in json.loads(text)["nodes"]]
+    assert [json.dumps(v) for v in written] == [json.dumps(v) for v in values]

@@ -13,6 +13,7 @@ writes (tests/test_json_stream.py holds them to it).
 from __future__ import annotations
 
 import json
+import marshal
 import math
 from collections.abc import Iterator
 from typing import Any
@@ -104,7 +105,7 @@ class _NodeText:
         self.saved = graph.saved if saved else None
         self.class_text: dict[str, str] = {}  # grad_fn -> '","grad_fn":"AddBackward0"'
         self.tensor_heads: dict[tuple[Any, ...], str] = {}
-        self.attribute_text: dict[Any, str] = {}
+        self.attribute_text: dict[bytes, str] = {}
 
     def text(self, start: int, end: int) -> str:
         graph, classes = self.graph, self.class_text
@@ -125,12 +126,13 @@ class _NodeText:
     def _saved(self, facts: SavedFacts) -> str:
         tensors = ",".join([self._tensor(t) for t in facts.tensors])
         attributes = facts.attributes
-        try:
-            text = self.attribute_text.get(attributes)
-        except TypeError:  # a list among the values: not kept, encoded each time
-            text = encode(dict(attributes))
+        # Kept by their marshal bytes, not by the values: 1, 1.0 and True (or 0.0 and
+        # -0.0) are equal keys but different JSON. Version 2 writes no back-references,
+        # so equal values of equal types always give the same bytes.
+        key = marshal.dumps(attributes, 2)
+        text = self.attribute_text.get(key)
         if text is None:
-            text = self.attribute_text[attributes] = encode(dict(attributes))
+            text = self.attribute_text[key] = encode(dict(attributes))
         return f'"saved_tensors":[{tensors}],"saved_attributes":{text}'
 
     def _tensor(self, t: SavedTensor) -> str:
