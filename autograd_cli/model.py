@@ -7,7 +7,7 @@ is just `to_dict()` of a report.
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field, fields
 from typing import Any, ClassVar, NamedTuple
 
@@ -150,16 +150,21 @@ class Graph:
         return self.node_count - len(self.grad_fns)
 
     @property
-    def nodes(self) -> _Nodes:
-        return _Nodes(self)
+    def nodes(self) -> Sequence[GraphNode]:
+        return _Records(len(self.grad_fns), self.node)
 
     @property
-    def edges(self) -> _Edges:
-        return _Edges(self)
+    def edges(self) -> Sequence[GraphEdge]:
+        return _Records(len(self.sources), self.edge)
 
     def node(self, i: int) -> GraphNode:
         saved = self.saved[i] if self.saved is not None else _NOTHING_SAVED
         return GraphNode(f"n{i}", self.grad_fns[i], self.leaves.get(i), *saved)
+
+    def edge(self, k: int) -> GraphEdge:
+        return GraphEdge(
+            f"n{self.sources[k]}", f"n{self.targets[k]}", self.slots[k], self.input_nrs[k]
+        )
 
     def children(self) -> dict[str, list[str]]:
         """Targets of each node's edges, in next_functions order."""
@@ -172,39 +177,19 @@ class Graph:
 _NOTHING_SAVED = SavedFacts((), ())
 
 
-class _Nodes(Sequence[GraphNode]):
-    """A graph's nodes as records, each made when it is read."""
+class _Records(Sequence[Any]):
+    """A graph's nodes (or edges) as records, each made when it is read."""
 
-    def __init__(self, graph: Graph) -> None:
-        self._graph = graph
+    def __init__(self, count: int, make: Callable[[int], Any]) -> None:
+        self._count, self._make = count, make
 
     def __len__(self) -> int:
-        return len(self._graph.grad_fns)
+        return self._count
 
     def __getitem__(self, i: Any) -> Any:
         if isinstance(i, slice):
-            return [self[k] for k in range(*i.indices(len(self)))]
-        return self._graph.node(range(len(self))[i])
-
-    def __eq__(self, other: object) -> bool:
-        return isinstance(other, Sequence) and list(self) == list(other)
-
-
-class _Edges(Sequence[GraphEdge]):
-    """A graph's edges as records, each made when it is read."""
-
-    def __init__(self, graph: Graph) -> None:
-        self._graph = graph
-
-    def __len__(self) -> int:
-        return len(self._graph.sources)
-
-    def __getitem__(self, i: Any) -> Any:
-        if isinstance(i, slice):
-            return [self[k] for k in range(*i.indices(len(self)))]
-        k = range(len(self))[i]
-        g = self._graph
-        return GraphEdge(f"n{g.sources[k]}", f"n{g.targets[k]}", g.slots[k], g.input_nrs[k])
+            return [self._make(k) for k in range(*i.indices(self._count))]
+        return self._make(range(self._count)[i])
 
     def __eq__(self, other: object) -> bool:
         return isinstance(other, Sequence) and list(self) == list(other)
