@@ -10,6 +10,7 @@ asked for (--saved), and must be read before backward() frees them.
 from __future__ import annotations
 
 from collections.abc import Mapping
+from itertools import compress, count
 from typing import Any
 
 import torch
@@ -77,25 +78,34 @@ def _walk(root_fn: Any, leaf_names: Mapping[int, str], max_nodes: int | None, sa
     targets: list[int] = []
     slots: list[int] = []
     input_nrs: list[int] = []
+    # Bound once: this loop runs once per edge (~0.2 µs each).
+    add_source, add_target, add_slot, add_nr = (
+        sources.append,
+        targets.append,
+        slots.append,
+        input_nrs.append,
+    )
     for source, pairs in enumerate(inputs[:kept]):
         for slot, (fn, input_nr) in enumerate(pairs):
             target = ids.get(fn, kept)  # None is not in ids
             if target < kept:
-                sources.append(source)
-                targets.append(target)
-                slots.append(slot)
-                input_nrs.append(input_nr)
+                add_source(source)
+                add_target(target)
+                add_slot(slot)
+                add_nr(input_nr)
     edge_count = len(sources)
     if kept < len(ids):  # the whole graph's edges are counted all the same
         edge_count = sum(fn is not None for pairs in inputs for fn, _ in pairs)
     names = {cls: cls.__name__ for cls in set(map(type, order))}
+    grad_fns = list(map(names.__getitem__, map(type, order)))
+    accumulate = compress(count(), map("AccumulateGrad".__eq__, grad_fns))
     return Graph(
         root="n0",
-        grad_fns=[names[type(fn)] for fn in order],
+        grad_fns=grad_fns,
         leaves={
-            i: _leaf_of(fn, leaf_names)
-            for i, fn in enumerate(order)
-            if names[type(fn)] == "AccumulateGrad" and getattr(fn, "variable", None) is not None
+            i: _leaf_of(order[i], leaf_names)
+            for i in accumulate
+            if getattr(order[i], "variable", None) is not None
         },
         sources=sources,
         targets=targets,

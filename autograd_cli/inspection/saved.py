@@ -49,13 +49,21 @@ def saved_facts(fn: Any) -> SavedFacts:
         except Exception:
             tensors.append(SavedTensor(name, "unavailable"))
             continue
-        if isinstance(value, torch.Tensor):
+        kind = type(value)
+        if kind in _PLAIN_TYPES:  # sizes, strides, alpha...: tested first, and cheaply
+            attributes.append((name, plain_value(value)))
+        elif kind is torch.Tensor or isinstance(value, torch.Tensor):
             tensors.append(_tensor_fact(name, value))
         elif is_tensor_slot and value is None:
             tensors.append(SavedTensor(name, "none"))
         else:
             attributes.append((name, plain_value(value)))
     return SavedFacts(tuple(tensors), tuple(attributes))
+
+
+# No tensor is of these types; isinstance(value, torch.Tensor) costs ~3x more for a
+# value that is not a tensor than for one that is.
+_PLAIN_TYPES = frozenset((tuple, int, float, bool, str))
 
 
 _DTYPE_NAMES: dict[torch.dtype, str] = {}
