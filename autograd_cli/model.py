@@ -78,11 +78,11 @@ class GraphEdge(NamedTuple):
     input_nr: int  # which output of the target feeds this slot
 
 
-class SavedFacts(NamedTuple):
-    """What one node saved for backward: its tensors, and its other values by name."""
-
-    tensors: tuple[SavedTensor, ...]
-    attributes: tuple[tuple[str, Any], ...]
+# What the walk keeps of one node with --saved: (tensors, attributes), each tensor a
+# plain tuple in SavedTensor's field order, each attribute (name, value). Plain tuples:
+# a NamedTuple costs ~0.3 µs to make, and a 100,000-step chain saves 200,000 tensors.
+# Graph.node() hands them out as SavedTensor records.
+SavedFacts = tuple[tuple[tuple[Any, ...], ...], tuple[tuple[str, Any], ...]]
 
 
 @dataclass(frozen=True)
@@ -140,7 +140,7 @@ class Graph:
             targets=[index[e.target] for e in edges],
             slots=[e.slot for e in edges],
             input_nrs=[e.input_nr for e in edges],
-            saved=[SavedFacts(n.saved_tensors, n.saved_attributes) for n in nodes],
+            saved=[(n.saved_tensors, n.saved_attributes) for n in nodes],
             node_count=len(nodes) if node_count is None else node_count,
             edge_count=len(edges) if edge_count is None else edge_count,
         )
@@ -158,8 +158,9 @@ class Graph:
         return _Records(len(self.sources), self.edge)
 
     def node(self, i: int) -> GraphNode:
-        saved = self.saved[i] if self.saved is not None else _NOTHING_SAVED
-        return GraphNode(f"n{i}", self.grad_fns[i], self.leaves.get(i), *saved)
+        tensors, attributes = self.saved[i] if self.saved is not None else ((), ())
+        saved_tensors = tuple(SavedTensor(*t) for t in tensors)
+        return GraphNode(f"n{i}", self.grad_fns[i], self.leaves.get(i), saved_tensors, attributes)
 
     def edge(self, k: int) -> GraphEdge:
         return GraphEdge(
@@ -172,9 +173,6 @@ class Graph:
         for source, target in zip(self.sources, self.targets, strict=True):
             out[f"n{source}"].append(f"n{target}")
         return out
-
-
-_NOTHING_SAVED = SavedFacts((), ())
 
 
 class _Records(Sequence[Any]):

@@ -11,7 +11,7 @@ from typing import Any
 
 import torch
 
-from autograd_cli.model import TINY_NUMEL, SavedFacts, SavedTensor
+from autograd_cli.model import TINY_NUMEL, SavedFacts
 
 PREFIX = "_saved_"
 
@@ -35,8 +35,9 @@ def _layout(fn: Any) -> list[tuple[str, str, bool]]:
 
 
 def saved_facts(fn: Any) -> SavedFacts:
-    """What one grad_fn saved: its tensors, and its non-tensor attributes by name."""
-    tensors: list[SavedTensor] = []
+    """What one grad_fn saved: its tensors (plain tuples in SavedTensor's field order),
+    and its non-tensor attributes by name."""
+    tensors: list[tuple[Any, ...]] = []  # in SavedTensor's field order
     attributes: list[tuple[str, Any]] = []
     for attr, name, is_tensor_slot in _layout(fn):
         try:
@@ -44,10 +45,10 @@ def saved_facts(fn: Any) -> SavedFacts:
         except RuntimeError:
             # torch says "Trying to backward through the graph a second time (or
             # directly access saved tensors after they have already been freed)".
-            tensors.append(SavedTensor(name, "freed"))
+            tensors.append((name, "freed", None, None, None))
             continue
         except Exception:
-            tensors.append(SavedTensor(name, "unavailable"))
+            tensors.append((name, "unavailable", None, None, None))
             continue
         kind = type(value)
         if kind in _PLAIN_TYPES:  # sizes, strides, alpha...: tested first, and cheaply
@@ -55,10 +56,10 @@ def saved_facts(fn: Any) -> SavedFacts:
         elif kind is torch.Tensor or isinstance(value, torch.Tensor):
             tensors.append(_tensor_fact(name, value))
         elif is_tensor_slot and value is None:
-            tensors.append(SavedTensor(name, "none"))
+            tensors.append((name, "none", None, None, None))
         else:
             attributes.append((name, plain_value(value)))
-    return SavedFacts(tuple(tensors), tuple(attributes))
+    return tuple(tensors), tuple(attributes)
 
 
 # No tensor is of these types; isinstance(value, torch.Tensor) costs ~3x more for a
@@ -69,8 +70,8 @@ _PLAIN_TYPES = frozenset((tuple, int, float, bool, str))
 _DTYPE_NAMES: dict[torch.dtype, str] = {}
 
 
-def _tensor_fact(name: str, t: torch.Tensor) -> SavedTensor:
-    # Positional, and each fact read once: a 100,000-step chain reads 200,000 of these.
+def _tensor_fact(name: str, t: torch.Tensor) -> tuple[Any, ...]:
+    # Each fact read once, into a plain tuple: a 100,000-step chain reads 200,000.
     try:
         dtype = t.dtype
         dtype_name = _DTYPE_NAMES.get(dtype)
@@ -78,9 +79,9 @@ def _tensor_fact(name: str, t: torch.Tensor) -> SavedTensor:
             dtype_name = _DTYPE_NAMES[dtype] = str(dtype).removeprefix("torch.")
         # Complex values have no JSON number: the dtype says complex, no values.
         value = t.tolist() if t.numel() <= TINY_NUMEL and not dtype.is_complex else None
-        return SavedTensor(name, "available", tuple(t.shape), dtype_name, value)
+        return (name, "available", tuple(t.shape), dtype_name, value)
     except Exception:  # e.g. a tensor subclass that refuses to be read
-        return SavedTensor(name, "unavailable")
+        return (name, "unavailable", None, None, None)
 
 
 _JSON_SCALARS = (type(None), bool, int, float, str)

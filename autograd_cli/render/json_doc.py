@@ -19,7 +19,7 @@ from collections.abc import Iterator
 from typing import Any
 
 from autograd_cli import __version__
-from autograd_cli.model import SCHEMA_VERSION, Graph, Report, SavedFacts, SavedTensor
+from autograd_cli.model import SCHEMA_VERSION, Graph, Report, SavedFacts
 from autograd_cli.versions import torch_version
 
 NON_FINITE = {"nan": "NaN", "inf": "Infinity", "-inf": "-Infinity"}
@@ -126,8 +126,8 @@ class _NodeText:
         return ",".join(parts)
 
     def _saved(self, facts: SavedFacts) -> str:
-        tensors = ",".join([self._tensor(t) for t in facts.tensors])
-        attributes = facts.attributes
+        tensors, attributes = facts
+        tensors_text = ",".join([self._tensor(t) for t in tensors])
         # Kept by their marshal bytes, not by the values: 1, 1.0 and True (or 0.0 and
         # -0.0) are equal keys but different JSON. Version 2 writes no back-references,
         # so equal values of equal types always give the same bytes.
@@ -135,21 +135,22 @@ class _NodeText:
         text = self.attribute_text.get(key)
         if text is None:
             text = self.attribute_text[key] = encode(dict(attributes))
-        return f'"saved_tensors":[{tensors}],"saved_attributes":{text}'
+        return f'"saved_tensors":[{tensors_text}],"saved_attributes":{text}'
 
-    def _tensor(self, t: SavedTensor) -> str:
-        key = (t.name, t.state, t.shape, t.dtype)
+    def _tensor(self, t: tuple[Any, ...]) -> str:
+        name, state, shape, dtype, value = t  # SavedTensor's fields
+        key = (name, state, shape, dtype)
         head = self.tensor_heads.get(key)
         if head is None:
-            fields = {"name": t.name, "state": t.state, "shape": t.shape, "dtype": t.dtype}
+            fields = {"name": name, "state": state, "shape": shape, "dtype": dtype}
             head = self.tensor_heads[key] = encode(fields)[:-1] + ',"value":'
         # A value saved by one node is often saved by the next too (h is TanhBackward's
         # result and the next MmBackward's self), and writing floats is the dearest
         # part of the text (~0.7 µs each): the text is kept by the value's marshal bytes.
-        key = marshal.dumps(t.value, 2)
-        text = self.value_text.get(key)
+        value_key = marshal.dumps(value, 2)
+        text = self.value_text.get(value_key)
         if text is None:
-            text = self.value_text[key] = values_text(t.value)
+            text = self.value_text[value_key] = values_text(value)
         return f"{head}{text}}}"
 
 
