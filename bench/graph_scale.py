@@ -24,7 +24,7 @@ floor at 100,000 steps: ~0.9 against ~0.67 µs a node; the later walks likely re
 memory the first one took from the OS and freed). So each graph gets one untimed floor
 walk first, and the order of floor, agrad, --saved and make_dot rotates from one
 repetition to the next, so that none always comes first or always follows make_dot's
-large allocations. Below 10,000 steps each way is timed over several calls in a row.
+large allocations. Below 10,000 steps, more repetitions (10x at 1,000 steps).
 The µs are medians over the repetitions; each ratio is the median of the repetitions'
 own ratios (both sides timed on the same graph, moments apart, so load from other
 processes on a shared machine mostly cancels out).
@@ -82,7 +82,10 @@ COMMAND_TARGETS: dict[str, tuple[Target, Target]] = {  # (wall, peak RSS) ÷ the
     "agrad --json": ((1.4, True), (1.6, True)),
     "agrad --json --saved": ((2.0, True), (2.0, True)),
 }
-WALK_CALLS_NODES = 10_000  # steps per timing at least, short graphs walked repeatedly
+# Shorter chains get proportionally more repetitions. (Not repeated calls on one graph:
+# walking the same small graph again and again keeps it in the CPU caches, which
+# speeds the floor up ~1.7x at 1,000 steps and agrad much less; agrad walks a graph once.)
+MORE_REPS_BELOW = 10_000
 DEEP_RECURSION = 10_000_000  # make_dot recurses once per node; the worker's stack holds it
 
 
@@ -151,14 +154,12 @@ def walkers(t: Any, with_dot: bool) -> dict[str, Callable[[], object]]:
     return ways
 
 
-def timed(call: Callable[[], object], times: int = 1) -> float:
-    """Seconds per call, over `times` calls in a row."""
+def timed(call: Callable[[], object]) -> float:
     start = time.perf_counter()
-    for _ in range(times):
-        result = call()
+    result = call()
     elapsed = time.perf_counter() - start
-    del result  # the last result is freed outside the timing, like the graph itself
-    return elapsed / times
+    del result  # freed outside the timing, like the graph itself
+    return elapsed
 
 
 def check_outputs(t: Any, length: int) -> None:
@@ -175,12 +176,10 @@ def check_outputs(t: Any, length: int) -> None:
 
 
 def measure(length: int, hidden: int, reps: int, with_dot: bool) -> dict[str, list[float]]:
-    """Seconds of each way, and of backward, per repetition. Below 10,000 steps each
-    walk is timed over several calls in a row (backward only once: it frees the graph),
-    so that one timing lasts long enough to rise above the timer and scheduler noise."""
-    repeat = max(1, WALK_CALLS_NODES // length)
+    """Seconds of each way, and of backward, per repetition. Below 10,000 steps, more
+    repetitions (10x at 1,000): a timing of a few milliseconds is noisier."""
     times: dict[str, list[float]] = {}
-    for rep in range(reps):
+    for rep in range(reps * max(1, MORE_REPS_BELOW // length)):
         t = chain.build(length, hidden, seed=0)
         if rep == 0:
             check_outputs(t, length)
@@ -188,7 +187,7 @@ def measure(length: int, hidden: int, reps: int, with_dot: bool) -> dict[str, li
         ways = list(walkers(t, with_dot).items())
         shift = rep % len(ways)
         for name, call in ways[shift:] + ways[:shift]:
-            times.setdefault(name, []).append(timed(call, repeat))
+            times.setdefault(name, []).append(timed(call))
         times.setdefault("backward", []).append(timed(t.loss.backward))
         del t, ways
     return times
