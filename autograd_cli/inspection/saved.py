@@ -86,6 +86,7 @@ def _tensor_fact(name: str, t: torch.Tensor) -> tuple[Any, ...]:
 
 _JSON_SCALARS = (type(None), bool, int, float, str)
 _INT64_END = 2**63
+_INT = frozenset((int,))
 
 
 def plain_value(value: Any) -> Any:
@@ -93,16 +94,17 @@ def plain_value(value: Any) -> Any:
 
     Floats stay floats, even NaN: the JSON renderer encodes non-finite numbers.
     """
-    # Sizes and strides, the common case, are kept as they are (when no int64 in them
-    # came back unsigned, below): tested without a Python loop over their elements.
-    ints = type(value) is tuple and value and set(map(type, value)) == {int}
-    if ints and max(value) < _INT64_END:
-        return value
-    if type(value) is int and value >= _INT64_END:
+    kind = type(value)
+    if kind is tuple:
+        # Sizes and strides, the common case, are kept as they are: tested without a
+        # Python loop over their elements.
+        if value and set(map(type, value)) == _INT and max(value) < _INT64_END:
+            return value
+    elif kind is int:
         # Some getters hand back an int64 as unsigned: softmax's dim=-1 arrives as
         # 2**64 - 1. Every saved integer is an int64 in C++, so fold it back.
-        return value - 2**64
-    if type(value) in _JSON_SCALARS:
+        return value - 2**64 if value >= _INT64_END else value
+    elif kind in _JSON_SCALARS:
         return value
     if isinstance(value, tuple | list):
         if all(type(v) in _JSON_SCALARS and not _unsigned(v) for v in value):

@@ -147,6 +147,8 @@ class _NodeText:
         # A value saved by one node is often saved by the next too (h is TanhBackward's
         # result and the next MmBackward's self), and writing floats is the dearest
         # part of the text (~0.7 µs each): the text is kept by the value's marshal bytes.
+        if value is None:  # more than TINY_NUMEL elements, or freed
+            return f"{head}null}}"
         value_key = marshal.dumps(value, 2)
         text = self.value_text.get(value_key)
         if text is None:
