@@ -2,7 +2,7 @@
 
 Inspection fills these from torch; renderers read them. Keeping torch out of here
 means renderers and tests of renderers never need a tensor, and the JSON document
-is just `to_dict()` of a report.
+is a report's `items()`, written in order (render/json_doc.py).
 """
 
 from __future__ import annotations
@@ -18,8 +18,9 @@ SCHEMA_VERSION = 2
 
 
 # Graph facts (LeafRef, SavedTensor, GraphNode, GraphEdge) are NamedTuples rather
-# than frozen dataclasses: a 100,000-step chain makes 700,000 of them, and a frozen
-# dataclass's __init__ is ~5x slower. They are just as immutable and plain.
+# than frozen dataclasses: views that read a big graph as records make one per node
+# and edge (Graph.nodes, Graph.edges), and a frozen dataclass's __init__ is ~5x
+# slower. They are just as immutable and plain.
 
 # Saved tensors and gradient labels carry values only up to this many elements.
 TINY_NUMEL = 8
