@@ -4,9 +4,11 @@ runs, for a person at a terminal.
 The runner opens a display around a command's work (`shown`); the code that does the
 long work opens a task and ticks it:
 
-    with progress.task(_("walking the graph"), unit="nodes") as tick:
+    with progress.task(_(progress.WALKING)) as tick:  # total=None: a count so far
         ...
         tick(done)  # every few thousand items
+
+or, for items a generator makes as a sink reads them, `progress.counted(items, ...)`.
 
 A task costs nothing to speak of when no bar can be shown (`shown` was not entered:
 a batch line, --quiet, stderr not a terminal, a test): `task` returns one shared
@@ -39,10 +41,15 @@ from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from typing import Any, Literal, TextIO
 
-from autograd_cli.i18n import group, ngettext
+from autograd_cli.i18n import N_, group, ngettext
 
 Tick = Callable[[int], None]
 Unit = Literal["nodes", "seeds"]
+
+# What the long tasks are called, for the code that opens them: task(_(WALKING)).
+WALKING = N_("walking the graph")
+WRITING = N_("writing the graph")
+SWEEPING = N_("running the seeds")
 
 SHOW_AFTER_S = 1.0  # a command that ends sooner never shows a bar
 SETTLE_S = 0.1  # nor does a task that ends sooner

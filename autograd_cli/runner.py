@@ -84,7 +84,7 @@ def run_sweep(scenario: Scenario, params: Any, seeds: tuple[int, ...], plan: Out
             one_thread_if_tiny(scenario.largest_numel(params)),
             # Each seed's output is written as it comes: on the terminal, no bar at all.
             progress.hidden(output_on_terminal(plan)),
-            progress.task(_("running the seeds"), total=len(seeds), unit="seeds") as tick,
+            progress.task(_(progress.SWEEPING), total=len(seeds), unit="seeds") as tick,
         ):
             if plan.format is Format.JSON:
                 for _seed, report in reports(plan.walk, tick):
