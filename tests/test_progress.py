@@ -28,7 +28,7 @@ from typing import Any
 import pytest
 
 from autograd_cli import progress
-from autograd_cli.i18n import speaking
+from autograd_cli.i18n import _, speaking
 from autograd_cli.render.formats import Format
 from autograd_cli.render.output import Memory, OutputRequest, plan_output
 
@@ -250,6 +250,35 @@ def test_a_narrow_terminal_gets_what_fits_whole(width):
     for number in re.findall(r"[\d,:]+", line):  # each number whole, or none of it
         assert number in ("123,456", "300,000", "1:15")
     assert ("123,456 of 300,000 seeds" in line) == (width > len("123,456 of 300,000 seeds"))
+
+
+def test_colour_follows_color_and_no_color_as_the_tables_do(monkeypatch):
+    monkeypatch.delenv("NO_COLOR", raising=False)
+    monkeypatch.delenv("FORCE_COLOR", raising=False)
+    assert progress._console(Terminal(), "auto").color_system is not None
+    assert progress._console(Terminal(), "never").color_system is None
+    monkeypatch.setenv("NO_COLOR", "1")
+    assert progress._console(Terminal(), "auto").color_system is None
+    assert progress._console(Terminal(), "always").color_system is not None
+
+
+class AsciiTerminal(Terminal):
+    encoding = "ascii"  # LC_ALL=C
+
+
+def test_a_terminal_that_cannot_show_unicode_gets_ascii():
+    from rich.console import Console
+
+    terminal, clock = AsciiTerminal(), Clock()
+    console = Console(file=terminal, force_terminal=True, width=80, color_system=None)
+    shown = progress.Display(lambda: console, clock=clock, background=False)
+    with speaking("vi"), progress.installed(shown), progress.task(_(progress.WALKING)) as tick:
+        tick(12_288)
+        clock.now += 2
+        shown.refresh()
+        (line,), _visible = screen(terminal.getvalue())
+    assert line.isascii()
+    assert "dang duyet do thi" in line and "12.288" in line
 
 
 def test_the_texts_speak_the_readers_language():
