@@ -298,6 +298,11 @@ ColorOption = choice_option(
     COLOR_MODES,
     "Colour in tables: auto (only on a terminal, off when NO_COLOR is set), always, or never.",
 )
+QuietFlag = flag_option(
+    "--quiet",
+    "No progress bar on stderr. Without it, a graph walk, its output or a --seed sweep "
+    "that lasts more than a second shows one there (on a terminal only).",
+)
 LangOption = option(
     str | None,
     "--lang",
@@ -337,6 +342,7 @@ SHARED_OPTIONS: tuple[tuple[str, inspect.Parameter], ...] = (
     ("output", _option("max_nodes", MaxNodesOption, None)),
     ("check", _option("check", CheckFlag, False)),
     ("color", _option("color", ColorOption, "auto")),
+    ("output", _option("quiet", QuietFlag, False)),
     # Read from argv before parsing (typer_classes.py); declared so that it is
     # accepted anywhere and listed in every --help.
     ("lang", _option("lang", LangOption, None)),

@@ -7,9 +7,13 @@ Imported only after the command line parsed, so torch is loaded only for real wo
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Iterator
+import os
+import stat
+import sys
+from collections.abc import Callable, Iterator
 from typing import Any
 
+from autograd_cli import progress
 from autograd_cli.errors import ExitCode
 from autograd_cli.i18n import _
 from autograd_cli.model import Report, WalkRequest
@@ -19,6 +23,7 @@ from autograd_cli.render.output import (
     Memory,
     OutputPlan,
     Stdout,
+    TextFile,
     export_view,
     whole,
     writes_guarded,
@@ -33,6 +38,7 @@ def run_scenario(scenario: Scenario, params: Any, plan: OutputPlan) -> Result:
     # A batch line is one of many in one process: a tiny one gets one thread
     # (threads.py). A run on its own keeps torch's threads.
     numel = scenario.largest_numel(params) if isinstance(plan.sink, Memory) else None
+    to_terminal = output_on_terminal(plan)
 
     def work() -> Result:
         with one_thread_if_tiny(numel):
@@ -45,10 +51,12 @@ def run_scenario(scenario: Scenario, params: Any, plan: OutputPlan) -> Result:
                 title = f"agrad {report.command}"
                 export_view(plan.export, table(report, scenario, plan.style), title)
             # Text is made while the sink writes it: inside, for the same threads.
-            plan.sink.deliver(rendered, plan.color)
+            with progress.hidden(to_terminal):  # a bar and the output would interleave
+                plan.sink.deliver(rendered, plan.color)
         return verdict([report])
 
-    with writes_guarded(plan):  # an interrupt leaves no temporary file, no `dot` child
+    # An interrupt leaves no temporary file, no `dot` child, and no bar on the screen.
+    with writes_guarded(plan), progress.shown(plan.progress, plan.color):
         return run_work(work)
 
 
@@ -62,27 +70,53 @@ def run_sweep(scenario: Scenario, params: Any, seeds: tuple[int, ...], plan: Out
     written, identical to a single run's) or one summary table, streamed."""
     failures: list[Report] = []
 
-    def reports(walk: WalkRequest) -> Iterator[tuple[int, Report]]:
-        for seed in seeds:
+    def reports(walk: WalkRequest, tick: Callable[[int], None]) -> Iterator[tuple[int, Report]]:
+        for done, seed in enumerate(seeds, 1):
             report = build_report(scenario, dataclasses.replace(params, seed=seed), walk)
             if report.check is not None and not report.check.ok:
                 failures.append(report)
+            tick(done)
             yield seed, report
 
     def work() -> Result:
         # Shapes do not change with the seed: decided once for the whole sweep.
-        with one_thread_if_tiny(scenario.largest_numel(params)):
+        with (
+            one_thread_if_tiny(scenario.largest_numel(params)),
+            # Each seed's output is written as it comes: on the terminal, no bar at all.
+            progress.hidden(output_on_terminal(plan)),
+            progress.task(_(progress.SWEEPING), total=len(seeds), unit="seeds") as tick,
+        ):
             if plan.format is Format.JSON:
-                for _seed, report in reports(plan.walk):
+                for _seed, report in reports(plan.walk, tick):
                     plan.sink.deliver(render(report, scenario, Format.JSON, plan.style), plan.color)
             else:
                 assert isinstance(plan.sink, Stdout)
                 # The rows need no graph: a one-node cap keeps the walk from collecting facts.
-                rows = _sweep_rows(reports(WalkRequest(max_nodes=1)), scenario.root, seeds, plan)
+                walk = WalkRequest(max_nodes=1)
+                rows = _sweep_rows(reports(walk, tick), scenario.root, seeds, plan)
                 plan.sink.stream(rows, plan.color)
         return verdict(failures)
 
-    return run_work(work)
+    with progress.shown(plan.progress, plan.color):
+        return run_work(work)
+
+
+def output_on_terminal(plan: OutputPlan) -> bool:
+    """The output goes to a terminal: stdout is one, or --output names the terminal
+    stderr is on (/dev/tty). No bar is shown while it is written."""
+    if isinstance(plan.sink, Stdout):
+        isatty = getattr(sys.stdout, "isatty", None)
+        try:
+            return bool(isatty and isatty())
+        except (OSError, ValueError):  # closed: nothing will be written there
+            return False
+    if isinstance(plan.sink, TextFile):
+        try:
+            target, terminal = os.stat(plan.sink.path), os.fstat(2)
+        except (OSError, ValueError):
+            return False
+        return stat.S_ISCHR(target.st_mode) and target.st_rdev == terminal.st_rdev
+    return False
 
 
 def _sweep_rows(

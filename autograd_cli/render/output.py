@@ -50,6 +50,7 @@ class OutputRequest:
     saved: bool = False
     max_nodes: int | None = None
     color: str = "auto"
+    quiet: bool = False
 
 
 @dataclass(frozen=True)
@@ -62,6 +63,7 @@ class OutputPlan:
     color: str
     sink: Sink
     export: Path | None = None  # the human view, also written to this .svg/.html/.txt
+    progress: bool = False  # a bar on stderr for long work, if it is a terminal (progress.py)
 
     @property
     def writes_files(self) -> bool:
@@ -125,7 +127,7 @@ def plan_output(request: OutputRequest, *, sweep: bool, batch: Memory | None) ->
             fmt = Format.DOT  # the picture is drawn from DOT
     if request.export is not None:
         _check_export(request.export)
-    return OutputPlan(fmt, style, request.color, sink, request.export)
+    return OutputPlan(fmt, style, request.color, sink, request.export, not request.quiet)
 
 
 def _file_sink(path: Path, fmt: Format) -> Sink:
