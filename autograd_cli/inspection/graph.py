@@ -15,6 +15,8 @@ from typing import Any
 
 import torch
 
+from autograd_cli import progress
+from autograd_cli.i18n import _
 from autograd_cli.inspection.saved import saved_facts
 from autograd_cli.inspection.tensors import tensor_facts
 from autograd_cli.model import Graph, LeafRef, TensorFacts, WalkRequest
@@ -62,15 +64,18 @@ def _walk(root_fn: Any, leaf_names: Mapping[int, str], max_nodes: int | None, sa
     # (fn, input_nr) pairs, as next_functions holds them: the root's is made up.
     stack: list[Any] = [(root_fn, 0)]
     pop, push, visit, keep = stack.pop, stack.extend, order.append, inputs.append
-    while stack:
-        fn = pop()[0]
-        if fn is None or fn in ids:  # None: an input that does not require grad
-            continue
-        ids[fn] = len(order)
-        visit(fn)
-        pairs = fn.next_functions
-        keep(pairs)
-        push(reversed(pairs))  # so that the first next_function is popped (numbered) first
+    with progress.task(_(progress.WALKING)) as tick:  # a bar on a terminal, if it lasts
+        while stack:
+            fn = pop()[0]
+            if fn is None or fn in ids:  # None: an input that does not require grad
+                continue
+            index = ids[fn] = len(order)
+            if not index & 4095:
+                tick(index)
+            visit(fn)
+            pairs = fn.next_functions
+            keep(pairs)
+            push(reversed(pairs))  # so that the first next_function is popped (numbered) first
 
     kept = len(order) if max_nodes is None else min(max_nodes, len(order))
     del order[kept:]

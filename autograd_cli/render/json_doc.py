@@ -18,7 +18,8 @@ import math
 from collections.abc import Iterator
 from typing import Any
 
-from autograd_cli import __version__
+from autograd_cli import __version__, progress
+from autograd_cli.i18n import _
 from autograd_cli.model import SCHEMA_VERSION, Graph, Report, SavedFacts
 from autograd_cli.versions import torch_version
 
@@ -78,9 +79,11 @@ def graph_chunks(graph: Graph, saved: bool) -> Iterator[str]:
     )
     nodes = _NodeText(graph, saved)
     count = len(graph.grad_fns)
-    for start in range(0, count, CHUNK):
-        text = nodes.text(start, min(start + CHUNK, count))
-        yield text if start == 0 else "," + text
+    with progress.task(_(progress.WRITING), total=count) as tick:
+        for start in range(0, count, CHUNK):
+            tick(start)
+            text = nodes.text(start, min(start + CHUNK, count))
+            yield text if start == 0 else "," + text
     yield '],"edges":['
     columns = (graph.sources, graph.targets, graph.slots, graph.input_nrs)
     for start in range(0, len(graph.sources), CHUNK):

@@ -6,6 +6,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Iterator
 from typing import Any, NamedTuple
 
+from autograd_cli import progress
 from autograd_cli.i18n import N_, _, group, ngettext
 from autograd_cli.model import TINY_NUMEL, Graph, GraphEdge, GraphNode, SavedTensor, Values
 
@@ -163,9 +164,13 @@ def graph_parts(
     precision: int = 4,
 ) -> GraphParts:
     """The graph's parts, labelled (see GraphParts)."""
-    nodes = (
-        (node, node_label_lines(node, graph, root_name, gradients, saved, precision))
-        for node in graph.nodes
+    nodes = progress.counted(
+        (
+            (node, node_label_lines(node, graph, root_name, gradients, saved, precision))
+            for node in graph.nodes
+        ),
+        _(progress.WRITING),
+        total=len(graph.grad_fns),
     )
     multi = {source for source, slot in zip(graph.sources, graph.slots, strict=True) if slot > 0}
     edges = ((edge, graph.sources[k] in multi) for k, edge in enumerate(graph.edges))
