@@ -134,10 +134,14 @@ class _NodeText:
         # Kept by their marshal bytes, not by the values: 1, 1.0 and True (or 0.0 and
         # -0.0) are equal keys but different JSON. Version 2 writes no back-references,
         # so equal values of equal types always give the same bytes.
-        key = marshal.dumps(attributes, 2)
-        text = self.attribute_text.get(key)
-        if text is None:
-            text = self.attribute_text[key] = encode(dict(attributes))
+        try:
+            key = marshal.dumps(attributes, 2)
+        except ValueError:  # what marshal does not take (a tuple subclass: torch.Size)
+            text = encode(dict(attributes))
+        else:
+            text = self.attribute_text.get(key)
+            if text is None:
+                text = self.attribute_text[key] = encode(dict(attributes))
         return f'"saved_tensors":[{tensors_text}],"saved_attributes":{text}'
 
     def _tensor(self, t: tuple[Any, ...]) -> str:
