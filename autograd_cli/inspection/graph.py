@@ -63,7 +63,7 @@ def _walk(root_fn: Any, leaf_names: Mapping[int, str], max_nodes: int | None, sa
     inputs: list[Any] = []  # next_functions by walk index
     # (fn, input_nr) pairs, as next_functions holds them: the root's is made up.
     stack: list[Any] = [(root_fn, 0)]
-    pop, push, visit, keep = stack.pop, stack.extend, order.append, inputs.append
+    pop, push, visit, record = stack.pop, stack.extend, order.append, inputs.append
     with progress.task(_(progress.WALKING)) as tick:  # a bar on a terminal, if it lasts
         while stack:
             fn = pop()[0]
@@ -74,7 +74,7 @@ def _walk(root_fn: Any, leaf_names: Mapping[int, str], max_nodes: int | None, sa
                 tick(index)
             visit(fn)
             pairs = fn.next_functions
-            keep(pairs)
+            record(pairs)
             push(reversed(pairs))  # so that the first next_function is popped (numbered) first
 
     kept = len(order) if max_nodes is None else min(max_nodes, len(order))

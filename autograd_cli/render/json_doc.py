@@ -57,7 +57,7 @@ def report_chunks(report: Report, saved: bool = False) -> Iterator[str]:
 
 
 def report_json(report: Report, saved: bool = False) -> str:
-    """The whole document as one string, without its newline (a batch record holds it)."""
+    """The whole document as one string, without its newline."""
     return "".join(report_chunks(report, saved)).removesuffix("\n")
 
 
@@ -112,7 +112,10 @@ class _NodeText:
         self.value_text: dict[bytes, str] = {}
 
     def text(self, start: int, end: int) -> str:
-        self.value_text.clear()  # kept for one piece: values repeat in nearby nodes
+        # Kept for one piece: what repeats, repeats in nearby nodes, and a graph whose
+        # every node differs (a slice per time step) must not keep its text whole.
+        for kept in (self.value_text, self.attribute_text, self.tensor_heads):
+            kept.clear()
         graph, classes = self.graph, self.class_text
         leaves, saved = graph.leaves, self.saved
         parts = []
@@ -169,10 +172,15 @@ def values_text(value: Any) -> str:
     Python writes a finite float or an int just as json does (float.__repr__), so the
     printed list without its spaces is the JSON text, at a fraction of an encoder's
     cost; a NaN, an infinity or a bool (nan, inf, True, False) goes to the encoder."""
+    if type(value) not in _REPR_IS_JSON:  # a tuple would print as (1, 2)
+        return encode(value)
     text = repr(value).replace(" ", "")
-    if "n" in text or "T" in text or "F" in text:  # also None: "null" is the encoder's
+    if "n" in text or "T" in text or "F" in text:
         return encode(value)
     return text
+
+
+_REPR_IS_JSON = frozenset((list, float, int))  # what tolist() makes, but for bool
 
 
 def _finite(data: Any) -> Any:
