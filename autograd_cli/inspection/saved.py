@@ -51,7 +51,9 @@ def saved_facts(fn: Any) -> SavedFacts:
             tensors.append((name, "unavailable", None, None, None))
             continue
         kind = type(value)
-        if kind in _PLAIN_TYPES:  # sizes, strides, alpha...: tested first, and cheaply
+        if kind is tuple and value and set(map(type, value)) == _INT and max(value) < _INT64_END:
+            attributes.append((name, value))  # sizes and strides: plain_value's fast path
+        elif kind in _PLAIN_TYPES:  # alpha, reduction...: tested before the tensors, cheaply
             attributes.append((name, plain_value(value)))
         elif kind is torch.Tensor or isinstance(value, torch.Tensor):
             tensors.append(_tensor_fact(name, value))
