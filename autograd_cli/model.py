@@ -361,6 +361,11 @@ class Report:
         """Each leaf's gradient after the last backward(), by leaf name (graph labels)."""
         return {}
 
+    def documents(self) -> tuple[Report, ...]:
+        """The JSON documents it is written as: itself; a report of several parts
+        (agrad pitfalls --all) one document each, as JSON Lines."""
+        return (self,)
+
 
 @dataclass(frozen=True, kw_only=True)
 class StatementsReport(Report):

@@ -34,10 +34,16 @@ _STRICT = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"), allow_nan=
 
 
 def report_chunks(report: Report, saved: bool = False) -> Iterator[str]:
-    """The report's JSON document, in pieces that join into one line (and its newline).
+    """The report's JSON document, in pieces that join into one line (and its newline);
+    a report of several documents (`Report.documents`) gives one line each.
 
     `saved`: the nodes carry `saved_tensors` and `saved_attributes` (--saved; the graph
     must have been walked with them)."""
+    for document in report.documents():
+        yield from _document_chunks(document, saved)
+
+
+def _document_chunks(report: Report, saved: bool) -> Iterator[str]:
     head = {
         "schema_version": SCHEMA_VERSION,
         "agrad_version": __version__,

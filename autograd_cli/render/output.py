@@ -458,7 +458,9 @@ class Memory:
     documents: list[str] = field(default_factory=list)
 
     def deliver(self, rendered: Rendered, color: str) -> None:
-        self.documents.append(whole(rendered).removesuffix("\n"))
+        # JSON Lines: a report of several documents (agrad pitfalls --all) gives one
+        # line each, and JSON text never holds a raw newline.
+        self.documents.extend(whole(rendered).removesuffix("\n").split("\n"))
 
 
 def export_view(path: Path, renderables: list[Any], title: str) -> None:
