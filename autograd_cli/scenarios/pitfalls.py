@@ -138,7 +138,9 @@ def view(report: PitfallsReport, precision: int, tree: TreeOptions) -> Iterator[
         yield from _pitfall_view(pitfall, precision, tree, first=index == 0)
 
 
-def _pitfall_view(pitfall: Pitfall, precision: int, tree: TreeOptions, first: bool) -> Iterator[Any]:
+def _pitfall_view(
+    pitfall: Pitfall, precision: int, tree: TreeOptions, first: bool
+) -> Iterator[Any]:
     from rich.text import Text
 
     from autograd_cli.render import table
@@ -159,7 +161,9 @@ def _pitfall_view(pitfall: Pitfall, precision: int, tree: TreeOptions, first: bo
     if not outcome.expected:
         yield table.note(
             _(NOT_AS_EXPECTED).format(
-                expected=_(KINDS[case.expects]), version=torch_version(), kind=_(KINDS[outcome.kind])
+                expected=_(KINDS[case.expects]),
+                version=torch_version(),
+                kind=_(KINDS[outcome.kind]),
             )
         )
     if pitfall.facts:
