@@ -30,6 +30,10 @@ CASES_80 = {
     "inspect_rnn_80_vi.txt": ["inspect", "examples/rnn.py:build", "--lang", "vi"],
     "dynamic_80.txt": ["dynamic"],
     "dynamic_80_vi.txt": ["dynamic", "--lang", "vi"],
+    "pitfalls_80.txt": ["pitfalls"],
+    "pitfalls_80_vi.txt": ["pitfalls", "--lang", "vi"],
+    "pitfalls_all_80.txt": ["pitfalls", "--all"],
+    "pitfalls_all_80_vi.txt": ["pitfalls", "--all", "--lang", "vi"],
 }
 
 
