@@ -9,7 +9,7 @@ build the report (see scenarios/__init__.py).
 from __future__ import annotations
 
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
@@ -54,8 +54,8 @@ class PitfallsReport(Report, command=NAME):
     pitfalls: tuple[Entry, ...]
     shown: tuple[Pitfall, ...]
 
-    def json_keys(self) -> tuple[str, ...]:
-        return ("pitfalls",)
+    def json_keys(self) -> tuple[str, ...]:  # the list alone: no graph, nothing run
+        return tuple(f.name for f in fields(self) if f.name not in ("graph", "shown"))
 
     def documents(self) -> tuple[Report, ...]:
         return self.shown or (self,)
