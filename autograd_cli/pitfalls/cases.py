@@ -63,13 +63,13 @@ CASES = (
         symptom=N_("A second backward() through the same graph raises an error."),
         code=(
             "x = torch.tensor([1.0, 2.0], requires_grad=True)",
-            "y = x.exp().sum()  # ExpBackward0 saves exp(x)",
-            "y.backward()",
-            "y.backward()",
+            "loss = x.exp().sum()  # ExpBackward0 saves exp(x)",
+            "loss.backward()",
+            "loss.backward()",
         ),
         expects=ERROR,
         facts=("x.grad",),
-        graph_of="y",
+        graph_of="loss",
         saved=True,
         why=N_(
             "To save memory, backward() frees the tensors the graph's nodes saved for it "
@@ -81,9 +81,9 @@ CASES = (
         ),
         fix=(
             "x = torch.tensor([1.0, 2.0], requires_grad=True)",
-            "y = x.exp().sum()",
-            "y.backward(retain_graph=True)  # keep what the nodes saved",
-            "y.backward()  # x.grad accumulates: 2·exp(x)",
+            "loss = x.exp().sum()",
+            "loss.backward(retain_graph=True)  # keep what the nodes saved",
+            "loss.backward()  # x.grad accumulates: 2·exp(x)",
         ),
         result=("x.grad",),
     ),
