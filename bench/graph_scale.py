@@ -67,6 +67,7 @@ import time
 from collections.abc import Callable
 from typing import Any
 
+from autograd_cli.model import WalkRequest
 from autograd_cli.scenarios import chain
 from autograd_cli.worker import run_work
 
@@ -117,7 +118,7 @@ def agrad_text(loss: Any, names: dict[str, Any], saved: bool) -> int:
     from autograd_cli.inspection.graph import graph_report
     from autograd_cli.render.json_doc import graph_chunks
 
-    graph = graph_report(loss, names, saved=saved)
+    graph = graph_report(loss, names, WalkRequest(saved=saved))
     return sum(map(len, graph_chunks(graph, saved)))
 
 
@@ -169,7 +170,9 @@ def check_outputs(t: Any, length: int) -> None:
 
     ids, edges = floor_walk(t.loss.grad_fn)
     for saved in (False, True):
-        doc = json.loads("".join(graph_chunks(graph_report(t.loss, t.named(), saved=saved), saved)))
+        doc = json.loads(
+            "".join(graph_chunks(graph_report(t.loss, t.named(), WalkRequest(saved=saved)), saved))
+        )
         assert doc["node_count"] == len(ids) == len(doc["nodes"]) == nodes_of(length), doc["root"]
         assert doc["edge_count"] == len(edges) == len(doc["edges"])
         assert ("saved_tensors" in doc["nodes"][0]) == saved

@@ -18,6 +18,7 @@ import torch
 
 from autograd_cli.inspection.graph import graph_report
 from autograd_cli.inspection.saved import saved_facts
+from autograd_cli.model import WalkRequest
 
 DOT_NODE = re.compile(r'^  (n\d+) \[label="((?:[^"\\]|\\.)*)"', re.M)
 DOT_EDGE = re.compile(r"^  (n\d+) -> (n\d+)", re.M)
@@ -133,7 +134,7 @@ def test_saved_tensors_freed_by_backward_are_reported_not_raised():
     x = torch.tensor([0.5, 1.5], requires_grad=True)
     y = (x.exp() * x).sum()
     y.backward()  # frees what the graph saved
-    graph = graph_report(y, {"x": x}, saved=True)
+    graph = graph_report(y, {"x": x}, WalkRequest(saved=True))
     states = {t.state for n in graph.nodes for t in n.saved_tensors}
     assert states == {"freed"}
 

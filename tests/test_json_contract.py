@@ -6,7 +6,7 @@ import json
 import math
 
 from autograd_cli.model import Gradient, Graph, GraphNode, SavedTensor, TensorFacts
-from autograd_cli.render.json_doc import report_json
+from autograd_cli.render.json_doc import report_chunks
 from autograd_cli.scenarios.linear import FreezeCase, LinearReport
 
 TOP_KEYS = {"schema_version", "agrad_version", "torch_version", "command", "check"}
@@ -119,7 +119,7 @@ def test_non_finite_numbers_are_encoded_as_strings():
         gradients=(Gradient("w", (1, 2), [[math.nan, 1.5]]),),
         freezing=(FreezeCase("built", "z = ...", True),),
     )
-    text = report_json(report, saved=True)
+    text = "".join(report_chunks(report, saved=True))
     doc = json.loads(text, parse_constant=lambda name: (_ for _ in ()).throw(AssertionError(name)))
     assert doc["tensors"][0]["value"] == ["NaN", "Infinity", "-Infinity"]
     assert doc["gradients"][0]["value"] == [["NaN", 1.5]]

@@ -22,27 +22,26 @@ from autograd_cli.inspection.tensors import tensor_facts
 from autograd_cli.model import Graph, LeafRef, TensorFacts, WalkRequest
 from autograd_cli.worker import collector_paused
 
+EVERY_NODE = WalkRequest()  # every node's facts, not what they saved
+
 
 def graph_report(
-    root: torch.Tensor,
-    names: Mapping[str, torch.Tensor],
-    max_nodes: int | None = None,
-    *,
-    saved: bool = False,
+    root: torch.Tensor, names: Mapping[str, torch.Tensor], walk: WalkRequest = EVERY_NODE
 ) -> Graph:
     """The graph behind `root.grad_fn`; AccumulateGrad leaves named from `names`.
 
-    With `max_nodes`, facts are kept for the first `max_nodes` nodes in walk order
+    With `walk.max_nodes`, facts are kept for the first that many nodes in walk order
     (and the edges between them); the whole graph is still walked and counted. With
-    `saved`, what each kept node saved for backward is read too (before backward()
-    releases it).
+    `walk.saved`, what each kept node saved for backward is read too (before
+    backward() releases it).
     """
     if root.grad_fn is None:
         return Graph(root=None)
     # The walk creates millions of small objects on big graphs: the cyclic collector
     # is paused around it (already, inside agrad's worker; see worker.py).
     with collector_paused():
-        return _walk(root.grad_fn, {id(t): name for name, t in names.items()}, max_nodes, saved)
+        leaf_names = {id(t): name for name, t in names.items()}
+        return _walk(root.grad_fn, leaf_names, walk.max_nodes, walk.saved)
 
 
 def facts_and_graph(
@@ -51,7 +50,7 @@ def facts_and_graph(
     """Where every scenario's report starts: its tensors, and its graph walked before
     backward() (which releases the tensors the nodes saved)."""
     tensors = tuple(tensor_facts(n, t) for n, t in named.items())
-    return tensors, graph_report(root, named, walk.max_nodes, saved=walk.saved)
+    return tensors, graph_report(root, named, walk)
 
 
 def _walk(root_fn: Any, leaf_names: Mapping[int, str], max_nodes: int | None, saved: bool) -> Graph:

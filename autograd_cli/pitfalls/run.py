@@ -20,20 +20,21 @@ _ERROR_DETECTED = re.compile(r"Error detected in (?P<name>\w+)\.")
 _FRAME = re.compile(r'^\s*File "(?P<file>[^"]+)", line (?P<line>\d+)')
 
 
-def run_pitfall(case: Case) -> Pitfall:
+def run_pitfall(case: Case, max_nodes: int | None = None) -> Pitfall:
     import torch
 
     grad_mode = torch.is_grad_enabled()
     anomaly = (torch.is_anomaly_enabled(), torch.is_anomaly_check_nan_enabled())
     try:
-        return _run(case)
+        return _run(case, max_nodes)
     finally:
         torch.set_grad_enabled(grad_mode)
         torch.set_anomaly_enabled(*anomaly)
 
 
-def _run(case: Case) -> Pitfall:
+def _run(case: Case, max_nodes: int | None) -> Pitfall:
     from autograd_cli.inspection.graph import graph_report
+    from autograd_cli.model import WalkRequest
 
     namespace = _namespace()
     error, caught = _execute(case.code, namespace)
@@ -43,7 +44,8 @@ def _run(case: Case) -> Pitfall:
     root = namespace.get(case.graph_of) if case.graph_of else None
     if _is_tensor(root):
         named = {name: t for name, t in namespace.items() if _is_tensor(t)}
-        graph = graph_report(root, named, saved=True)
+        # What the nodes saved is always read: a pitfall's view may be about it.
+        graph = graph_report(root, named, WalkRequest(max_nodes, saved=True))
     return Pitfall(
         name=case.name,
         symptom=case.symptom,
@@ -102,8 +104,10 @@ def _plain(value: Any) -> Any:
     """A value as JSON-ready data: a tensor's values, a dtype's or grad_fn's name."""
     import torch
 
+    from autograd_cli.inspection.tensors import values_of
+
     if isinstance(value, torch.Tensor):
-        return value.detach().tolist()
+        return values_of(value)
     if isinstance(value, torch.dtype):
         return str(value).removeprefix("torch.")
     if isinstance(value, list | tuple):  # torch.Size too

@@ -62,11 +62,6 @@ def _document_chunks(report: Report, saved: bool) -> Iterator[str]:
     yield text + "}\n"
 
 
-def report_json(report: Report, saved: bool = False) -> str:
-    """The whole document as one string, without its newline."""
-    return "".join(report_chunks(report, saved)).removesuffix("\n")
-
-
 def encode(value: Any) -> str:
     """`value` as compact strict JSON (non-finite floats as their names)."""
     try:

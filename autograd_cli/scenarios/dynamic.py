@@ -132,7 +132,7 @@ def report(params: Params, walk: WalkRequest) -> DynamicReport:
     out_x, out_y = f(x), f(y)
     named = {"x": x, "y": y, "out_x": out_x, "out_y": out_y}
     tensors, graph = facts_and_graph(out_x, named, walk)
-    second = graph_report(out_y, named, walk.max_nodes, saved=walk.saved)
+    second = graph_report(out_y, named, walk)
     passes = tuple(
         _pass(name, output, t, walked)
         for name, output, t, walked in (("x", "out_x", x, graph), ("y", "out_y", y, second))

@@ -289,7 +289,7 @@ def report(params: Params, walk: WalkRequest) -> InspectReport:
         unnamed = [t for t in leaf_tensors(run.loss.grad_fn) if id(t) not in known]
         named.update((f"leaf {k} {tuple(t.shape)}", t) for k, t in enumerate(unnamed))
     summary = graph_summary(run.loss.grad_fn)
-    graph = graph_report(run.loss, named, walk.max_nodes, saved=walk.saved)  # before backward()
+    graph = graph_report(run.loss, named, walk)  # before backward()
 
     with call.guard():  # a custom autograd.Function's backward is the user's code too
         run.loss.backward()

@@ -99,7 +99,7 @@ def report(params: Params, walk: WalkRequest) -> PitfallsReport:
     from autograd_cli.pitfalls.run import run_pitfall
 
     names = NAMES if params.all else (params.name,) if params.name else ()
-    shown = tuple(run_pitfall(BY_NAME[name]) for name in names)
+    shown = tuple(run_pitfall(BY_NAME[name], walk.max_nodes) for name in names)
     graph = shown[0].graph if len(shown) == 1 else Graph(root=None)
     return PitfallsReport(
         graph=graph,
