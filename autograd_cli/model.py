@@ -68,6 +68,7 @@ class GraphNode(NamedTuple):
     saved_tensors: tuple[SavedTensor, ...] = ()
     # Non-tensor saved values (`alpha`, `reduction`, sizes...), as JSON-ready data.
     saved_attributes: tuple[tuple[str, Any], ...] = ()
+    tensor: str | None = None  # the named tensor this node made (agrad expr's h = ...)
 
 
 class GraphEdge(NamedTuple):
@@ -121,6 +122,9 @@ class Graph:
     saved: Sequence[SavedFacts] | None = None  # None: not read (no --saved)
     node_count: int = 0
     edge_count: int = 0
+    # Node index -> the name of the tensor it made, where a scenario names one that is
+    # not a leaf (agrad expr's intermediates); most graphs have none.
+    tensor_names: Mapping[int, str] = field(default_factory=dict)
 
     @classmethod
     def of(
@@ -144,6 +148,7 @@ class Graph:
             saved=[(n.saved_tensors, n.saved_attributes) for n in nodes],
             node_count=len(nodes) if node_count is None else node_count,
             edge_count=len(edges) if edge_count is None else edge_count,
+            tensor_names={i: n.tensor for i, n in enumerate(nodes) if n.tensor is not None},
         )
 
     @property
@@ -161,7 +166,14 @@ class Graph:
     def node(self, i: int) -> GraphNode:
         tensors, attributes = self.saved[i] if self.saved is not None else ((), ())
         saved_tensors = tuple(SavedTensor(*t) for t in tensors)
-        return GraphNode(f"n{i}", self.grad_fns[i], self.leaves.get(i), saved_tensors, attributes)
+        return GraphNode(
+            f"n{i}",
+            self.grad_fns[i],
+            self.leaves.get(i),
+            saved_tensors,
+            attributes,
+            self.tensor_names.get(i),
+        )
 
     def edge(self, k: int) -> GraphEdge:
         return GraphEdge(

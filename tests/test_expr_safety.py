@@ -92,6 +92,39 @@ HOSTILE: list[list[str]] = [
     ["y + 1", *X],
     ["sum", *X],
     ["x(1)", *X],
+    # statements: only NAME = EXPRESSION with a fresh simple name, then the result
+    ["h = x; h.sum()", *X],  # an alias
+    ["h = x * 2; h += 1; h.sum()", *X],  # augmented assignment: in place
+    ["x.y = x * 2; x.sum()", *X],
+    ["x[0] = 1; x.sum()", *X],
+    ["a, b = x, x; a.sum()", *X],
+    ["a = b = x * 2; a.sum()", *X],
+    ["h: int = x * 2; h.sum()", *X],
+    ["x = x * 2; x.sum()", *X],  # a variable is not reassigned
+    ["h = x * 2; h = h * 2; h.sum()", *X],
+    ["out = x * 2; out.sum()", *X],
+    ["h = x * 2; g = h * 2", *X],  # the last statement must be the result
+    ["h = x * 2; x.sum(); h.sum()", *X],
+    ["h = g * 2; g = x * 3; h.sum()", *X],  # used before it is assigned
+    ["torch = x * 2; torch.sum()", *X],
+    ["sum = x * 2; sum.sum()", *X],
+    ["match = x * 2; match.sum()", *X],
+    ["_h = x * 2; _h.sum()", *X],
+    ["h = 2; (x * h).sum()", *X],  # a plain number is not an intermediate
+    ["import os; x.sum()", *X],
+    ["def f(): pass\nx.sum()", *X],
+    ["for i in x: pass\nx.sum()", *X],
+    ["with x: pass\nx.sum()", *X],
+    ["del x; x.sum()", *X],
+    ["global x; x.sum()", *X],
+    ["h = __import__('os'); x.sum()", *X],
+    ["h = x.__class__; x.sum()", *X],
+    ["h = x * 2\nexec('import os')", *X],
+    ["h = (g := x); h.sum()", *X],
+    ["h = x * 2;\nout = (h +\n", *X],
+    ["h = x * 2\n  out = h.sum()", *X],  # an indent that is not common to every line
+    ["h = x * 2\r\nout = h.sum()", *X],
+    [";".join(f"h{i} = x * {i}" for i in range(17)) + "; x.sum()", *X],  # over the cap
     # bad --var values and names
     ["x.sum()"],
     ["x.sum()", "--var", "x"],

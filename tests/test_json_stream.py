@@ -29,6 +29,14 @@ CASES = {
     "dynamic": ["dynamic", "--seed", "2"],
     "chain_in_pieces": ["chain", "--length", str(CHUNK), "--hidden", "2"],
     "chain_capped": ["chain", "--length", "50", "--max-nodes", "20"],
+    "expr_statements": [
+        "expr",
+        "h = x * x; g = h.exp(); out = (g * h).sum()",
+        "--var",
+        "x=ones(3)",
+        "--retain-grad",
+        "all",
+    ],
 }
 
 
@@ -65,6 +73,8 @@ def _graph(graph: Graph, saved: bool) -> dict[str, Any]:
             "grad_fn": node.grad_fn,
             "leaf": None if leaf is None else {"name": leaf.name, "shape": leaf.shape},
         }
+        if node.tensor is not None:  # only the nodes that made a named intermediate
+            record["tensor"] = node.tensor
         if saved:
             record["saved_tensors"] = [t._asdict() for t in node.saved_tensors]
             record["saved_attributes"] = dict(node.saved_attributes)

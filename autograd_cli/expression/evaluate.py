@@ -72,21 +72,29 @@ def _all_ints(values: Any) -> bool:
 
 
 class Evaluator:
-    """Runs the checked tree against named tensors (meta or real)."""
+    """Runs the checked statements against named tensors (meta or real); each named
+    intermediate joins the names the next statements read, and `intermediates`."""
 
     def __init__(self, expression: ValidExpression, env: dict[str, torch.Tensor]) -> None:
         self.text = expression.text
-        self.tree = expression.tree
-        self.env = env
+        self.statements = expression.statements
+        self.env = dict(env)
+        self.intermediates: dict[str, torch.Tensor] = {}
 
     def run(self) -> torch.Tensor:
-        result = self.value(self.tree)
-        if not isinstance(result, torch.Tensor):
-            raise ExpressionError(
-                _("the expression is a plain number; it must involve a variable"),
-                self.text,
-                self.tree.col_offset,
-            )
+        for statement in self.statements:
+            result = self.value(statement.tree)
+            if not isinstance(result, torch.Tensor):
+                message = (
+                    _("the expression is a plain number; it must involve a variable")
+                    if statement is self.statements[-1]
+                    else _("{name} is a plain number; a named intermediate must involve a variable")
+                )
+                raise ExpressionError(
+                    message.format(name=statement.name), self.text, statement.tree.col_offset
+                )
+            if statement is not self.statements[-1]:
+                self.env[statement.name] = self.intermediates[statement.name] = result
         return result
 
     def fail(self, node: ast.AST, message: str, column: int | None = None) -> ExpressionError:

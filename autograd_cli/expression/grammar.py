@@ -16,6 +16,7 @@ MAX_LITERAL = 1_000_000  # largest |number| written in the input
 MAX_NUMEL = 1_000_000  # elements of any tensor, variable or intermediate
 MAX_DIMS = 64  # dimensions of any tensor: torch's own limit (a view may pass it; ops fail)
 MAX_VARS = 16
+MAX_INTERMEDIATES = 16  # named intermediates (h = ...) of one EXPR
 
 # Keyword arguments that take numbers, booleans or tuples of ints; never strings.
 _DIM = frozenset({"dim", "keepdim"})
@@ -210,6 +211,9 @@ Grammar of EXPR (a Python-like expression, checked before anything runs):
                no inplace, positionally or by keyword
   indexing     x[0], x[-1], x[1:3], x[:, 0], x[::2] (integers and slices only)
   tuples       (2, 10) as arguments, e.g. x.reshape((2, 10))
+  statements   NAME = EXPR, separated by ; or new lines, then the result (an EXPR,
+               or out = EXPR), e.g. "h = x * x; out = h.sum()": each NAME is new,
+               and shows in the tables and the graph (--retain-grad NAME keeps its .grad)
   (an EXPR that starts with - would read as an option: write "(-x)" or " -x")
 
 --var NAME=CONSTRUCTOR, CONSTRUCTOR one of:
@@ -220,8 +224,9 @@ Grammar of EXPR (a Python-like expression, checked before anything runs):
 
 Not allowed: strings, other names or attributes, names starting or ending with _,
 lambda, comprehensions, :=, *args/**kwargs, comparisons, in-place methods, methods
-that leave torch (numpy, tolist, item, to, cuda...), non-ASCII characters.
+that leave torch (numpy, tolist, item, to, cuda...), non-ASCII characters; +=,
+assigning to attributes or elements, a name twice, any other statement.
 Caps: {MAX_TEXT} characters, {MAX_NODES} syntax nodes, depth {MAX_DEPTH},
 {MAX_NUMEL:,} elements and {MAX_DIMS} dimensions per tensor (checked on the meta
-device before allocating), {MAX_VARS} variables.
+device before allocating), {MAX_VARS} variables, {MAX_INTERMEDIATES} named intermediates.
 """

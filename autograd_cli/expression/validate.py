@@ -18,6 +18,7 @@ from autograd_cli.expression.grammar import (
     CONSTRUCTORS,
     FUNCTIONS,
     MAX_DEPTH,
+    MAX_INTERMEDIATES,
     MAX_LITERAL,
     MAX_NODES,
     MAX_TEXT,
@@ -51,9 +52,17 @@ class ExpressionError(UsageProblem):
         self.label = label  # e.g. "--var w" when the text came from an option
 
     def report_lines(self) -> tuple[str, ...]:
-        column = _("column {number}").format(number=self.column + 1)
-        where = f"{self.label}, {column}" if self.label else column
-        shown, caret_at = visible(self.source, self.column)
+        source, column = self.source, self.column
+        where = ""
+        if "\n" in source:  # statements on several lines: the line with the problem
+            line = source.count("\n", 0, column) + 1
+            start = source.rfind("\n", 0, column) + 1
+            end = source.find("\n", start)
+            source, column = source[start : None if end < 0 else end], column - start
+            where = _("line {number}").format(number=line) + ", "
+        where += _("column {number}").format(number=column + 1)
+        where = f"{self.label}, {where}" if self.label else where
+        shown, caret_at = visible(source, column)
         return (f"{self.message} ({where})", "  " + shown, "  " + " " * caret_at + "^")
 
 
@@ -86,13 +95,14 @@ def literal_too_large(value: float) -> str:
     )
 
 
-def validate_text(text: str, label: str = "") -> None:
-    """Length and characters: printable ASCII only, so look-alikes cannot hide."""
+def validate_text(text: str, label: str = "", lines: bool = False) -> None:
+    """Length and characters: printable ASCII only, so look-alikes cannot hide; with
+    `lines`, new lines too (EXPR's statements)."""
     if len(text) > MAX_TEXT:
         message = _("input is {length} characters long; at most {cap} are allowed")
         raise ExpressionError(message.format(length=len(text), cap=MAX_TEXT), text, MAX_TEXT, label)
     for column, ch in enumerate(text):
-        if not (" " <= ch <= "~"):
+        if not (" " <= ch <= "~" or (lines and ch == "\n")):
             name = unicodedata.name(ch, _("a control character"))
             message = _("character U+{code:04X} ({name}) is not allowed; only printable ASCII is")
             raise ExpressionError(message.format(code=ord(ch), name=name), text, column, label)
@@ -132,15 +142,237 @@ def parse(text: str, label: str = "") -> ast.expr:
 
 
 @dataclass(frozen=True)
+class Statement:
+    """One statement of EXPR: `name = tree`; the last one's name is always out."""
+
+    name: str
+    tree: ast.expr
+    source: str  # the expression as typed, e.g. "x * x" (on one line)
+
+
+@dataclass(frozen=True)
 class ValidExpression:
     text: str
-    tree: ast.expr
+    statements: tuple[Statement, ...]  # the named intermediates in order, then out
+
+    @property
+    def tree(self) -> ast.expr:
+        """The result's expression."""
+        return self.statements[-1].tree
+
+    @property
+    def intermediates(self) -> tuple[str, ...]:
+        return tuple(s.name for s in self.statements[:-1])
+
+    def lines(self) -> tuple[str, ...]:
+        """The statements as Python, e.g. ("h = x * x", "out = h.sum()")."""
+        return tuple(f"{s.name} = {s.source}" for s in self.statements)
 
 
 def validate_expression(text: str, variables: list[str]) -> ValidExpression:
-    tree = parse(text)
-    _Validator(text, set(variables)).run(tree)
-    return ValidExpression(text=text, tree=tree)
+    """EXPR: one expression, or statements separated by ; or new lines, each
+    `NAME = EXPRESSION` with a fresh simple NAME, then the result (an expression, or
+    out = EXPRESSION). Every expression is checked as a lone EXPR is."""
+    if ";" not in text and "\n" not in text and "=" not in text.replace("==", ""):
+        tree = parse(text)  # a lone expression, checked exactly as it always was
+        _Validator(text, set(variables)).run(tree)
+        return ValidExpression(text, (Statement(ROOT, tree, text.strip()),))
+    body = _parse_statements(text)
+    known = set(variables)
+    validator = _Validator(text, known)
+    validator.pending = {
+        target.id
+        for node in body
+        if isinstance(node, ast.Assign)
+        for target in node.targets
+        if isinstance(target, ast.Name)
+    }
+    statements: list[Statement] = []
+    for position, node in enumerate(body):
+        last = position == len(body) - 1
+        name, tree = _statement_parts(node, last, text, known, len(statements))
+        if len(body) > 1 and isinstance(tree, ast.Name):
+            raise validator.fail(
+                tree,
+                _(
+                    "{name} = {value} only gives {value} a second name; a statement "
+                    "computes something, e.g. {name} = {value} * 2"
+                ).format(name=name, value=tree.id),
+            )
+        validator.run(tree)
+        statements.append(Statement(name, tree, _segment(text, tree)))
+        known.add(name)
+        validator.pending.discard(name)
+    return ValidExpression(text, tuple(statements))
+
+
+ROOT = "out"  # the result's name (RESERVED_NAMES: no variable or intermediate takes it)
+STATEMENT_FORM = N_(
+    "statements are NAME = EXPRESSION, separated by ; or new lines, then the result: "
+    "an expression, or out = EXPRESSION"
+)
+
+
+def _parse_statements(text: str) -> list[ast.stmt]:
+    """`ast.parse` in exec mode, the lines' common indent removed first; positions are
+    made offsets into `text` as typed (col_offset counts from its start)."""
+    validate_text(text, lines=True)
+    lines = text.split("\n")
+    indent = min((len(line) - len(line.lstrip(" ")) for line in lines if line.strip()), default=0)
+    starts = [0]
+    for line in lines:
+        starts.append(starts[-1] + len(line) + 1)
+    source = "\n".join(line[indent:] for line in lines)
+
+    def offset(lineno: int, column: int) -> int:
+        shift = indent if lines[lineno - 1].strip() else 0
+        return starts[lineno - 1] + shift + column
+
+    try:
+        module = ast.parse(source, mode="exec")
+    except SyntaxError as e:
+        lineno = min(max(e.lineno or 1, 1), len(lines))
+        length = len(source.split("\n")[lineno - 1].rstrip())  # the line as parsed
+        column, reason = (e.offset or 0) - 1, e.msg
+        if e.msg == "invalid syntax" and not 0 <= column < length:
+            # Python points past the end when the line ended where it wanted more ("x +").
+            column, reason = length, _("the input ends where an operand is missing")
+        raise ExpressionError(
+            _("syntax error: {reason}").format(reason=reason),
+            text,
+            offset(lineno, max(column, 0)),
+        ) from None
+    except (MemoryError, RecursionError, ValueError):
+        raise ExpressionError(_("the input is nested too deeply"), text, 0) from None
+    for node in ast.walk(module):
+        if hasattr(node, "col_offset") and hasattr(node, "lineno"):
+            node.col_offset = offset(node.lineno, node.col_offset)
+            end_line = node.end_lineno or node.lineno
+            node.end_col_offset = offset(end_line, node.end_col_offset or 0)
+            node.lineno = node.end_lineno = 1  # offsets now count from the text's start
+    if not module.body:
+        raise ExpressionError(_("the input is empty; write an expression such as x.sum()"), text, 0)
+    return module.body
+
+
+def _statement_parts(
+    node: ast.stmt, last: bool, text: str, known: set[str], named: int
+) -> tuple[str, ast.expr]:
+    """(name, expression) of one statement, or an error naming what is allowed."""
+
+    def fail(message: str) -> ExpressionError:
+        return ExpressionError(message, text, node.col_offset)
+
+    if isinstance(node, ast.Expr):
+        if not last:
+            raise fail(
+                _(
+                    "only the last statement may be a bare expression (the result); name "
+                    "this one: NAME = ..."
+                )
+            )
+        return ROOT, node.value
+    if isinstance(node, ast.AugAssign):
+        raise fail(
+            _(
+                "augmented assignment ({operator}=) is not allowed: it changes a tensor in "
+                "place; write a new name, e.g. h2 = h + 1"
+            ).format(operator=BINARY_OPERATORS.get(type(node.op), _op_symbol(node.op)))
+        )
+    if not isinstance(node, ast.Assign):
+        raise fail(
+            _("{what} is not allowed: {form}").format(
+                what=_statement_kind(node), form=_(STATEMENT_FORM)
+            )
+        )
+    if len(node.targets) != 1:
+        raise fail(_("one name per assignment: a = b = ... is not allowed"))
+    target = node.targets[0]
+    if not isinstance(target, ast.Name):
+        raise ExpressionError(
+            _("only a fresh simple name can be assigned, e.g. h = x * x; not {what}").format(
+                what=_target_kind(target)
+            ),
+            text,
+            target.col_offset,
+        )
+    name = target.id
+    problem = _name_problem(name, known)
+    if problem is None and named >= MAX_INTERMEDIATES and name != ROOT:
+        problem = _("more than {cap} named intermediates; that is the cap")
+    if problem is None and name == ROOT and not last:
+        problem = _("out is the result: only the last statement may assign it")
+    if problem is None and last and name != ROOT:
+        problem = _(
+            "the last statement is the result: write it as an expression or as out = ...; "
+            "{name} would be left unused"
+        )
+    if problem:
+        message = problem.format(name=name, cap=MAX_INTERMEDIATES)
+        raise ExpressionError(message, text, target.col_offset)
+    return name, node.value
+
+
+def _name_problem(name: str, known: set[str]) -> str | None:
+    """Why `name` cannot be assigned, or None: only fresh, plain names can."""
+    if name.startswith("_") or name.endswith("_"):
+        return _("names starting or ending with _ are not allowed: {name}")
+    if keyword.issoftkeyword(name):
+        return _("{name} is a Python keyword")
+    if name in known:
+        return _("{name} already has a value; every statement names a new tensor (no reassignment)")
+    if name in RESERVED_NAMES and name != ROOT:
+        return _("{name} is reserved: the report's statements use it")
+    if name in FUNCTIONS or name in CONSTRUCTORS or name in METHODS:
+        return _("{name} is the name of a function")
+    return None
+
+
+def _segment(text: str, tree: ast.expr) -> str:
+    """The expression as typed; one spanning lines is put on one."""
+    segment = text[tree.col_offset : tree.end_col_offset]
+    return " ".join(part.strip() for part in segment.split("\n")) if "\n" in segment else segment
+
+
+def _target_kind(target: ast.AST) -> str:
+    kinds = {
+        ast.Attribute: N_("an attribute"),
+        ast.Subscript: N_("an element or slice"),
+        ast.Tuple: N_("a tuple"),
+        ast.List: N_("a list"),
+        ast.Starred: N_("*unpacking"),
+    }
+    return _(kinds[type(target)]) if type(target) in kinds else type(target).__name__
+
+
+def _statement_kind(node: ast.stmt) -> str:
+    kinds = {
+        ast.Import: "import",
+        ast.ImportFrom: "import",
+        ast.FunctionDef: "def",
+        ast.AsyncFunctionDef: "def",
+        ast.ClassDef: "class",
+        ast.For: "for",
+        ast.AsyncFor: "for",
+        ast.While: "while",
+        ast.If: "if",
+        ast.With: "with",
+        ast.AsyncWith: "with",
+        ast.Try: "try",
+        ast.Delete: "del",
+        ast.Global: "global",
+        ast.Nonlocal: "nonlocal",
+        ast.Return: "return",
+        ast.Pass: "pass",
+        ast.Raise: "raise",
+        ast.Assert: "assert",
+        ast.Break: "break",
+        ast.Continue: "continue",
+        ast.AnnAssign: N_("an annotated assignment"),
+        ast.Match: "match",
+    }
+    kind = kinds.get(type(node))
+    return _(kind) if kind else type(node).__name__
 
 
 class _Validator:
@@ -148,18 +380,20 @@ class _Validator:
 
     def __init__(self, text: str, variables: set[str]) -> None:
         self.text = text
-        self.variables = variables
+        self.variables = variables  # grows as statements name intermediates
+        self.declared = frozenset(variables)  # the --var names
+        self.pending: set[str] = set()  # names a later statement assigns
+        self.count = 0  # syntax nodes so far, over every statement
 
     def fail(self, node: ast.AST, message: str) -> ExpressionError:
         return ExpressionError(message, self.text, getattr(node, "col_offset", 0))
 
     def run(self, root: ast.expr) -> None:
         stack: list[tuple[ast.AST, int, str]] = [(root, 1, "value")]
-        count = 0
         while stack:
             node, depth, role = stack.pop()
-            count += 1
-            if count > MAX_NODES:
+            self.count += 1
+            if self.count > MAX_NODES:
                 raise self.fail(
                     node,
                     _("the expression has more than {cap} syntax nodes; that is the cap").format(
@@ -247,11 +481,21 @@ class _Validator:
                     name=identifier
                 ),
             )
+        if identifier in self.pending:
+            raise self.fail(
+                node,
+                _(
+                    "{name} is used before a later statement assigns it; statements run in order"
+                ).format(name=identifier),
+            )
         if identifier not in self.variables:
-            declared = ", ".join(sorted(self.variables)) or _("none")
+            declared = ", ".join(sorted(self.variables & self.declared)) or _("none")
+            named = sorted(self.variables - self.declared)
             hint = (
                 _("; {name} is a function: call it, {name}(...)").format(name=identifier)
                 if identifier in FUNCTIONS
+                else _("; named so far: {names}").format(names=", ".join(named))
+                if named
                 else ""
             )
             raise self.fail(

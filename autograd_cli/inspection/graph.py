@@ -10,6 +10,7 @@ asked for (--saved), and must be read before backward() frees them.
 from __future__ import annotations
 
 from collections.abc import Mapping
+from dataclasses import replace
 from itertools import compress, count
 from typing import Any
 
@@ -26,9 +27,13 @@ EVERY_NODE = WalkRequest()  # every node's facts, not what they saved
 
 
 def graph_report(
-    root: torch.Tensor, names: Mapping[str, torch.Tensor], walk: WalkRequest = EVERY_NODE
+    root: torch.Tensor,
+    names: Mapping[str, torch.Tensor],
+    walk: WalkRequest = EVERY_NODE,
+    outputs: Mapping[str, torch.Tensor] | None = None,
 ) -> Graph:
-    """The graph behind `root.grad_fn`; AccumulateGrad leaves named from `names`.
+    """The graph behind `root.grad_fn`; AccumulateGrad leaves named from `names`, and
+    the nodes that made the tensors in `outputs` (named intermediates) from theirs.
 
     With `walk.max_nodes`, facts are kept for the first that many nodes in walk order
     (and the edges between them); the whole graph is still walked and counted. With
@@ -41,16 +46,44 @@ def graph_report(
     # is paused around it (already, inside agrad's worker; see worker.py).
     with collector_paused():
         leaf_names = {id(t): name for name, t in names.items()}
-        return _walk(root.grad_fn, leaf_names, walk.max_nodes, walk.saved)
+        graph = _walk(root.grad_fn, leaf_names, walk.max_nodes, walk.saved)
+    if outputs:
+        graph = _with_outputs(graph, root.grad_fn, outputs)
+    return graph
+
+
+def _with_outputs(graph: Graph, root_fn: Any, outputs: Mapping[str, torch.Tensor]) -> Graph:
+    """`graph` with `tensor_names`: node index -> the names of the tensors it made.
+    The walk does not keep its grad_fn objects, so the few named ones are found by a
+    second walk that stops once each is numbered (ids are depth-first preorder)."""
+    wanted = {t.grad_fn: name for name, t in outputs.items() if t.grad_fn is not None}
+    found: dict[int, str] = {}
+    seen: set[Any] = set()
+    stack: list[Any] = [root_fn]
+    while stack and len(found) < len(wanted):
+        fn = stack.pop()
+        if fn is None or fn in seen:
+            continue
+        if len(seen) >= len(graph.grad_fns):
+            break  # past what --max-nodes kept
+        if fn in wanted:
+            found[len(seen)] = wanted[fn]
+        seen.add(fn)
+        stack.extend(pair[0] for pair in reversed(fn.next_functions))
+    return replace(graph, tensor_names=found)
 
 
 def facts_and_graph(
-    root: torch.Tensor, named: Mapping[str, torch.Tensor], walk: WalkRequest
+    root: torch.Tensor,
+    named: Mapping[str, torch.Tensor],
+    walk: WalkRequest,
+    outputs: Mapping[str, torch.Tensor] | None = None,
 ) -> tuple[tuple[TensorFacts, ...], Graph]:
     """Where every scenario's report starts: its tensors, and its graph walked before
-    backward() (which releases the tensors the nodes saved)."""
+    backward() (which releases the tensors the nodes saved); `outputs` name the nodes
+    that made them (graph_report)."""
     tensors = tuple(tensor_facts(n, t) for n, t in named.items())
-    return tensors, graph_report(root, named, walk)
+    return tensors, graph_report(root, named, walk, outputs)
 
 
 def _walk(root_fn: Any, leaf_names: Mapping[int, str], max_nodes: int | None, saved: bool) -> Graph:

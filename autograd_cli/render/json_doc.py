@@ -118,7 +118,7 @@ class _NodeText:
         for kept in (self.value_text, self.attribute_text, self.tensor_heads):
             kept.clear()
         graph, classes = self.graph, self.class_text
-        leaves, saved = graph.leaves, self.saved
+        leaves, saved, tensors = graph.leaves, self.saved, graph.tensor_names
         parts = []
         for i, grad_fn in enumerate(graph.grad_fns[start:end], start):
             head = classes.get(grad_fn)
@@ -126,6 +126,8 @@ class _NodeText:
                 head = classes[grad_fn] = f'","grad_fn":{encode(grad_fn)}'
             leaf = leaves.get(i)
             leaf_text = "null" if leaf is None else encode({"name": leaf.name, "shape": leaf.shape})
+            if tensors and i in tensors:  # only on the nodes that made a named tensor
+                leaf_text += f',"tensor":{encode(tensors[i])}'
             if saved is None:
                 parts.append(f'{{"id":"n{i}{head},"leaf":{leaf_text}}}')
             else:

@@ -126,6 +126,8 @@ def node_label_lines(
     lines = [printable(node.grad_fn)]  # a custom Function's class name is the user's
     if node.id == graph.root:
         lines.append(f"{root_name}.grad_fn")
+    elif node.tensor is not None:
+        lines.append(f"{node.tensor}.grad_fn")
     if node.leaf is not None:
         lines += [leaf_text(node), gradient_text(node, gradients, precision)]
     if saved:

@@ -149,6 +149,8 @@ def tree_lines(
             body.append(f" → {leaf_text(node)}", style="green")
         if node_id == graph.root:
             body.append(f"  ({root_name}.grad_fn)", style=NOTE)
+        elif node.tensor is not None:
+            body.append(f"  ({node.tensor}.grad_fn)", style=NOTE)
         lines.append(TreeLine(lead, hang, body))
 
         if saved:

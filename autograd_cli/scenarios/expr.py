@@ -35,7 +35,7 @@ from autograd_cli.scenarios import Scenario, SeededParams
 if TYPE_CHECKING:
     import torch
 
-    from autograd_cli.expression.evaluate import Costing
+    from autograd_cli.expression.evaluate import Costing, Evaluator
     from autograd_cli.expression.validate import ValidExpression
     from autograd_cli.expression.variables import VariableSpec
     from autograd_cli.render.formats import TreeOptions
@@ -45,7 +45,7 @@ ROOT = "out"
 # The JSON keys in the order the command has always written them.
 LAYOUT = (
     "expression seed dtype repeat variables statements tensors graph vector steps "
-    "gradients warnings check jacobians device"
+    "gradients warnings check jacobians device intermediates retained"
 )
 VECTOR = "torch.ones_like(out)"
 
@@ -57,6 +57,8 @@ class Params(SeededParams):
     no_grad: frozenset[str] = frozenset()
     repeat: int = 1
     jacobian: bool = False
+    retain_grad: tuple[str, ...] = ()  # intermediates (or out) whose .grad backward() keeps
+    retain_all: bool = False  # --retain-grad all: those that have a gradient to keep
 
 
 @dataclass(frozen=True)
@@ -86,6 +88,9 @@ class ExprReport(GradientsReport, command=NAME, layout=LAYOUT):
     steps: tuple[ExprStep, ...]
     warnings: tuple[str, ...]  # torch's warnings while evaluating, first line each
     jacobians: tuple[JacobianFacts, ...] = ()  # with --jacobian: one per leaf
+    intermediates: tuple[str, ...] = ()  # the names EXPR's statements gave, in order
+    retained: tuple[str, ...] = ()  # those (and out) whose .grad --retain-grad kept
+    program: tuple[str, ...] = ()  # EXPR's statements as Python, for the heading (not JSON)
 
 
 # The command line -------------------------------------------------------------
@@ -111,6 +116,12 @@ RepeatOption = integer_option(
     "accumulates, then zero_() and one more call, as agrad jvp does.",
 )
 GrammarFlag = flag_option("--grammar", "Print the grammar of EXPR and exit.")
+RetainGradOption = repeated_option(
+    "--retain-grad",
+    "NAME",
+    "Call NAME.retain_grad() on a named intermediate (or out) before backward(), so "
+    "its .grad is kept and shown next to the leaves' (repeatable; 'all' for every one).",
+)
 
 
 def options(
@@ -128,6 +139,7 @@ def options(
     repeat: RepeatOption = 1,
     grammar: GrammarFlag = False,
     jacobian: JacobianFlag = False,
+    retain_grad: RetainGradOption = None,
 ) -> dict[str, Any]:
     """The autograd graph and gradients of your own tensor expression.
 
@@ -136,6 +148,9 @@ def options(
     evaluated by agrad, never by Python's eval. A non-scalar out is back-propagated
     with v = torch.ones_like(out), i.e. the gradient of out.sum(). --seed S seeds
     the random variables in --var order.
+
+    Name intermediates with statements separated by ; or new lines, the result last:
+    agrad expr "h = x * x; out = h.sum()" --var 'x=ones(3)' --retain-grad h.
     """
     if grammar:
         from autograd_cli.render.emit import write_text
@@ -156,13 +171,40 @@ def options(
                     name=name, declared=", ".join(declared) or _("none")
                 )
             )
+    valid = validate_expression(expression, declared)
+    retained = _retained_names(list(retain_grad or []), valid, declared)
     return {
-        "expression": validate_expression(expression, declared),
+        "expression": valid,
         "variables": tuple(variables),
         "no_grad": frozenset(no_grad or ()),
         "repeat": repeat,
         "jacobian": jacobian,
+        "retain_grad": retained,
+        "retain_all": "all" in (retain_grad or ()),
     }
+
+
+def _retained_names(
+    asked: list[str], valid: ValidExpression, declared: list[str]
+) -> tuple[str, ...]:
+    """--retain-grad's names, checked: named intermediates and out, or all of them."""
+    allowed = (*valid.intermediates, ROOT)
+    if "all" in asked:
+        return allowed
+    for name in asked:
+        if name in allowed:
+            continue
+        if name in declared:
+            problem = _(
+                "--retain-grad {name}: {name} is a variable (a leaf): backward() fills its "
+                ".grad without retain_grad(); names allowed: {allowed}, or all"
+            )
+        else:
+            problem = _(
+                "--retain-grad {name}: no such intermediate; names allowed: {allowed}, or all"
+            )
+        raise UsageProblem(problem.format(name=name, allowed=", ".join(allowed)))
+    return tuple(dict.fromkeys(n for n in allowed if n in asked))
 
 
 # The tensors ------------------------------------------------------------------
@@ -171,17 +213,18 @@ def options(
 @dataclass
 class ExprTensors:
     variables: dict[str, torch.Tensor]
+    intermediates: dict[str, torch.Tensor]  # EXPR's named statements, in order
     out: torch.Tensor
     warnings: tuple[str, ...]  # what torch warned about while evaluating
 
     def named(self) -> dict[str, torch.Tensor]:
-        return {**self.variables, "out": self.out}
+        return {**self.variables, **self.intermediates, ROOT: self.out}
 
 
 def build(params: Params) -> ExprTensors:
     with recorded_warnings() as said:
-        variables, out = _evaluate(params)
-    return ExprTensors(variables=variables, out=out, warnings=tuple(said))
+        variables, evaluator, out = _evaluate(params)
+    return ExprTensors(variables, evaluator.intermediates, out, tuple(said))
 
 
 @contextmanager
@@ -203,7 +246,7 @@ def _first_line(message: Warning | str) -> str:
     return lines[0] if lines else type(message).__name__
 
 
-def _evaluate(params: Params) -> tuple[dict[str, torch.Tensor], torch.Tensor]:
+def _evaluate(params: Params) -> tuple[dict[str, torch.Tensor], Evaluator, torch.Tensor]:
     import torch
 
     from autograd_cli.expression.evaluate import Costing, Evaluator, build_variable
@@ -243,7 +286,8 @@ def _evaluate(params: Params) -> tuple[dict[str, torch.Tensor], torch.Tensor]:
         if t.is_floating_point() and spec.name not in params.no_grad:
             t.requires_grad_()
         real[spec.name] = t
-    return real, Evaluator(params.expression, real).run()
+    evaluator = Evaluator(params.expression, real)
+    return real, evaluator, evaluator.run()
 
 
 # Budgets: what a run may cost, estimated on the meta device before any real work.
@@ -415,13 +459,17 @@ def report(params: Params, walk: WalkRequest) -> ExprReport:
     repeat = params.repeat
     t = build(params)
     named = t.named()
-    tensors, graph = facts_and_graph(t.out, named, walk)
+    tensors, graph = facts_and_graph(t.out, named, walk, t.intermediates)
     leaves = {name: v for name, v in t.variables.items() if v.requires_grad}
+    retained = retained_tensors(params, named)
     statements = [
         f"torch.manual_seed({params.seed})",
         *(statement(spec, t.variables[spec.name]) for spec in params.variables),
-        f"out = {params.expression.text.strip()}",
+        *params.expression.lines(),
+        *(f"{name}.retain_grad()" for name in retained),
     ]
+    # What each backward() leaves in .grad: the leaves', then the retained intermediates'.
+    holders = {**leaves, **retained}
 
     # backward(), --check's and --jacobian's evaluations warn as the expression did
     with recorded_warnings() as later:
@@ -443,16 +491,17 @@ def report(params: Params, walk: WalkRequest) -> ExprReport:
                     number,
                     zeroed,
                     {
-                        name: None if leaf.grad is None else values_of(leaf.grad)
-                        for name, leaf in leaves.items()
+                        name: None if held.grad is None else values_of(held.grad)
+                        for name, held in holders.items()
                     },
                 )
 
             steps = [backward_step(k, False) for k in range(1, repeat + 1)]
             if repeat > 1:
-                for leaf in leaves.values():
-                    if leaf.grad is not None:
-                        leaf.grad.zero_()
+                # A retained intermediate's .grad accumulates as a leaf's does.
+                for held in holders.values():
+                    if held.grad is not None:
+                        held.grad.zero_()
                 steps.append(backward_step(repeat + 1, True))
 
         final = steps[-1].grads if steps else {}
@@ -461,7 +510,7 @@ def report(params: Params, walk: WalkRequest) -> ExprReport:
             verdict = gradient_check(
                 forward_for(params.expression),
                 t.variables,
-                steps[0].grads,
+                {name: steps[0].grads[name] for name in leaves},
                 params.dtype,
                 graph.node_count,
             )
@@ -476,7 +525,7 @@ def report(params: Params, walk: WalkRequest) -> ExprReport:
         for spec in params.variables
     )
     gradients = tuple(
-        Gradient(name, tuple(leaf.shape), final.get(name)) for name, leaf in leaves.items()
+        Gradient(name, tuple(held.shape), final.get(name)) for name, held in holders.items()
     )
     shared = params.run_facts(statements, tensors, graph, verdict, "repeat")
     return ExprReport(
@@ -488,7 +537,35 @@ def report(params: Params, walk: WalkRequest) -> ExprReport:
         gradients=gradients,
         warnings=tuple(dict.fromkeys((*t.warnings, *later))),
         jacobians=jacobians,
+        intermediates=tuple(t.intermediates),
+        retained=tuple(retained),
+        program=params.expression.lines(),
     )
+
+
+def retained_tensors(params: Params, named: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
+    """--retain-grad's tensors, retain_grad() called on each: a usage error for one
+    named that has no gradient to keep; with `all`, those are passed over."""
+    kept = {}
+    for name in params.retain_grad:
+        tensor = named[name]
+        problem = None
+        if not tensor.requires_grad:
+            problem = _(
+                "--retain-grad {name}: {name} does not require grad (no variable that "
+                "requires grad reaches it), so backward() gives it no gradient"
+            )
+        elif tensor.is_leaf:
+            problem = _(
+                "--retain-grad {name}: {name} is a leaf; backward() fills its .grad "
+                "without retain_grad()"
+            )
+        if problem is None:
+            tensor.retain_grad()
+            kept[name] = tensor
+        elif not params.retain_all:
+            raise UsageProblem(problem.format(name=name))
+    return kept
 
 
 # The human view ---------------------------------------------------------------
@@ -499,8 +576,8 @@ def view(report: ExprReport, precision: int, tree: TreeOptions) -> Iterator[Any]
 
     from autograd_cli.render import table
 
-    yield table.heading("agrad expr · out = ", first=True).append(
-        report.expression, style=table.CODE
+    yield table.heading("agrad expr · ", first=True).append(
+        "; ".join(report.program), style=table.CODE
     )
     yield table.code(
         report.statements,
@@ -510,7 +587,7 @@ def view(report: ExprReport, precision: int, tree: TreeOptions) -> Iterator[Any]
         yield Text(_("torch warned: {warning}").format(warning=warning), style="yellow")
     yield from table.tensor_section(report.tensors, precision)
     yield table.heading(_("grad_fn chain"))
-    yield table.grad_fn_lines((ROOT,), {t.name: t for t in report.tensors})
+    yield table.grad_fn_lines((*report.intermediates, ROOT), {t.name: t for t in report.tensors})
     yield from table.graph_section(report.graph, ROOT, tree, precision)
 
     if not report.steps:
@@ -528,6 +605,14 @@ def view(report: ExprReport, precision: int, tree: TreeOptions) -> Iterator[Any]
                 "out is not a scalar, so out.backward(v) needs a vector v = {vector}: it "
                 "computes the vector-Jacobian product vᵀ·J, the gradient of out.sum()."
             ).format(vector=report.vector)
+        )
+    if report.retained:
+        yield table.note(
+            _(
+                "{names}: not leaves; their .grad is kept because retain_grad() was called "
+                "before backward(). Without it, reading a non-leaf's .grad gives None (and "
+                "a warning)."
+            ).format(names=", ".join(f"{name}.grad" for name in report.retained))
         )
     for gradient in report.gradients:
         title = f"{gradient.name}.grad"
