@@ -202,7 +202,8 @@ GRAMMAR = f"""
 Grammar of EXPR (a Python-like expression, checked before anything runs):
 
   numbers      2, 0.5, 1e-3 (|n| <= {MAX_LITERAL:,}); True, False for keywords
-  names        the variables declared with --var except {", ".join(RESERVED_NAMES)}
+  names        the variables declared with --var except {", ".join(RESERVED_NAMES)}, and
+               the names earlier statements gave
   operators    + - * / ** @, unary -, parentheses
   calls        {_listing(sorted(FUNCTIONS))}
   methods      x.NAME(...), NAME one of:
