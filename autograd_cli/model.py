@@ -188,6 +188,15 @@ class Graph:
         return out
 
 
+@dataclass(frozen=True)
+class LeafGraph:
+    """A graph that belongs to one leaf: with agrad expr --order N, the graph of order
+    N's gradient with respect to it, which create_graph=True recorded."""
+
+    leaf: str
+    graph: Graph
+
+
 class _Records(Sequence[Any]):
     """A graph's nodes (or edges) as records, each made when it is read."""
 
@@ -364,10 +373,12 @@ class Report:
 
     def items(self) -> Iterator[tuple[str, Any]]:
         """The JSON document's keys after "command", in order, with their values: a
-        Graph as it is (render/json_doc.py writes it as it goes), the rest as plain data."""
+        Graph, or LeafGraphs, as they are (render/json_doc.py writes graphs as it goes),
+        the rest as plain data."""
         for name in self.json_keys():
             value = getattr(self, name)
-            yield name, value if isinstance(value, Graph) else _plain(value)
+            graphs = isinstance(value, tuple) and value and isinstance(value[0], LeafGraph)
+            yield name, value if isinstance(value, Graph) or graphs else _plain(value)
 
     def leaf_gradients(self) -> dict[str, Values]:
         """Each leaf's gradient after the last backward(), by leaf name (graph labels)."""

@@ -19,7 +19,7 @@ from typing import Any
 import pytest
 
 from autograd_cli import __version__, runner
-from autograd_cli.model import Graph
+from autograd_cli.model import Graph, LeafGraph
 from autograd_cli.render.json_doc import CHUNK
 from autograd_cli.versions import torch_version
 from tests.test_json_identity import CASES
@@ -109,7 +109,12 @@ def built_document(report: Any, saved: bool) -> str:
     }
     for key in report.json_keys():
         value = getattr(report, key)
-        document[key] = _graph(value, saved) if isinstance(value, Graph) else _plain(value)
+        if isinstance(value, Graph):
+            document[key] = _graph(value, saved)
+        elif isinstance(value, tuple) and value and isinstance(value[0], LeafGraph):
+            document[key] = [{"leaf": g.leaf, "graph": _graph(g.graph, saved)} for g in value]
+        else:
+            document[key] = _plain(value)
     return json.dumps(_finite(document), ensure_ascii=False, separators=(",", ":"), allow_nan=False)
 
 

@@ -20,7 +20,7 @@ from typing import Any
 
 from autograd_cli import __version__, progress
 from autograd_cli.i18n import _
-from autograd_cli.model import SCHEMA_VERSION, Graph, Report, SavedFacts
+from autograd_cli.model import SCHEMA_VERSION, Graph, LeafGraph, Report, SavedFacts
 from autograd_cli.versions import torch_version
 
 NON_FINITE = {"nan": "NaN", "inf": "Infinity", "-inf": "-Infinity"}
@@ -57,6 +57,16 @@ def _document_chunks(report: Report, saved: bool) -> Iterator[str]:
             yield text
             yield from graph_chunks(value, saved)
             text = ""
+        elif isinstance(value, tuple) and value and isinstance(value[0], LeafGraph):
+            for position, item in enumerate(value):
+                yield (
+                    text
+                    + ("[" if position == 0 else ",")
+                    + f'{{"leaf":{encode(item.leaf)},"graph":'
+                )
+                yield from graph_chunks(item.graph, saved)
+                text = "}"
+            text += "]"
         else:
             text += encode(value)
     yield text + "}\n"

@@ -21,7 +21,16 @@ import typer
 from autograd_cli.errors import UsageProblem
 from autograd_cli.expression.grammar import GRAMMAR, MAX_NUMEL
 from autograd_cli.i18n import _, group, ngettext
-from autograd_cli.model import Gradient, GradientsReport, JacobianFacts, Values, WalkRequest
+from autograd_cli.model import (
+    Gradient,
+    GradientsReport,
+    HessianFacts,
+    JacobianFacts,
+    LeafGraph,
+    OrderGradient,
+    Values,
+    WalkRequest,
+)
 from autograd_cli.options import (
     MAX_REPEAT,
     JacobianFlag,
@@ -45,7 +54,8 @@ ROOT = "out"
 # The JSON keys in the order the command has always written them.
 LAYOUT = (
     "expression seed dtype repeat variables statements tensors graph vector steps "
-    "gradients warnings check jacobians device intermediates retained"
+    "gradients warnings check jacobians device intermediates retained order orders "
+    "order_graphs hessian"
 )
 VECTOR = "torch.ones_like(out)"
 
@@ -59,6 +69,8 @@ class Params(SeededParams):
     jacobian: bool = False
     retain_grad: tuple[str, ...] = ()  # intermediates (or out) whose .grad backward() keeps
     retain_all: bool = False  # --retain-grad all: those that have a gradient to keep
+    order: int = 1  # --order: derivatives of derivatives, up to this one
+    hessian: bool = False
 
 
 @dataclass(frozen=True)
@@ -91,6 +103,10 @@ class ExprReport(GradientsReport, command=NAME, layout=LAYOUT):
     intermediates: tuple[str, ...] = ()  # the names EXPR's statements gave, in order
     retained: tuple[str, ...] = ()  # those (and out) whose .grad --retain-grad kept
     program: tuple[str, ...] = ()  # EXPR's statements as Python, for the heading (not JSON)
+    order: int = 1
+    orders: tuple[OrderGradient, ...] = ()  # with --order N > 1: orders 1..N, each leaf
+    order_graphs: tuple[LeafGraph, ...] = ()  # the graph of order N's gradient, each leaf
+    hessian: HessianFacts | None = None  # with --hessian
 
 
 # The command line -------------------------------------------------------------
@@ -116,6 +132,20 @@ RepeatOption = integer_option(
     "accumulates, then zero_() and one more call, as agrad jvp does.",
 )
 GrammarFlag = flag_option("--grammar", "Print the grammar of EXPR and exit.")
+MAX_ORDER = 4
+OrderOption = integer_option(
+    "--order",
+    1,
+    MAX_ORDER,
+    f"Derivatives of derivatives, up to order N (1-{MAX_ORDER}) of a scalar out: each "
+    "order is torch.autograd.grad(g.sum(), leaf, create_graph=True) of the one before; "
+    "shows every order and the graph create_graph=True recorded for the last.",
+)
+HessianFlag = flag_option(
+    "--hessian",
+    "Also show the full Hessian of a scalar out (torch.func.hessian), checked against "
+    "rows of repeated torch.autograd.grad; for leaves of up to 64 elements in all.",
+)
 RetainGradOption = repeated_option(
     "--retain-grad",
     "NAME",
@@ -140,6 +170,8 @@ def options(
     grammar: GrammarFlag = False,
     jacobian: JacobianFlag = False,
     retain_grad: RetainGradOption = None,
+    order: OrderOption = 1,
+    hessian: HessianFlag = False,
 ) -> dict[str, Any]:
     """The autograd graph and gradients of your own tensor expression.
 
@@ -181,6 +213,8 @@ def options(
         "jacobian": jacobian,
         "retain_grad": retained,
         "retain_all": "all" in (retain_grad or ()),
+        "order": order,
+        "hessian": hessian,
     }
 
 
@@ -275,6 +309,7 @@ def _evaluate(params: Params) -> tuple[dict[str, torch.Tensor], Evaluator, torch
 
     cost = Costing(params.expression, meta, JACOBIAN_DIMS if params.jacobian else None)
     out = cost.run()
+    check_higher_orders(params, meta, out)
     if params.jacobian:
         check_for_jacobian(params.expression, params.variables, meta, params.no_grad, out)
     check_budgets(params, meta, out, cost)
@@ -288,6 +323,41 @@ def _evaluate(params: Params) -> tuple[dict[str, torch.Tensor], Evaluator, torch
         real[spec.name] = t
     evaluator = Evaluator(params.expression, real)
     return real, evaluator, evaluator.run()
+
+
+def check_higher_orders(
+    params: Params, variables: dict[str, torch.Tensor], out: torch.Tensor
+) -> None:
+    """--order N > 1 and --hessian differentiate a scalar: refused (exit 2) for another
+    out, and --hessian for leaves of more than MAX_HESSIAN_ELEMENTS elements."""
+    from autograd_cli.inspection.higher_order import MAX_HESSIAN_ELEMENTS
+
+    asked = [f"--order {params.order}"] if params.order > 1 else []
+    asked += ["--hessian"] if params.hessian else []
+    if asked and out.numel() != 1:
+        raise UsageProblem(
+            _(
+                "{option} needs a scalar out, and out has shape {shape}: reduce it first, "
+                "e.g. out = (...).sum(), or use --order 1 (backward(v) with v = ones)"
+            ).format(option=" ".join(asked), shape=_shape(tuple(out.shape)))
+        )
+    if params.hessian:
+        elements = sum(
+            t.numel()
+            for name, t in variables.items()
+            if t.is_floating_point() and name not in params.no_grad
+        )
+        if elements > MAX_HESSIAN_ELEMENTS:
+            raise UsageProblem(
+                _(
+                    "--hessian is for small inputs: the leaves have {count} elements in all, "
+                    "the cap is {cap} (a {cap} x {cap} matrix)"
+                ).format(count=group(elements), cap=MAX_HESSIAN_ELEMENTS)
+            )
+
+
+def _shape(shape: tuple[int, ...]) -> str:
+    return "(" + ", ".join(map(str, shape)) + ("," if len(shape) == 1 else "") + ")"
 
 
 # Budgets: what a run may cost, estimated on the meta device before any real work.
@@ -409,14 +479,7 @@ def function_of(
     expression: ValidExpression, variables: dict[str, torch.Tensor], name: str
 ) -> Callable[[torch.Tensor], torch.Tensor]:
     """out as a function of one variable, the others held at their values (--jacobian)."""
-    from autograd_cli.expression.evaluate import Evaluator
-
-    fixed = {key: value.detach() for key, value in variables.items()}
-
-    def function(value: torch.Tensor) -> torch.Tensor:
-        return Evaluator(expression, {**fixed, name: value}).run()
-
-    return function
+    return leaves_function(expression, variables, (name,))
 
 
 def largest_numel(params: Params) -> int | None:
@@ -452,7 +515,8 @@ def report(params: Params, walk: WalkRequest) -> ExprReport:
     import torch
 
     from autograd_cli.inspection.gradient_check import gradient_check
-    from autograd_cli.inspection.graph import facts_and_graph
+    from autograd_cli.inspection.graph import facts_and_graph, graph_report
+    from autograd_cli.inspection.higher_order import hessian_facts, higher_orders
     from autograd_cli.inspection.jacobian import jacobian_facts
     from autograd_cli.inspection.tensors import values_of
 
@@ -473,6 +537,28 @@ def report(params: Params, walk: WalkRequest) -> ExprReport:
 
     # backward(), --check's and --jacobian's evaluations warn as the expression did
     with recorded_warnings() as later:
+        # Before backward(): torch.autograd.grad keeps out's graph (retain_graph) and
+        # leaves .grad alone, so the steps below see what they always did.
+        orders: tuple[OrderGradient, ...] = ()
+        order_graphs: tuple[LeafGraph, ...] = ()
+        if params.order > 1 and leaves and t.out.requires_grad:
+            orders, last = higher_orders(t.out, leaves, params.order)
+            order_graphs = tuple(
+                LeafGraph(name, graph_report(g, named, walk, t.intermediates))
+                for name, g in last.items()
+                if g is not None and g.grad_fn is not None
+            )
+            statements.extend(order_statements(tuple(leaves), params.order))
+        hessian = None
+        if params.hessian and leaves and t.out.requires_grad:
+            hessian = hessian_facts(
+                leaves_function(params.expression, t.variables, tuple(leaves)), leaves, t.out
+            )
+            names = ", ".join(leaves)
+            statements.append(
+                f"hessian = torch.func.hessian(f, argnums={_argnums(len(leaves))})({names})"
+                f"  # f({names}): the statements above"
+            )
         steps: list[ExprStep] = []
         vector = None
         if t.out.requires_grad:
@@ -540,7 +626,46 @@ def report(params: Params, walk: WalkRequest) -> ExprReport:
         intermediates=tuple(t.intermediates),
         retained=tuple(retained),
         program=params.expression.lines(),
+        order=params.order,
+        orders=orders,
+        order_graphs=order_graphs,
+        hessian=hessian,
     )
+
+
+def order_statements(leaves: tuple[str, ...], order: int) -> list[str]:
+    """--order's loop as Python: what higher_orders() runs, leaf by leaf."""
+    each = leaves[0] if len(leaves) == 1 else f"({', '.join(leaves)})"
+    return [
+        f"for leaf in {each}:" if len(leaves) > 1 else f"leaf = {each}",
+        *(
+            ("    " if len(leaves) > 1 else "") + line
+            for line in (
+                "g = out",
+                f"for order in range({order}):  # order k: the gradient of order k-1's sum",
+                "    g = torch.autograd.grad(g.sum(), leaf, create_graph=True)[0]",
+            )
+        ),
+    ]
+
+
+def _argnums(count: int) -> str:
+    return "0" if count == 1 else "(" + ", ".join(map(str, range(count))) + ")"
+
+
+def leaves_function(
+    expression: ValidExpression, variables: dict[str, torch.Tensor], names: tuple[str, ...]
+) -> Callable[..., torch.Tensor]:
+    """out as a function of the leaves `names` (positional, in that order), the other
+    variables held at their values (--hessian)."""
+    from autograd_cli.expression.evaluate import Evaluator
+
+    fixed = {key: value.detach() for key, value in variables.items()}
+
+    def function(*values: torch.Tensor) -> torch.Tensor:
+        return Evaluator(expression, {**fixed, **dict(zip(names, values, strict=True))}).run()
+
+    return function
 
 
 def retained_tensors(params: Params, named: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
@@ -626,6 +751,10 @@ def view(report: ExprReport, precision: int, tree: TreeOptions) -> Iterator[Any]
             yield table.matrix(gradient.value, precision, title=title)
     for facts in report.jacobians:
         yield from table.jacobian_section(facts, precision)
+    if report.orders:
+        yield from _orders_section(report, precision, tree)
+    if report.hessian is not None:
+        yield from _hessian_section(report.hessian)
     if report.repeat > 1:
         yield table.heading(
             ngettext(
@@ -648,6 +777,97 @@ def view(report: ExprReport, precision: int, tree: TreeOptions) -> Iterator[Any]
             for name, value in step.grads.items():
                 if value is not None:
                     yield table.matrix(value, precision, title=f"{name}.grad")
+
+
+def _orders_section(report: ExprReport, precision: int, tree: TreeOptions) -> Iterator[Any]:
+    from autograd_cli.render import table
+    from autograd_cli.render.tree import tree_lines
+
+    yield table.heading(
+        _("Higher orders: derivatives of derivatives, up to order {order}").format(
+            order=report.order
+        )
+    )
+    yield table.note(
+        _(
+            "Order 1 is torch.autograd.grad(out, leaf); order k is the gradient of the sum "
+            "of order k-1's. create_graph=True records each backward pass as a new graph, "
+            "which the next order differentiates. For a one-element leaf, order k is the "
+            "k-th derivative. .grad is not touched."
+        )
+    )
+    for item in report.orders:
+        title = _("order {order} · {leaf}").format(order=item.order, leaf=item.name)
+        if item.value is None:
+            yield table.note(
+                _("{title}: None, out does not depend on {leaf}").format(
+                    title=title, leaf=item.name
+                )
+            )
+        else:
+            yield table.matrix(item.value, precision, title=title)
+    last = report.order
+    constant = [
+        o.name for o in report.orders if o.order == last and o.value is not None and not o.grad_fn
+    ]
+    for graphed in report.order_graphs:
+        yield table.heading(
+            _(
+                "Graph of order {order}'s gradient for {leaf} (g), recorded by create_graph=True"
+            ).format(order=last, leaf=graphed.leaf)
+        )
+        yield from tree_lines(
+            graphed.graph, "g", saved=tree.saved, precision=precision, max_nodes=tree.max_nodes
+        )
+        yield table.note(
+            _("{nodes}: the backward pass of order {before}, as a graph of its own.").format(
+                nodes=ngettext("{count} node", "{count} nodes", graphed.graph.node_count).format(
+                    count=group(graphed.graph.node_count)
+                ),
+                before=last - 1,
+            )
+        )
+    for name in constant:
+        yield table.note(
+            _(
+                "Order {order}'s gradient for {leaf} has no grad_fn: it does not depend on "
+                "{leaf}, so every higher order is 0."
+            ).format(order=last, leaf=name)
+        )
+
+
+def _hessian_section(hessian: HessianFacts) -> Iterator[Any]:
+    from autograd_cli.render import table
+
+    size = len(hessian.matrix)
+    yield table.heading(
+        _("Hessian of out: {size} × {size}, the leaves {leaves} flattened in order").format(
+            size=size, leaves=", ".join(hessian.leaves)
+        )
+    )
+    yield table.note(
+        _(
+            "Row i and column j are the leaves' elements i and j (row-major); zeros are "
+            "shown as ·, non-zeros in bold (3 significant digits)."
+        )
+    )
+    yield table.JacobianGrid(
+        [[f"{float(v):.3g}" if v else "·" for v in row] for row in hessian.matrix], size
+    )
+    if hessian.func_error is None:
+        yield table.note(
+            _(
+                "Computed by torch.func.hessian; rows of repeated torch.autograd.grad "
+                "agree: max |difference| {diff:.1e}."
+            ).format(diff=hessian.repeated_grad_max_abs_diff)
+        )
+    else:
+        yield table.note(
+            _(
+                "torch.func.hessian could not run ({error}); these are rows of repeated "
+                "torch.autograd.grad."
+            ).format(error=hessian.func_error)
+        )
 
 
 # EXPR, --var and --no-grad first in its --help, then --seed, --dtype and --device.
