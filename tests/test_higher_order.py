@@ -301,3 +301,19 @@ def test_grad_untouched_and_backward_still_runs_afterwards():
     np.testing.assert_allclose(
         w.grad.numpy(), np.outer(1 - np.tanh(ws @ xs) ** 2, xs), rtol=0, atol=1e-12
     )
+
+
+def test_a_one_element_out_of_any_shape_counts_as_scalar():
+    # out = xᵀx as a 1 x 1 matrix: ∂ = 2x, then 2, and the Hessian 2·I.
+    def function(a: torch.Tensor) -> torch.Tensor:
+        return a.reshape(1, -1) @ a.reshape(-1, 1)
+
+    x = _leaf(X)
+    out = function(x)
+    assert out.shape == (1, 1)
+    facts, _ = higher_orders(out, {"x": x}, 2)
+    np.testing.assert_allclose(facts[0].value, 2 * np.array(X), rtol=0, atol=1e-12)
+    np.testing.assert_allclose(facts[1].value, [2.0] * 4, rtol=0, atol=1e-12)
+    hessian = hessian_facts(function, {"x": x}, out)
+    np.testing.assert_allclose(hessian.matrix, 2 * np.eye(4), rtol=0, atol=1e-12)
+    assert hessian.func_error is None
