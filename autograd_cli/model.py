@@ -432,3 +432,32 @@ def _plain(value: Any) -> Any:
 
 def _is_record(value: Any) -> bool:
     return hasattr(type(value), "__dataclass_fields__")
+
+
+@dataclass(frozen=True)
+class OrderGradient:
+    """Order k's gradient of a scalar out with respect to one leaf: order 1 is
+    torch.autograd.grad(out, leaf); order k > 1 is torch.autograd.grad(g.sum(), leaf) of
+    order k-1's gradient g, every call with create_graph=True. For a one-element leaf,
+    the k-th derivative."""
+
+    order: int
+    name: str
+    shape: tuple[int, ...]
+    value: Values  # None when out does not depend on the leaf (allow_unused gave None)
+    # type(g.grad_fn).__name__ of this order's gradient; None when it has no graph
+    # (it does not depend on the leaf: the next order is 0)
+    grad_fn: str | None
+
+
+@dataclass(frozen=True)
+class HessianFacts:
+    """The full Hessian of a scalar out with respect to its leaves, flattened: the leaves'
+    elements in order (each leaf row-major), rows and columns alike."""
+
+    leaves: tuple[str, ...]
+    shapes: tuple[tuple[int, ...], ...]
+    matrix: Values  # n x n nested lists of floats, n = sum of numels
+    # torch.func.hessian against repeated autograd.grad (NaN where only one gives NaN)
+    repeated_grad_max_abs_diff: float | None
+    func_error: str | None  # torch.func.hessian's first error line if it could not run
