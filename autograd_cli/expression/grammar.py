@@ -17,6 +17,8 @@ MAX_NUMEL = 1_000_000  # elements of any tensor, variable or intermediate
 MAX_DIMS = 64  # dimensions of any tensor: torch's own limit (a view may pass it; ops fail)
 MAX_VARS = 16
 MAX_INTERMEDIATES = 16  # named intermediates (h = ...) of one EXPR
+MAX_ORDER = 4  # --order: derivatives of derivatives
+MAX_HESSIAN_ELEMENTS = 64  # --hessian: the leaves' elements in all (a 64 x 64 matrix)
 
 # Keyword arguments that take numbers, booleans or tuples of ints; never strings.
 _DIM = frozenset({"dim", "keepdim"})

@@ -191,6 +191,7 @@ def validate_expression(text: str, variables: list[str]) -> ValidExpression:
     for position, node in enumerate(body):
         last = position == len(body) - 1
         name, tree = _statement_parts(node, last, text, known, len(statements))
+        validator.run(tree)
         if len(body) > 1 and isinstance(tree, ast.Name):
             raise validator.fail(
                 tree,
@@ -199,7 +200,6 @@ def validate_expression(text: str, variables: list[str]) -> ValidExpression:
                     "computes something, e.g. {name} = {value} * 2"
                 ).format(name=name, value=tree.id),
             )
-        validator.run(tree)
         statements.append(Statement(name, tree, _segment(text, tree)))
         known.add(name)
         validator.pending.discard(name)

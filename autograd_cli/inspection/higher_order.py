@@ -12,12 +12,10 @@ from collections.abc import Callable, Sequence
 
 import torch
 
+from autograd_cli.expression.grammar import MAX_HESSIAN_ELEMENTS, MAX_ORDER
 from autograd_cli.inspection.jacobian import quiet_deprecations
 from autograd_cli.inspection.tensors import values_of
 from autograd_cli.model import HessianFacts, OrderGradient
-
-MAX_ORDER = 4
-MAX_HESSIAN_ELEMENTS = 64  # sum of the leaves' numels --hessian accepts (n x n entries)
 
 
 def higher_orders(

@@ -10,6 +10,7 @@ the functions that build the report (see scenarios/__init__.py).
 
 from __future__ import annotations
 
+import math
 import warnings
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -19,7 +20,7 @@ from typing import TYPE_CHECKING, Annotated, Any
 import typer
 
 from autograd_cli.errors import UsageProblem
-from autograd_cli.expression.grammar import GRAMMAR, MAX_NUMEL
+from autograd_cli.expression.grammar import GRAMMAR, MAX_HESSIAN_ELEMENTS, MAX_NUMEL, MAX_ORDER
 from autograd_cli.i18n import _, group, ngettext
 from autograd_cli.model import (
     Gradient,
@@ -132,7 +133,6 @@ RepeatOption = integer_option(
     "accumulates, then zero_() and one more call, as agrad jvp does.",
 )
 GrammarFlag = flag_option("--grammar", "Print the grammar of EXPR and exit.")
-MAX_ORDER = 4
 OrderOption = integer_option(
     "--order",
     1,
@@ -144,7 +144,8 @@ OrderOption = integer_option(
 HessianFlag = flag_option(
     "--hessian",
     "Also show the full Hessian of a scalar out (torch.func.hessian), checked against "
-    "rows of repeated torch.autograd.grad; for leaves of up to 64 elements in all.",
+    "rows of repeated torch.autograd.grad; for leaves of up to "
+    f"{MAX_HESSIAN_ELEMENTS} elements in all.",
 )
 RetainGradOption = repeated_option(
     "--retain-grad",
@@ -330,8 +331,6 @@ def check_higher_orders(
 ) -> None:
     """--order N > 1 and --hessian differentiate a scalar: refused (exit 2) for another
     out, and --hessian for leaves of more than MAX_HESSIAN_ELEMENTS elements."""
-    from autograd_cli.inspection.higher_order import MAX_HESSIAN_ELEMENTS
-
     asked = [f"--order {params.order}"] if params.order > 1 else []
     asked += ["--hessian"] if params.hessian else []
     if asked and out.numel() != 1:
@@ -417,6 +416,26 @@ def check_budgets(
             _("--check evaluates the expression {count} times").format(count=group(evaluations))
         ] = evaluations * forward
         memory[_("--check's evaluations in float64")] = cost.elements * 8
+    if params.order > 1 and leaves:
+        # Measured (tests/test_higher_order.py's brief, notes/higher_order.md): the graph
+        # create_graph=True records about doubles with each order, and each order past
+        # the first is one autograd.grad call per leaf over the order before's graph.
+        operations[_("--order {order}'s autograd.grad calls").format(order=params.order)] = sum(
+            2 * forward * 2**k * (1 if k == 1 else len(leaves)) for k in range(1, params.order + 1)
+        )
+        memory[_("--order {order}'s recorded graphs").format(order=params.order)] = (
+            cost.bytes * (2**params.order - 1) * len(leaves)
+        )
+    if params.hessian and leaves:
+        # One autograd.grad per element for the rows, and torch.func.hessian (forward
+        # over reverse) batched over every element at once.
+        elements_in_all = sum(t.numel() for t in leaves)
+        operations[_("--hessian's rows and torch.func.hessian")] = 10 * elements_in_all * forward
+        memory[
+            _("--hessian runs the expression on {count} elements at once").format(
+                count=group(elements_in_all)
+            )
+        ] = 3 * elements_in_all * cost.bytes
     if params.jacobian and leaves:
         batch = max(max(out.numel(), t.numel()) for t in leaves)
         operations[_("--jacobian's jacrev and jacfwd")] = sum(
@@ -840,16 +859,17 @@ def _hessian_section(hessian: HessianFacts) -> Iterator[Any]:
     from autograd_cli.render import table
 
     size = len(hessian.matrix)
-    yield table.heading(
-        _("Hessian of out: {size} × {size}, the leaves {leaves} flattened in order").format(
-            size=size, leaves=", ".join(hessian.leaves)
-        )
-    )
+    yield table.heading(_("Hessian of out: {size} × {size}").format(size=size))
+    spans, start = [], 0
+    for leaf, shape in zip(hessian.leaves, hessian.shapes, strict=True):
+        count = math.prod(shape)
+        spans.append(f"{leaf} {start}" if count == 1 else f"{leaf} {start}–{start + count - 1}")
+        start += count
     yield table.note(
         _(
-            "Row i and column j are the leaves' elements i and j (row-major); zeros are "
-            "shown as ·, non-zeros in bold (3 significant digits)."
-        )
+            "Rows and columns are the leaves' elements, each leaf flattened row-major: "
+            "{spans}. Zeros are shown as ·, non-zeros in bold (3 significant digits)."
+        ).format(spans=", ".join(spans))
     )
     yield table.JacobianGrid(
         [[f"{float(v):.3g}" if v else "·" for v in row] for row in hessian.matrix], size
