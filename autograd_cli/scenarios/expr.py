@@ -826,9 +826,10 @@ def _orders_section(report: ExprReport, precision: int, tree: TreeOptions) -> It
         else:
             yield table.matrix(item.value, precision, title=title)
     last = report.order
-    constant = [
-        o.name for o in report.orders if o.order == last and o.value is not None and not o.grad_fn
-    ]
+    constant: dict[str, int] = {}  # leaf -> the first order whose gradient has no graph
+    for o in report.orders:
+        if o.value is not None and o.grad_fn is None and o.order < last:
+            constant.setdefault(o.name, o.order)
     for graphed in report.order_graphs:
         yield table.heading(
             _(
@@ -846,12 +847,12 @@ def _orders_section(report: ExprReport, precision: int, tree: TreeOptions) -> It
                 before=last - 1,
             )
         )
-    for name in constant:
+    for name, order in constant.items():
         yield table.note(
             _(
                 "Order {order}'s gradient for {leaf} has no grad_fn: it does not depend on "
                 "{leaf}, so every higher order is 0."
-            ).format(order=last, leaf=name)
+            ).format(order=order, leaf=name)
         )
 
 
