@@ -828,7 +828,7 @@ def _orders_section(report: ExprReport, precision: int, tree: TreeOptions) -> It
     last = report.order
     constant: dict[str, int] = {}  # leaf -> the first order whose gradient has no graph
     for o in report.orders:
-        if o.value is not None and o.grad_fn is None and o.order < last:
+        if o.value is not None and o.grad_fn is None:
             constant.setdefault(o.name, o.order)
     for graphed in report.order_graphs:
         yield table.heading(
