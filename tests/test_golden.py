@@ -20,6 +20,9 @@ CASES = {
 }
 
 
+EXPR_STATEMENTS = ["expr", "h = x * x; g = h.exp(); out = (g * h).sum()", "--var", "x=ones(3)"]
+EXPR_ORDER = ["expr", "h = w @ x\nout = h.tanh().sum()", "--var", "x=ones(2)", "--var", "w=eye(2)"]
+
 # The width people read at: a number whole or not at all, names broken at . or _ only.
 CASES_80 = {
     "linear_80.txt": ["linear"],
@@ -34,6 +37,14 @@ CASES_80 = {
     "pitfalls_80_vi.txt": ["pitfalls", "--lang", "vi"],
     "pitfalls_all_80.txt": ["pitfalls", "--all"],
     "pitfalls_all_80_vi.txt": ["pitfalls", "--all", "--lang", "vi"],
+    **{
+        f"expr_{name}_80{suffix}.txt": [*args, *lang]
+        for name, args in (
+            ("statements", [*EXPR_STATEMENTS, "--retain-grad", "all"]),
+            ("order", [*EXPR_ORDER, "--order", "2", "--hessian", "--retain-grad", "h"]),
+        )
+        for suffix, lang in (("", []), ("_vi", ["--lang", "vi"]))
+    },
 }
 
 

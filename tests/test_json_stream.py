@@ -37,6 +37,17 @@ CASES = {
         "--retain-grad",
         "all",
     ],
+    "expr_orders": [
+        "expr",
+        "h = w @ x; out = h.tanh().sum()",
+        "--var",
+        "x=ones(2)",
+        "--var",
+        "w=eye(2)",
+        "--order",
+        "3",
+        "--hessian",
+    ],
 }
 
 

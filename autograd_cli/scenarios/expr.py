@@ -752,10 +752,14 @@ def view(report: ExprReport, precision: int, tree: TreeOptions) -> Iterator[Any]
         )
     if report.retained:
         yield table.note(
-            _(
-                "{names}: not leaves; their .grad is kept because retain_grad() was called "
-                "before backward(). Without it, reading a non-leaf's .grad gives None (and "
-                "a warning)."
+            ngettext(
+                "{names} is kept because retain_grad() was called before backward(): the "
+                "tensor is not a leaf. Without it, reading a non-leaf's .grad gives None "
+                "(and a warning).",
+                "{names} are kept because retain_grad() was called before backward(): the "
+                "tensors are not leaves. Without it, reading a non-leaf's .grad gives None "
+                "(and a warning).",
+                len(report.retained),
             ).format(names=", ".join(f"{name}.grad" for name in report.retained))
         )
     for gradient in report.gradients:
