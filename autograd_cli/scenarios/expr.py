@@ -576,7 +576,7 @@ def report(params: Params, walk: WalkRequest) -> ExprReport:
             names = ", ".join(leaves)
             statements.append(
                 f"hessian = torch.func.hessian(f, argnums={_argnums(len(leaves))})({names})"
-                f"  # f({names}): the statements above"
+                f"  # f({names}) = out"
             )
         steps: list[ExprStep] = []
         vector = None
