@@ -4,7 +4,9 @@ parse agrad's output must not notice when the code behind it is rearranged.
 The golden documents were written by the code before the spine redesign (issue 13),
 then rewritten once for schema version 2 (issue 15: saved tensors only with --saved),
 a change checked to be exactly that: each version-1 document minus its nodes'
-`saved_tensors` and `saved_attributes`. They are a contract on the bytes, not an
+`saved_tensors` and `saved_attributes`; and once more for issue 16's additions (expr's
+six new keys after its others, checked to be the only difference). They are a contract
+on the bytes, not an
 oracle of the numbers (the maths tests check those against independent maths);
 rewrite them only for a deliberate schema change, with `pytest --update-goldens`,
 and bump SCHEMA_VERSION then.
