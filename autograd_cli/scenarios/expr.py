@@ -103,11 +103,16 @@ class ExprReport(GradientsReport, command=NAME, layout=LAYOUT):
     jacobians: tuple[JacobianFacts, ...] = ()  # with --jacobian: one per leaf
     intermediates: tuple[str, ...] = ()  # the names EXPR's statements gave, in order
     retained: tuple[str, ...] = ()  # those (and out) whose .grad --retain-grad kept
-    program: tuple[str, ...] = ()  # EXPR's statements as Python, for the heading (not JSON)
     order: int = 1
     orders: tuple[OrderGradient, ...] = ()  # with --order N > 1: orders 1..N, each leaf
     order_graphs: tuple[LeafGraph, ...] = ()  # the graph of order N's gradient, each leaf
     hessian: HessianFacts | None = None  # with --hessian
+
+    def program(self) -> tuple[str, ...]:
+        """EXPR's statements as Python ("h = x * x", "out = h.sum()"): in `statements`,
+        after the seed and the variables."""
+        start = 1 + len(self.variables)
+        return self.statements[start : start + len(self.intermediates) + 1]
 
 
 # The command line -------------------------------------------------------------
@@ -644,7 +649,6 @@ def report(params: Params, walk: WalkRequest) -> ExprReport:
         jacobians=jacobians,
         intermediates=tuple(t.intermediates),
         retained=tuple(retained),
-        program=params.expression.lines(),
         order=params.order,
         orders=orders,
         order_graphs=order_graphs,
@@ -721,7 +725,7 @@ def view(report: ExprReport, precision: int, tree: TreeOptions) -> Iterator[Any]
     from autograd_cli.render import table
 
     yield table.heading("agrad expr · ", first=True).append(
-        "; ".join(report.program), style=table.CODE
+        "; ".join(report.program()), style=table.CODE
     )
     yield table.code(
         report.statements,
