@@ -212,10 +212,25 @@ MACHINE_OUTPUTS = [
     ["expr", "mse_loss(x, y)", "--var", "x=ones(3,1)", "--var", "y=zeros(3)", "--json"],
     ["linear", "--seed", "0..2", "--json"],
     ["inspect", "examples/nan_sqrt.py:loss", "--anomaly", "--json"],
+    ["pitfalls", "--all", "--json"],
+    [
+        "expr",
+        "h = w @ x\nout = h.tanh().sum()",
+        "--var",
+        "x=ones(2)",
+        "--var",
+        "w=eye(2)",
+        "--retain-grad",
+        "all",
+        "--order",
+        "3",
+        "--hessian",
+        "--json",
+    ],
 ]
 
 
-@pytest.mark.parametrize("args", MACHINE_OUTPUTS, ids=lambda a: " ".join(a[:2]))
+@pytest.mark.parametrize("args", MACHINE_OUTPUTS, ids=lambda a: " ".join(a[:2])[:30])
 def test_json_is_byte_identical_in_every_language(agrad, args):
     english = agrad(*args, "--lang", "en")
     assert english.exit_code == 0, english.stderr

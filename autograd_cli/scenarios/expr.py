@@ -431,6 +431,11 @@ def check_budgets(
         memory[_("--order {order}'s recorded graphs").format(order=params.order)] = (
             cost.bytes * (2**params.order - 1) * len(leaves)
         )
+        memory[
+            _("--order {order} keeps {order} gradients of {elements} elements").format(
+                order=params.order, elements=group(elements)
+            )
+        ] = params.order * elements * KEPT_BYTES
     if params.hessian and leaves:
         # One autograd.grad per element for the rows, and torch.func.hessian (forward
         # over reverse) batched over every element at once.
