@@ -384,6 +384,11 @@ class Report:
         """Each leaf's gradient after the last backward(), by leaf name (graph labels)."""
         return {}
 
+    def failure(self) -> str | None:
+        """Why the command exits 3 after writing this report (agrad gradcheck's failed
+        check), or None; --check and --fail-on are judged by the runner itself."""
+        return None
+
     def documents(self) -> tuple[Report, ...]:
         """The JSON documents it is written as: itself; a report of several parts
         (agrad pitfalls --all) one document each, as JSON Lines."""

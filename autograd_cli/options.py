@@ -128,6 +128,22 @@ def positive(option: str) -> Callable[[str], float]:
     return parse
 
 
+def non_negative(option: str) -> Callable[[str], float]:
+    """A parser for a finite float >= 0 (gradcheck's --atol, --rtol, --nondet-tol)."""
+
+    def parse(text: str) -> float:
+        value = float(text) if ASCII_DECIMAL.fullmatch(text.strip()) else float("nan")
+        if not (value >= 0 and value != float("inf")):
+            raise ValueError(
+                _(
+                    "{value!r} is not allowed; {option} is a finite number >= 0 such as 1e-5."
+                ).format(value=text, option=option)
+            )
+        return value
+
+    return parse
+
+
 def text(value: str) -> str:
     """A parser that keeps the text as typed (arguments such as EXPR and FILE)."""
     return value

@@ -148,6 +148,10 @@ def verdict(reports: list[Report]) -> Result:
                 "|reference| (see the check section)"
             ).format(leaves=", ".join(dict.fromkeys(failed))),
         )
+    for report in reports:  # agrad gradcheck
+        failure = report.failure()
+        if failure:
+            return Result(ExitCode.CHECK_FAILED, failure)
     for report in reports:  # agrad inspect --fail-on
         failing = getattr(report, "failing", ())
         if failing:

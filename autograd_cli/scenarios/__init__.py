@@ -45,6 +45,10 @@ REGISTRY = {
         "expr:SCENARIO",
         N_('The graph and gradients of your own expression, e.g. "(x + 1).pow(2).t()".'),
     ),
+    "gradcheck": (
+        "gradcheck:SCENARIO",
+        N_("torch.autograd.gradcheck of your own function, and what is wrong when it fails."),
+    ),
     "pitfalls": (
         "pitfalls:SCENARIO",
         N_("The mistakes every learner makes, run on your torch: its words, why, the fix."),

@@ -126,8 +126,16 @@ class UserCallable:
         )
 
 
-def load_callable(target: TargetSpec, arguments: dict[str, Any], seed: int) -> UserCallable:
-    """Imports TARGET's file or module and finds its callable; checks the --arg names.
+def load_callable(
+    target: TargetSpec,
+    arguments: dict[str, Any],
+    seed: int,
+    forms: str = RETURN_FORMS,
+    partial: bool = False,
+) -> UserCallable:
+    """Imports TARGET's file or module and finds its callable; checks the --arg names
+    (with `partial`, as some of its keywords: its positional arguments come later).
+    `forms` says what NAME must be or return, in errors (untranslated: N_).
 
     Seeded first: a model built when the file is run starts the same every time."""
     torch.manual_seed(seed)
@@ -155,10 +163,10 @@ def load_callable(target: TargetSpec, arguments: dict[str, Any], seed: int) -> U
     if not callable(function):
         raise UsageProblem(
             _("{target}: {name} is {kind}, not a callable; it must return {forms}").format(
-                target=target.text, name=target.name, kind=_kind(function), forms=_(RETURN_FORMS)
+                target=target.text, name=target.name, kind=_kind(function), forms=_(forms)
             )
         )
-    _check_arguments(target, function, arguments)
+    _check_arguments(target, function, arguments, partial)
     return UserCallable(function, target, file)
 
 
@@ -213,14 +221,16 @@ def _syntax_problem(e: SyntaxError) -> UsageProblem:
     )
 
 
-def _check_arguments(target: TargetSpec, function: Callable[..., Any], arguments: dict) -> None:
+def _check_arguments(
+    target: TargetSpec, function: Callable[..., Any], arguments: dict, partial: bool = False
+) -> None:
     try:
         signature = inspect.signature(function)
     except (TypeError, ValueError):  # a builtin without a signature: let the call decide
         return
     takes = ", ".join(signature.parameters) or _("no arguments")
     try:
-        signature.bind(**arguments)
+        (signature.bind_partial if partial else signature.bind)(**arguments)
     except TypeError as e:
         raise UsageProblem(
             _(
