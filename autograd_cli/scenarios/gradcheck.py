@@ -48,7 +48,7 @@ FORMS = N_(
 )
 EPILOG = (
     "Examples: agrad gradcheck examples/gradcheck_factor.py:build; agrad gradcheck "
-    "examples/gradcheck_factor.py:Scale --input 'x=randn(3,4)'; --json for scripts "
+    "examples/gradcheck_factor.py:Square --input 'x=randn(3,4)'; --json for scripts "
     "(exit 3 when the check fails)."
 )
 # Shown as given in the report: what the check ran with.

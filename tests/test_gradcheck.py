@@ -1,0 +1,232 @@
+"""`agrad gradcheck` from the command line: its verdict against
+torch.autograd.gradcheck's on the examples, each example's diagnosis, the two ways to
+name a function, dtypes, and every error path (exit 2 for a wrong TARGET, 1 for an
+exception in the user's code). tests/test_gradcheck_engine.py checks the engine on
+generated functions."""
+
+from __future__ import annotations
+
+import runpy
+import textwrap
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+
+from autograd_cli.errors import ExitCode
+
+EXAMPLES = Path(__file__).resolve().parent.parent / "examples"
+
+
+def _torch_verdict(example: str, **options: object) -> bool:
+    fn, inputs = runpy.run_path(str(EXAMPLES / example))["build"]()
+    return torch.autograd.gradcheck(fn, inputs, raise_exception=False, **options)
+
+
+@pytest.mark.parametrize(
+    ("example", "ok"),
+    [
+        ("gradcheck_ok.py", True),
+        ("gradcheck_factor.py", False),
+        ("gradcheck_swapped.py", False),
+        ("gradcheck_kink.py", False),
+    ],
+)
+def test_the_verdict_is_torchs_on_every_example(agrad, example, ok):
+    assert _torch_verdict(example) is ok  # what torch says, run here
+    result = agrad("gradcheck", f"examples/{example}:build", "--json")
+    assert result.exit_code == (ExitCode.OK if ok else ExitCode.CHECK_FAILED), result.stderr
+    import json
+
+    doc = json.loads(result.stdout)
+    assert doc["ok"] is ok
+    assert [run["kind"] for run in doc["runs"]] == ["backward"]
+    if not ok:
+        assert result.stderr.startswith("agrad: error: gradcheck failed: backward: output 0")
+
+
+def _pairs(doc: dict) -> dict[str, dict]:
+    names = [i["name"] for i in doc["inputs"]]
+    return {names[p["input"]]: p for p in doc["runs"][0]["pairs"]}
+
+
+def test_a_missing_factor_is_named_with_its_size(agrad_failing):
+    doc = agrad_failing("gradcheck", "examples/gradcheck_factor.py:build")
+    pair = _pairs(doc)["x"]
+    assert pair["diagnoses"] == ["factor"]
+    # backward returns grad * x where d(x²)/dx = 2x: analytical / numerical = 1/2
+    assert pair["factor"] == pytest.approx(0.5, rel=1e-6)
+    assert pair["mismatches"] == 6 and pair["entries"] == 36  # (2, 3) -> (2, 3): 6 x 6
+    # The numbers, against the closed form at the same x (agrad seeds 0, then calls build)
+    torch.manual_seed(0)
+    x = runpy.run_path(str(EXAMPLES / "gradcheck_factor.py"))["build"]()[1][0].detach()
+    x = x.reshape(-1).numpy()
+    np.testing.assert_allclose(pair["numerical"], np.diag(2 * x), atol=1e-8)
+    np.testing.assert_allclose(pair["analytical"], np.diag(x), atol=1e-12)
+    worst = pair["worst"][0]
+    assert worst["difference"] == pytest.approx(worst["analytical"] - worst["numerical"])
+    assert abs(worst["difference"]) == pytest.approx(np.abs(x).max(), rel=1e-6)
+
+
+def test_swapped_gradients_name_each_other(agrad_failing):
+    doc = agrad_failing("gradcheck", "examples/gradcheck_swapped.py:build")
+    pairs = _pairs(doc)
+    assert pairs["x"]["diagnoses"] == ["swapped"] and pairs["w"]["diagnoses"] == ["swapped"]
+
+
+def test_a_kink_is_not_called_a_bug(agrad, agrad_failing):
+    doc = agrad_failing("gradcheck", "examples/gradcheck_kink.py:build")
+    pair = _pairs(doc)["x"]
+    assert pair["diagnoses"] == ["kink"]
+    # only the element at 0 mismatches: numerical 0.5 (the central difference), analytical 0
+    assert pair["mismatches"] == 1
+    assert pair["worst"][0]["input_index"] == [1]
+    assert pair["worst"][0]["numerical"] == pytest.approx(0.5)
+    assert pair["worst"][0]["analytical"] == 0.0
+    human = agrad("gradcheck", "examples/gradcheck_kink.py:build", env={"COLUMNS": "80"})
+    assert "Not a bug" in human.stdout
+
+
+@pytest.fixture
+def agrad_failing(agrad):
+    import json
+
+    def run(*args: str) -> dict:
+        result = agrad(*args, "--json")
+        assert result.exit_code == ExitCode.CHECK_FAILED, result.stderr
+        return json.loads(result.stdout)
+
+    return run
+
+
+def test_input_form_checks_the_function_itself(agrad_json, agrad_failing):
+    doc = agrad_failing("gradcheck", "examples/gradcheck_factor.py:Square", "--input", "x=randn(4)")
+    assert doc["form"] == "inputs" and doc["function"] == "Square.apply"
+    assert doc["inputs"] == [
+        {
+            "name": "x",
+            "shape": [4],
+            "given_dtype": "float64",
+            "dtype": "float64",
+            "requires_grad": True,
+        }
+    ]
+    assert _pairs(doc)["x"]["factor"] == pytest.approx(0.5, rel=1e-6)
+    ok = agrad_json(
+        "gradcheck",
+        "examples/gradcheck_ok.py:MulSin",
+        "--input",
+        "x=randn(3)",
+        "--input",
+        "w=randn(3)",
+    )
+    assert ok["ok"] is True and [i["name"] for i in ok["inputs"]] == ["x", "w"]
+
+
+def test_forward_and_second_order_agree_with_torch(agrad_json):
+    fn, inputs = runpy.run_path(str(EXAMPLES / "gradcheck_ok.py"))["build"]()
+    assert torch.autograd.gradcheck(fn, inputs, check_forward_ad=True, raise_exception=False) in (
+        True,
+        False,
+    )
+    doc = agrad_json(
+        "gradcheck", "examples/gradcheck_ok.py:build", "--forward", "--second-order", "--fast"
+    )
+    assert [run["kind"] for run in doc["runs"]] == ["backward", "forward", "second_order"]
+
+
+def _factory(tmp_path: Path, body: str) -> str:
+    path = tmp_path / "user.py"
+    path.write_text("import torch\n" + textwrap.dedent(body), encoding="utf-8")
+    return str(path)
+
+
+def test_float32_inputs_are_checked_in_float64_unless_kept(agrad_json, tmp_path):
+    path = _factory(
+        tmp_path,
+        """
+        def build():
+            x = torch.randn(3, requires_grad=True)
+            return torch.sin, (x,)
+        """,
+    )
+    doc = agrad_json("gradcheck", f"{path}:build")
+    assert doc["inputs"][0]["given_dtype"] == "float32" and doc["inputs"][0]["dtype"] == "float64"
+    assert doc["ok"] is True
+    kept = agrad_json("gradcheck", f"{path}:build", "--keep-dtype", "--atol", "1", "--rtol", "1")
+    assert kept["inputs"][0]["dtype"] == "float32"
+
+
+@pytest.mark.parametrize(
+    ("body", "words"),
+    [
+        ("def build():\n    return 3\n", "returned an int"),
+        ("def build():\n    return torch.sin, 'x'\n", "inputs must be a tensor"),
+        (
+            "def build():\n    return 3, (torch.ones(2, requires_grad=True),)\n",
+            "fn must be callable",
+        ),
+        ("def build():\n    return torch.sin, (torch.ones(2),)\n", "no input requires grad"),
+    ],
+)
+def test_a_wrong_return_value_exits_2(agrad, tmp_path, body, words):
+    result = agrad("gradcheck", f"{_factory(tmp_path, body)}:build")
+    assert result.exit_code == ExitCode.USAGE, result.stderr
+    assert result.stdout == ""
+    assert words in result.stderr and len(result.stderr.splitlines()) == 1
+
+
+@pytest.mark.parametrize(
+    "args",
+    [
+        ["examples/nope.py:build"],
+        ["examples/gradcheck_ok.py:nope"],
+        ["examples/gradcheck_ok.py"],
+        ["examples/gradcheck_ok.py:build", "--eps", "0"],
+        ["examples/gradcheck_ok.py:build", "--atol", "-1"],
+        ["examples/gradcheck_ok.py:build", "--rtol", "nan"],
+        ["examples/gradcheck_ok.py:MulSin", "--input", "x=randn(3)", "--arg", "k=1"],
+        ["examples/gradcheck_ok.py:MulSin", "--input", "x=numpy(3)"],
+        ["examples/gradcheck_ok.py:build", "--arg", "unknown=1"],
+    ],
+)
+def test_bad_references_and_options_exit_2(agrad, args):
+    result = agrad("gradcheck", *args)
+    assert result.exit_code == ExitCode.USAGE, result.stderr
+    assert result.stdout == ""
+    assert result.stderr.startswith("agrad: error: ")
+    assert "Traceback" not in result.stderr
+
+
+def test_an_exception_in_user_code_exits_1_naming_its_line(agrad, tmp_path):
+    path = _factory(
+        tmp_path,
+        """
+        class Broken(torch.autograd.Function):
+            @staticmethod
+            def forward(ctx, x):
+                return x * 2
+
+            @staticmethod
+            def backward(ctx, grad):
+                raise ValueError("no backward here")
+
+        def build():
+            return Broken.apply, (torch.ones(2, dtype=torch.float64, requires_grad=True),)
+        """,
+    )
+    result = agrad("gradcheck", f"{path}:build")
+    assert result.exit_code == ExitCode.RUNTIME
+    assert result.stdout == ""
+    (line,) = result.stderr.splitlines()
+    assert "raised ValueError: no backward here" in line and "user.py:10" in line
+
+
+def test_the_view_in_vietnamese_and_json_in_every_language(agrad):
+    english = agrad("gradcheck", "examples/gradcheck_factor.py:build", "--json")
+    vietnamese = agrad("gradcheck", "examples/gradcheck_factor.py:build", "--json", "--lang", "vi")
+    assert english.stdout == vietnamese.stdout
+    human = agrad("gradcheck", "examples/gradcheck_factor.py:build", "--lang", "vi")
+    assert human.exit_code == ExitCode.CHECK_FAILED
+    assert "Lỗi có thể" in human.stdout
