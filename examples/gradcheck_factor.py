@@ -1,7 +1,7 @@
 """A backward that forgets a factor: d(x²)/dx is 2x, this one returns x.
 
-    agrad gradcheck examples/gradcheck_factor.py:build
-    agrad gradcheck examples/gradcheck_factor.py:Square --input 'x=randn(2,3)'
+agrad gradcheck examples/gradcheck_factor.py:build
+agrad gradcheck examples/gradcheck_factor.py:Square --input 'x=randn(2,3)'
 """
 
 import torch

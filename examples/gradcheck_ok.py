@@ -1,7 +1,7 @@
 """A custom autograd.Function with a correct backward: `agrad gradcheck` passes.
 
-    agrad gradcheck examples/gradcheck_ok.py:build
-    agrad gradcheck examples/gradcheck_ok.py:MulSin --input 'x=randn(3)' --input 'w=randn(3)'
+agrad gradcheck examples/gradcheck_ok.py:build
+agrad gradcheck examples/gradcheck_ok.py:MulSin --input 'x=randn(3)' --input 'w=randn(3)'
 """
 
 import torch

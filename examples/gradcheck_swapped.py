@@ -1,6 +1,6 @@
 """A backward that returns its inputs' gradients in the wrong order.
 
-    agrad gradcheck examples/gradcheck_swapped.py:build
+agrad gradcheck examples/gradcheck_swapped.py:build
 """
 
 import torch
