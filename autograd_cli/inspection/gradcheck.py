@@ -404,11 +404,11 @@ class _UndefinedGrad(torch.autograd.Function):
     private torch._C._functions.UndefinedGrad does."""
 
     @staticmethod
-    def forward(ctx: Any, x: torch.Tensor) -> torch.Tensor:  # noqa: ARG004
+    def forward(ctx: Any, x: torch.Tensor) -> torch.Tensor:
         return x.clone()
 
     @staticmethod
-    def backward(ctx: Any, grad: torch.Tensor) -> None:  # noqa: ARG004
+    def backward(ctx: Any, grad: torch.Tensor) -> None:
         return None
 
 
