@@ -36,8 +36,9 @@ PROBLEMS = (
     "undefined_tangent",  # forward mode: an undefined tangent differs from a zero one
 )
 KINDS = ("backward", "forward", "second_order")
-# The noisy/kink diagnoses recompute at most this many numerical columns per pair.
-RECHECK_COLUMNS = WORST
+# The noisy/kink diagnoses recompute the worst mismatching columns of a failing pair:
+# this many at the same eps (is f deterministic?), the worst one at eps*10 and eps/10.
+RECHECK_COLUMNS = 2
 
 Fn = Callable[..., Any]
 
@@ -244,12 +245,19 @@ def _slow_run(kind: str, fn: Fn, inputs: tuple[Any, ...], tol: _Tolerances) -> G
                     a = numerical[k, i].new_zeros(numerical[k, i].shape)
                 analytical[k, i] = a
     else:
+        passing = True
         for k in diff_out:
-            first, same = _backward_jacobians(func_out[k], inputs, diff_in, tol.nondet_tol)
+            # Once a pair has failed, torch stops; agrad goes on to show every pair but
+            # skips the reentrancy run, which can no longer change the verdict.
+            first, same = _backward_jacobians(
+                func_out[k], inputs, diff_in, tol.nondet_tol, twice=passing
+            )
             if not same:
-                problem = problem or "nondeterministic"
+                problem = "nondeterministic"
+                passing = False
             for i in diff_in:
                 analytical[k, i] = first[i]
+                passing = passing and _allclose(first[i], numerical[k, i], tol)
     checker = _PairChecker(fn, inputs, func_out, tol, numerical, sums, analytical)
     pairs = checker.pairs(diff_out, diff_in)
     ok = problem is None and all(p.ok for p in pairs)
@@ -299,19 +307,31 @@ def _numerical(
     return numerical, sums
 
 
+def _allclose(a: torch.Tensor, n: torch.Tensor, tol: _Tolerances) -> bool:
+    """torch's `_allclose_with_type_promotion`."""
+    dtype = torch.promote_types(a.dtype, n.dtype)
+    return torch.allclose(a.to(dtype), n.to(dtype), tol.rtol, tol.atol)
+
+
 def _same_shape_and_dtype(a: torch.Tensor, b: torch.Tensor, out: torch.Tensor) -> None:
     if a.shape != b.shape or a.dtype != b.dtype or a.shape != out.shape:
         raise GradcheckUnsupported("output_changed")
 
 
 def _backward_jacobians(
-    output: torch.Tensor, inputs: tuple[Any, ...], diff_in: Sequence[int], nondet_tol: float
+    output: torch.Tensor,
+    inputs: tuple[Any, ...],
+    diff_in: Sequence[int],
+    nondet_tol: float,
+    *,
+    twice: bool = True,
 ) -> tuple[dict[int, torch.Tensor], bool]:
-    """Row by row with one-hot grad_outputs, twice (torch's reentrancy check); torch's
-    layout (input numel, output numel); None (unused) gives zeros."""
+    """Row by row with one-hot grad_outputs, twice (torch's reentrancy check) unless
+    told otherwise; torch's layout (input numel, output numel); None (unused) gives
+    zeros. Also whether the two runs agree within nondet_tol."""
     tensors = [inputs[i] for i in diff_in]
     runs = []
-    for _ in range(2):
+    for _ in range(2 if twice else 1):
         jac = {i: inputs[i].new_zeros((inputs[i].numel(), output.numel())) for i in diff_in}
         grad_out = torch.zeros_like(output, memory_format=torch.legacy_contiguous_format)
         flat = grad_out.view(-1)
@@ -327,6 +347,8 @@ def _backward_jacobians(
                     dense = g.to_dense() if g.layout != torch.strided else g
                     jac[i][:, row] = dense.reshape(-1)
         runs.append(jac)
+    if not twice:
+        return runs[0], True
     same = all(
         runs[0][i].numel() == 0 or not (runs[0][i] - runs[1][i]).abs().max() > nondet_tol
         for i in diff_in
@@ -489,7 +511,7 @@ class _PairChecker:
     ) -> None:
         self.fn, self.inputs, self.func_out, self.tol = fn, inputs, func_out, tol
         self.numerical, self.sums, self.analytical = numerical, sums, analytical
-        self._rechecked: dict[tuple[int, int], dict[str, tuple[torch.Tensor, ...]]] = {}
+        self._rechecked: dict[tuple[int, int, float], tuple[Any, ...]] = {}
 
     def pairs(self, diff_out: Sequence[int], diff_in: Sequence[int]) -> tuple[PairCheck, ...]:
         out: list[PairCheck] = []
@@ -577,67 +599,62 @@ class _PairChecker:
         return False
 
     def _kink_or_noise(self, k: int, i: int, a: torch.Tensor, bad: torch.Tensor) -> list[str]:
+        """Whether the numerical Jacobian itself is in doubt: recomputed at the same
+        point (the worst mismatching columns only) it differs (noisy); else every
+        mismatch sits where the one-sided differences disagree and the analytical
+        value lies between them (a kink); else it changes with eps*10 or eps/10 (noisy)."""
         eps, atol, rtol = self.tol.eps, self.tol.atol, self.tol.rtol
         n = self.numerical[k, i].T
-        second = (self.sums[k, i].T - 2 * self.func_out[k].detach().reshape(-1, 1)) / eps
-        fwd, bwd = n + second / 2, n - second / 2  # one-sided differences
-        # columns of the worst mismatches, recomputed: same eps, eps*10, eps/10
         columns = _worst_columns(a - n, bad, RECHECK_COLUMNS)
-        again = self._recheck(k, i, columns)
-        same_point = torch.stack([again["same"][c] for c in range(len(columns))], dim=1)
-        wider = torch.stack([again["wide"][c] for c in range(len(columns))], dim=1)
-        narrower = torch.stack([again["narrow"][c] for c in range(len(columns))], dim=1)
         cols = torch.tensor(columns, dtype=torch.long)
         n_cols, bad_cols = n[:, cols], bad[:, cols]
 
-        def moved(other: torch.Tensor) -> bool:
-            limit = atol + rtol * n_cols.abs()
-            return bool(((other - n_cols).abs() > limit)[bad_cols].any()) or bool(
-                (torch.isnan(other) != torch.isnan(n_cols))[bad_cols].any()
-            )
+        def moved(step: float, count: int = len(columns)) -> bool:
+            other = self._recheck(k, i, columns[:count], step)
+            before, where = n_cols[:, :count], bad_cols[:, :count]
+            limit = atol + rtol * before.abs()
+            far = ((other - before).abs() > limit) | (torch.isnan(other) != torch.isnan(before))
+            return bool(far[where].any())
 
-        deterministic = not moved(same_point)
-        scale = torch.maximum(fwd.abs(), bwd.abs())
-        limit = atol + rtol * scale
+        if moved(eps):
+            return ["noisy"]  # not deterministic at the same point
+        # one-sided differences from f(x - eps) + f(x + eps), kept by the numerical pass
+        second = (self.sums[k, i].T - 2 * self.func_out[k].detach().reshape(-1, 1)) / eps
+        fwd, bwd = n + second / 2, n - second / 2
+        limit = atol + rtol * torch.maximum(fwd.abs(), bwd.abs())
         low, high = torch.minimum(fwd, bwd) - limit, torch.maximum(fwd, bwd) + limit
         at_kink = ((fwd - bwd).abs() > limit) & (a >= low) & (a <= high)
-        if deterministic and bool(at_kink[bad].all()):
+        if bool(at_kink[bad].all()):
             return ["kink"]
-        if not deterministic or moved(wider) or moved(narrower):
+        if moved(eps * 10, 1) or moved(eps / 10, 1):
             return ["noisy"]
         return []
 
-    def _recheck(self, k: int, i: int, columns: list[int]) -> dict[str, list[torch.Tensor]]:
-        """Central differences of output k in the given columns of input i again, at eps,
-        eps*10 and eps/10 (cached per input column: every output gets them)."""
-        x = self.inputs[i]
-        data = x.data
-        result: dict[str, list[torch.Tensor]] = {"same": [], "wide": [], "narrow": []}
-        steps = {"same": self.tol.eps, "wide": self.tol.eps * 10, "narrow": self.tol.eps / 10}
+    def _recheck(self, k: int, i: int, columns: list[int], step: float) -> torch.Tensor:
+        """Central differences of output k in the given columns of input i again, with
+        `step`: (output elements) x (columns). Cached per input column and step: every
+        output of a failing pair gets them from the same calls."""
+        data = self.inputs[i].data
+        found = []
         for column in columns:
-            cached = self._rechecked.get((i, column))
+            cached = self._rechecked.get((i, column, step))
             if cached is None:
-                cached = {}
-                index = tuple(int(v) for v in _unravel(column, tuple(data.shape)))
-                entry = data[index] if index else data[()]
-                for name, step in steps.items():
-                    orig = entry.clone()
-                    entry.copy_(orig - step)
-                    outa = tuple(o.clone() for o in _as_tuple(self.fn(*self.inputs)))
-                    entry.copy_(orig + step)
-                    outb = _as_tuple(self.fn(*self.inputs))
-                    diffs = tuple(
-                        ((b - a) / (2 * step)).detach().reshape(-1)
-                        if isinstance(a, torch.Tensor) and a.is_floating_point()
-                        else torch.empty(0)
-                        for a, b in zip(outa, outb, strict=True)
-                    )
-                    entry.copy_(orig)
-                    cached[name] = diffs
-                self._rechecked[i, column] = cached
-            for name in steps:
-                result[name].append(cached[name][k].to(self.numerical[k, i].dtype))
-        return result
+                entry = data[_unravel(column, tuple(data.shape))]
+                orig = entry.clone()
+                entry.copy_(orig - step)
+                outa = tuple(o.clone() for o in _as_tuple(self.fn(*self.inputs)))
+                entry.copy_(orig + step)
+                outb = _as_tuple(self.fn(*self.inputs))
+                cached = tuple(
+                    ((b - a) / (2 * step)).detach().reshape(-1)
+                    if isinstance(a, torch.Tensor) and a.is_floating_point()
+                    else None
+                    for a, b in zip(outa, outb, strict=True)
+                )
+                entry.copy_(orig)
+                self._rechecked[i, column, step] = cached
+            found.append(cached[k].to(self.numerical[k, i].dtype))
+        return torch.stack(found, dim=1)
 
 
 def _worst_columns(difference: torch.Tensor, bad: torch.Tensor, count: int) -> list[int]:
