@@ -599,10 +599,12 @@ class _PairChecker:
         return False
 
     def _kink_or_noise(self, k: int, i: int, a: torch.Tensor, bad: torch.Tensor) -> list[str]:
-        """Whether the numerical Jacobian itself is in doubt: recomputed at the same
-        point (the worst mismatching columns only) it differs (noisy); else every
-        mismatch sits where the one-sided differences disagree and the analytical
-        value lies between them (a kink); else it changes with eps*10 or eps/10 (noisy)."""
+        """Whether the numerical Jacobian itself is in doubt. Recomputed at the same
+        point (the worst mismatching columns only) it differs: noisy. Else a kink when
+        every mismatch sits where the one-sided differences disagree, the analytical
+        value lies between them, and their gap does not grow with eps*10 as curvature's
+        would (a jump in the derivative stays the same size). Else noisy when the
+        numerical Jacobian changes with eps*10 or eps/10."""
         eps, atol, rtol = self.tol.eps, self.tol.atol, self.tol.rtol
         n = self.numerical[k, i].T
         columns = _worst_columns(a - n, bad, RECHECK_COLUMNS)
@@ -610,7 +612,7 @@ class _PairChecker:
         n_cols, bad_cols = n[:, cols], bad[:, cols]
 
         def moved(step: float, count: int = len(columns)) -> bool:
-            other = self._recheck(k, i, columns[:count], step)
+            other, _ = self._recheck(k, i, columns[:count], step)
             before, where = n_cols[:, :count], bad_cols[:, :count]
             limit = atol + rtol * before.abs()
             far = ((other - before).abs() > limit) | (torch.isnan(other) != torch.isnan(before))
@@ -619,23 +621,29 @@ class _PairChecker:
         if moved(eps):
             return ["noisy"]  # not deterministic at the same point
         # one-sided differences from f(x - eps) + f(x + eps), kept by the numerical pass
-        second = (self.sums[k, i].T - 2 * self.func_out[k].detach().reshape(-1, 1)) / eps
-        fwd, bwd = n + second / 2, n - second / 2
+        gap = (self.sums[k, i].T - 2 * self.func_out[k].detach().reshape(-1, 1)) / eps
+        fwd, bwd = n + gap / 2, n - gap / 2
         limit = atol + rtol * torch.maximum(fwd.abs(), bwd.abs())
         low, high = torch.minimum(fwd, bwd) - limit, torch.maximum(fwd, bwd) + limit
         at_kink = ((fwd - bwd).abs() > limit) & (a >= low) & (a <= high)
         if bool(at_kink[bad].all()):
-            return ["kink"]
+            _, wider_gap = self._recheck(k, i, columns[:1], eps * 10)
+            where = bad_cols[:, :1]
+            if bool((wider_gap.abs() <= 3 * gap[:, cols[:1]].abs())[where].all()):
+                return ["kink"]
         if moved(eps * 10, 1) or moved(eps / 10, 1):
             return ["noisy"]
         return []
 
-    def _recheck(self, k: int, i: int, columns: list[int], step: float) -> torch.Tensor:
-        """Central differences of output k in the given columns of input i again, with
-        `step`: (output elements) x (columns). Cached per input column and step: every
-        output of a failing pair gets them from the same calls."""
+    def _recheck(
+        self, k: int, i: int, columns: list[int], step: float
+    ) -> tuple[torch.Tensor, torch.Tensor]:
+        """Output k's central differences in the given columns of input i again, with
+        `step`, and the gap between its one-sided differences: each (output elements) x
+        (columns). Cached per input column and step: every output of a failing pair
+        gets them from the same calls."""
         data = self.inputs[i].data
-        found = []
+        central, gaps = [], []
         for column in columns:
             cached = self._rechecked.get((i, column, step))
             if cached is None:
@@ -646,15 +654,20 @@ class _PairChecker:
                 entry.copy_(orig + step)
                 outb = _as_tuple(self.fn(*self.inputs))
                 cached = tuple(
-                    ((b - a) / (2 * step)).detach().reshape(-1)
-                    if isinstance(a, torch.Tensor) and a.is_floating_point()
+                    (
+                        ((b - a) / (2 * step)).detach().reshape(-1),
+                        ((a + b - 2 * f0) / step).detach().reshape(-1),
+                    )
+                    if a.is_floating_point()
                     else None
-                    for a, b in zip(outa, outb, strict=True)
+                    for a, b, f0 in zip(outa, outb, self.func_out, strict=True)
                 )
                 entry.copy_(orig)
                 self._rechecked[i, column, step] = cached
-            found.append(cached[k].to(self.numerical[k, i].dtype))
-        return torch.stack(found, dim=1)
+            dtype = self.numerical[k, i].dtype
+            central.append(cached[k][0].to(dtype))
+            gaps.append(cached[k][1].to(dtype))
+        return torch.stack(central, dim=1), torch.stack(gaps, dim=1)
 
 
 def _worst_columns(difference: torch.Tensor, bad: torch.Tensor, count: int) -> list[int]:
