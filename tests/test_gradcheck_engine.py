@@ -802,3 +802,52 @@ def test_non_tensor_and_constant_inputs_pass_through():
     (run,) = gradcheck_runs(fn, inputs)
     assert run.ok is torch_verdict(fn, inputs) is True
     assert [(p.output, p.input) for p in run.pairs] == [(0, 0)]
+
+
+# ------------------------------------------------------------- torch's exact rules
+
+
+def test_tolerance_is_relative_to_the_numerical_value_as_in_torch_allclose():
+    """torch.allclose(analytical, numerical): |a - n| <= atol + rtol |n|. With a 1.105x
+    gradient, atol 0, rtol 0.1, that fails (0.105 |n| > 0.1 |n|), while a tolerance
+    relative to |a| (0.1105 |n|) would let it pass."""
+    fn, inputs = _scaled(1.105), (double(4, seed=11),)
+    for atol, rtol, expected in ((0.0, 0.1, False), (0.0, 0.11, True)):
+        (run,) = gradcheck_runs(fn, inputs, atol=atol, rtol=rtol)
+        assert run.ok is torch_verdict(fn, inputs, atol=atol, rtol=rtol) is expected
+        assert pair(run, 0, 0).mismatches == (0 if expected else 4)
+
+
+def test_forward_mode_pairs_outputs_as_torch_does():
+    """A floating output without requires_grad before a differentiable one: torch's
+    forward-mode check compares the i-th differentiable output's numerical Jacobian
+    with the i-th floating output's forward-mode one; agrad does the same, so that the
+    verdict agrees (here: False, although x * 3 alone is right)."""
+    for fn in (lambda x: (x.detach() * 2, x * 3), lambda x: (x * 3, x.detach() * 2)):
+        inputs = (double(3),)
+        run = run_of(gradcheck_runs(fn, inputs, forward=True), "forward")
+        expected = torch_verdict(fn, inputs, check_forward_ad=True, check_backward_ad=False)
+        assert run.ok is expected
+    assert run.ok is True  # the second one, in order, passes
+
+
+@pytest.mark.parametrize("seed", range(8))
+@pytest.mark.parametrize("shape", [(1,), (3,)])
+def test_random_noise_is_noisy_never_a_kink(seed, shape):
+    """Noise of 1e-4 makes one-sided differences disagree by ~100 around the analytical
+    value, like a kink; evaluating f again at the same point tells them apart."""
+    fn, inputs = BUGGY["noisy"][0], (double(*shape, seed=seed),)
+    torch.manual_seed(seed)
+    (run,) = gradcheck_runs(fn, inputs)
+    assert not run.ok
+    assert all(p.diagnoses == ("noisy",) for p in run.pairs)
+
+
+def test_a_kink_is_not_mistaken_for_a_missing_gradient():
+    """relu of a scalar at 0: analytical 0, numerical 0.5; "zero" would fit the entries,
+    but the one-sided differences (1 and 0) say it is a kink."""
+    x = torch.tensor(0.0, dtype=F64, requires_grad=True)
+    (run,) = gradcheck_runs(torch.relu, (x,))
+    assert run.ok is torch_verdict(torch.relu, (x,)) is False
+    p = pair(run, 0, 0)
+    assert p.diagnoses == ("kink",) and p.worst[0].numerical == pytest.approx(0.5)

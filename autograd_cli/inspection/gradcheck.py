@@ -562,6 +562,14 @@ class _PairChecker:
         bad: torch.Tensor,
         swapped: bool,
     ) -> tuple[tuple[str, ...], float | None]:
+        """First whether the numerical Jacobian can be trusted (f deterministic, no
+        kink), then the patterns of a wrong backward, then whether the numerical
+        Jacobian depends on eps."""
+        doubt = _NumericalDoubt(self, k, i, a, bad)
+        if not doubt.deterministic():
+            return ("noisy",), None
+        if doubt.kink():
+            return ("kink",), None
         codes: list[str] = []
         factor = self._factor(a, n)
         if factor is not None:
@@ -572,9 +580,8 @@ class _PairChecker:
             codes.append("transpose")
         if swapped:
             codes.append("swapped")
-        if not codes:
-            # numerical itself in doubt: a kink, or a noisy function
-            codes += self._kink_or_noise(k, i, a, bad)
+        if not codes and doubt.moves_with_eps():
+            codes.append("noisy")
         return tuple(codes), factor
 
     def _factor(self, a: torch.Tensor, n: torch.Tensor) -> float | None:
@@ -597,43 +604,6 @@ class _PairChecker:
             swapped_a = a.reshape(rows, *in_shape).transpose(1, 2).reshape(rows, -1)
             return self._close(swapped_a, n)
         return False
-
-    def _kink_or_noise(self, k: int, i: int, a: torch.Tensor, bad: torch.Tensor) -> list[str]:
-        """Whether the numerical Jacobian itself is in doubt. Recomputed at the same
-        point (the worst mismatching columns only) it differs: noisy. Else a kink when
-        every mismatch sits where the one-sided differences disagree, the analytical
-        value lies between them, and their gap does not grow with eps*10 as curvature's
-        would (a jump in the derivative stays the same size). Else noisy when the
-        numerical Jacobian changes with eps*10 or eps/10."""
-        eps, atol, rtol = self.tol.eps, self.tol.atol, self.tol.rtol
-        n = self.numerical[k, i].T
-        columns = _worst_columns(a - n, bad, RECHECK_COLUMNS)
-        cols = torch.tensor(columns, dtype=torch.long)
-        n_cols, bad_cols = n[:, cols], bad[:, cols]
-
-        def moved(step: float, count: int = len(columns)) -> bool:
-            other, _ = self._recheck(k, i, columns[:count], step)
-            before, where = n_cols[:, :count], bad_cols[:, :count]
-            limit = atol + rtol * before.abs()
-            far = ((other - before).abs() > limit) | (torch.isnan(other) != torch.isnan(before))
-            return bool(far[where].any())
-
-        if moved(eps):
-            return ["noisy"]  # not deterministic at the same point
-        # one-sided differences from f(x - eps) + f(x + eps), kept by the numerical pass
-        gap = (self.sums[k, i].T - 2 * self.func_out[k].detach().reshape(-1, 1)) / eps
-        fwd, bwd = n + gap / 2, n - gap / 2
-        limit = atol + rtol * torch.maximum(fwd.abs(), bwd.abs())
-        low, high = torch.minimum(fwd, bwd) - limit, torch.maximum(fwd, bwd) + limit
-        at_kink = ((fwd - bwd).abs() > limit) & (a >= low) & (a <= high)
-        if bool(at_kink[bad].all()):
-            _, wider_gap = self._recheck(k, i, columns[:1], eps * 10)
-            where = bad_cols[:, :1]
-            if bool((wider_gap.abs() <= 3 * gap[:, cols[:1]].abs())[where].all()):
-                return ["kink"]
-        if moved(eps * 10, 1) or moved(eps / 10, 1):
-            return ["noisy"]
-        return []
 
     def _recheck(
         self, k: int, i: int, columns: list[int], step: float
@@ -668,6 +638,55 @@ class _PairChecker:
             central.append(cached[k][0].to(dtype))
             gaps.append(cached[k][1].to(dtype))
         return torch.stack(central, dim=1), torch.stack(gaps, dim=1)
+
+
+class _NumericalDoubt:
+    """Is the numerical Jacobian of a failing pair itself in doubt? The worst
+    mismatching columns are computed again: at the same point (a function that is not
+    deterministic is noisy), at eps*10 and eps/10 (one that changes with eps is noisy).
+    A kink: every mismatch sits where the one-sided differences disagree, the analytical
+    value lies between them, and their gap does not grow with eps*10 as curvature's
+    would (a jump in the derivative stays the same size)."""
+
+    def __init__(
+        self, checker: _PairChecker, k: int, i: int, a: torch.Tensor, bad: torch.Tensor
+    ) -> None:
+        self.checker, self.k, self.i, self.a, self.bad = checker, k, i, a, bad
+        self.n = checker.numerical[k, i].T
+        self.columns = _worst_columns(a - self.n, bad, RECHECK_COLUMNS)
+        self.cols = torch.tensor(self.columns, dtype=torch.long)
+
+    def _moved(self, step: float, count: int) -> bool:
+        tol = self.checker.tol
+        other, _ = self.checker._recheck(self.k, self.i, self.columns[:count], step)
+        cols = self.cols[:count]
+        before, where = self.n[:, cols], self.bad[:, cols]
+        limit = tol.atol + tol.rtol * before.abs()
+        far = ((other - before).abs() > limit) | (torch.isnan(other) != torch.isnan(before))
+        return bool(far[where].any())
+
+    def deterministic(self) -> bool:
+        return not self._moved(self.checker.tol.eps, len(self.columns))
+
+    def kink(self) -> bool:
+        checker, tol = self.checker, self.checker.tol
+        # one-sided differences from f(x - eps) + f(x + eps), kept by the numerical pass
+        f0 = checker.func_out[self.k].detach().reshape(-1, 1)
+        gap = (checker.sums[self.k, self.i].T - 2 * f0) / tol.eps
+        fwd, bwd = self.n + gap / 2, self.n - gap / 2
+        limit = tol.atol + tol.rtol * torch.maximum(fwd.abs(), bwd.abs())
+        low, high = torch.minimum(fwd, bwd) - limit, torch.maximum(fwd, bwd) + limit
+        at_kink = ((fwd - bwd).abs() > limit) & (self.a >= low) & (self.a <= high)
+        if not bool(at_kink[self.bad].all()):
+            return False
+        _, wider_gap = checker._recheck(self.k, self.i, self.columns[:1], tol.eps * 10)
+        first = self.cols[:1]
+        grows = wider_gap.abs() > 3 * gap[:, first].abs()
+        return not bool(grows[self.bad[:, first]].any())
+
+    def moves_with_eps(self) -> bool:
+        eps = self.checker.tol.eps
+        return self._moved(eps * 10, 1) or self._moved(eps / 10, 1)
 
 
 def _worst_columns(difference: torch.Tensor, bad: torch.Tensor, count: int) -> list[int]:
