@@ -851,3 +851,46 @@ def test_a_kink_is_not_mistaken_for_a_missing_gradient():
     assert run.ok is torch_verdict(torch.relu, (x,)) is False
     p = pair(run, 0, 0)
     assert p.diagnoses == ("kink",) and p.worst[0].numerical == pytest.approx(0.5)
+
+
+def _leaf(*values: float, dtype: torch.dtype = F64) -> torch.Tensor:
+    return torch.tensor(values, dtype=dtype, requires_grad=True)
+
+
+EDGE: dict[str, tuple[Callable[..., Any], Callable[[], tuple]]] = {
+    "identity (the output is the input)": (lambda x: x, lambda: (double(3),)),
+    "a view of the input": (lambda x: x.t()[0], lambda: (double(2, 3),)),
+    "a non-contiguous non-leaf input": (lambda x: x.exp(), lambda: (double(3, 2).t(),)),
+    "the same tensor twice": (lambda a, b: a * b, lambda: (lambda x: (x, x))(double(3))),
+    "0-d input and output": (lambda x: x.sin() * 3, lambda: (double(),)),
+    "empty tensors": (lambda x: x * 2, lambda: (torch.zeros(0, dtype=F64).requires_grad_(),)),
+    "an integer output after the values": (lambda x: torch.sort(x), lambda: (double(4),)),
+    "NaN everywhere": (torch.sqrt, lambda: (_leaf(-1.0, 4.0),)),
+    "infinite": (lambda x: 1 / x, lambda: (_leaf(0.0, 2.0),)),
+    "float32 inputs": (lambda x: x.sin(), lambda: (_leaf(0.3, 1.2, dtype=torch.float32),)),
+    "float32 with eps 1e-3": (lambda x: x**2, lambda: (_leaf(0.3, 1.2, dtype=torch.float32),)),
+    "unused input": (lambda x, y: x * 2, lambda: (double(2), double(3))),
+    "scalar reduction": (lambda x: (x**2).sum(), lambda: (double(2, 2),)),
+}
+
+
+@pytest.mark.parametrize("name", EDGE)
+def test_edge_cases_agree_with_torch(name):
+    fn, make = EDGE[name]
+    eps = 1e-3 if "eps 1e-3" in name else 1e-6
+    for forward in (False, True):
+        inputs = make()
+        expected = torch_verdict(
+            fn, inputs, eps=eps, check_forward_ad=forward, check_backward_ad=not forward
+        )
+        runs = gradcheck_runs(fn, make(), eps=eps, forward=forward)
+        assert run_of(runs, "forward" if forward else "backward").ok is expected, forward
+
+
+def test_float32_rounding_is_noisy_not_a_kink():
+    """sin in float32 with eps 1e-6: the differences are rounding noise (deterministic,
+    ~1e-7 / 1e-6), whose one-sided gap shrinks 10x at eps*10, unlike a kink's."""
+    x = _leaf(0.3, 1.2, dtype=torch.float32)
+    (run,) = gradcheck_runs(torch.sin, (x,))
+    assert run.ok is torch_verdict(torch.sin, (x,)) is False
+    assert pair(run, 0, 0).diagnoses == ("noisy",)
