@@ -6,6 +6,9 @@ the same function and inputs, in one process, one thread.
 For each case and size n (input elements): the engine (gradcheck_runs, backward only)
 and torch.autograd.gradcheck(raise_exception=False) alternate (A, B, A, B, ...) so
 machine noise hits both alike; prints each side's best time and the ratio of bests.
+Then the dense layer's forward-mode check (against check_forward_ad=True,
+check_backward_ad=False) and second-order check (against gradgradcheck with the same
+grad_outputs); the engine's time there is that run alone (the backward one subtracted).
 Target (issue 17): ratio <= 1.3. "passing" functions pass; "failing" ones have a
 deliberately wrong backward (torch stops at its first mismatching pair; the engine
 goes on to every pair and diagnoses the failing ones).
@@ -22,7 +25,7 @@ from typing import Any
 
 import torch
 
-from autograd_cli.inspection.gradcheck import gradcheck_runs
+from autograd_cli.inspection.gradcheck import gradcheck_runs, second_order_grad_outputs
 
 TARGET = 1.3
 
@@ -112,6 +115,46 @@ def main() -> int:
                 verdicts.add(verdict)
             ratio = min(ours) / min(theirs)
             ok &= ratio <= TARGET and len(verdicts) == 1
+            print(
+                f"{label:34} {elements:4} elements  agrad {min(ours) * 1e3:8.2f} ms  "
+                f"torch {min(theirs) * 1e3:8.2f} ms  ratio {ratio:4.2f}  "
+                f"verdict {'agrees' if len(verdicts) == 1 else 'DIFFERS'}"
+            )
+    for n in (int(s) for s in args.sizes.split(",")):
+        inputs = cases(n)[3][2]  # the passing dense layer's (w, v)
+        w, v = inputs
+        grad_outputs = second_order_grad_outputs(mlp, inputs, 0)
+        others = {
+            "forward": (
+                torch.autograd.gradcheck,
+                (mlp, inputs),
+                {"check_forward_ad": True, "check_backward_ad": False},
+            ),
+            "second_order": (torch.autograd.gradgradcheck, (mlp, inputs, grad_outputs), {}),
+        }
+        for kind, (theirs_call, call_args, call_options) in others.items():
+            ours, theirs = [], []
+            verdicts = set()
+            for _ in range(args.runs):
+                base, _ = timed(gradcheck_runs, mlp, inputs)
+                both, runs = timed(
+                    gradcheck_runs,
+                    mlp,
+                    inputs,
+                    forward=kind == "forward",
+                    second_order=kind == "second_order",
+                )
+                ours.append(both - base)
+                verdicts.add(runs[-1].ok)
+                seconds, verdict = timed(
+                    theirs_call, *call_args, raise_exception=False, **call_options
+                )
+                theirs.append(seconds)
+                verdicts.add(verdict)
+            ratio = min(ours) / min(theirs)
+            ok &= ratio <= TARGET and len(verdicts) == 1
+            label = f"passing dense layer, {kind}"
+            elements = w.numel() + v.numel()
             print(
                 f"{label:34} {elements:4} elements  agrad {min(ours) * 1e3:8.2f} ms  "
                 f"torch {min(theirs) * 1e3:8.2f} ms  ratio {ratio:4.2f}  "
