@@ -466,3 +466,47 @@ class HessianFacts:
     # torch.func.hessian against repeated autograd.grad (NaN where only one gives NaN)
     repeated_grad_max_abs_diff: float | None
     func_error: str | None  # torch.func.hessian's first error line if it could not run
+
+
+@dataclass(frozen=True)
+class JacobianEntry:
+    """One entry of a Jacobian where analytical and numerical disagree."""
+
+    output_index: tuple[int, ...]  # index into the output tensor
+    input_index: tuple[int, ...]  # index into the input tensor
+    numerical: float
+    analytical: float
+    difference: float  # analytical - numerical
+
+
+@dataclass(frozen=True)
+class PairCheck:
+    """One (output, input) pair's Jacobian, analytical against numerical."""
+
+    output: int  # position among fn's outputs (0-based)
+    input: int  # position among ALL inputs (0-based)
+    output_shape: tuple[int, ...]
+    input_shape: tuple[int, ...]
+    ok: bool  # torch.allclose(analytical, numerical, rtol, atol)
+    entries: int  # output numel x input numel
+    mismatches: int  # entries with |a - n| > atol + rtol*|n|
+    worst: tuple[JacobianEntry, ...]  # up to WORST, largest |difference| first
+    diagnoses: tuple[str, ...]  # codes of inspection/gradcheck.DIAGNOSES, in that order
+    factor: float | None  # with "factor": analytical / numerical
+    # (output elements) x (input elements), row-major; None above MAX_JACOBIAN_ENTRIES
+    numerical: Values | None
+    analytical: Values | None
+
+
+@dataclass(frozen=True)
+class GradcheckRun:
+    """One kind of check: "backward" (torch.autograd.gradcheck), "forward" (its
+    check_forward_ad: forward-mode Jacobian vs numerical), "second_order" (gradgradcheck)."""
+
+    kind: str
+    ok: bool
+    fast: bool  # torch's fast mode gave the verdict
+    pairs: tuple[PairCheck, ...]  # every (output, input) pair checked; () when fast passed
+    # a failure that is not an entry mismatch, as a code of inspection/gradcheck.PROBLEMS
+    problem: str | None
+    torch_message: str | None  # with fast mode's failure: the first line torch said
