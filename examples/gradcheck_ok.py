@@ -13,12 +13,18 @@ class MulSin(torch.autograd.Function):
     @staticmethod
     def forward(ctx, x, w):
         ctx.save_for_backward(x, w)
+        ctx.save_for_forward(x, w)  # for jvp: --forward checks forward mode too
         return x * w + torch.sin(x)
 
     @staticmethod
     def backward(ctx, grad):
         x, w = ctx.saved_tensors
         return grad * (w + torch.cos(x)), grad * x
+
+    @staticmethod
+    def jvp(ctx, x_tangent, w_tangent):
+        x, w = ctx.saved_tensors
+        return x_tangent * (w + torch.cos(x)) + x * w_tangent
 
 
 def build():

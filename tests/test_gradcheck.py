@@ -126,14 +126,14 @@ def test_input_form_checks_the_function_itself(agrad_json, agrad_failing):
 
 def test_forward_and_second_order_agree_with_torch(agrad_json):
     fn, inputs = runpy.run_path(str(EXAMPLES / "gradcheck_ok.py"))["build"]()
-    assert torch.autograd.gradcheck(fn, inputs, check_forward_ad=True, raise_exception=False) in (
-        True,
-        False,
-    )
-    doc = agrad_json(
-        "gradcheck", "examples/gradcheck_ok.py:build", "--forward", "--second-order", "--fast"
-    )
+    options = {"raise_exception": False}
+    assert torch.autograd.gradcheck(fn, inputs, check_forward_ad=True, **options)
+    assert torch.autograd.gradgradcheck(fn, inputs, **options)
+    doc = agrad_json("gradcheck", "examples/gradcheck_ok.py:build", "--forward", "--second-order")
     assert [run["kind"] for run in doc["runs"]] == ["backward", "forward", "second_order"]
+    assert all(run["ok"] for run in doc["runs"])
+    fast = agrad_json("gradcheck", "examples/gradcheck_ok.py:build", "--fast")
+    assert fast["runs"][0]["fast"] is True and fast["ok"] is True
 
 
 def _factory(tmp_path: Path, body: str) -> str:

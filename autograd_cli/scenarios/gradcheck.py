@@ -431,9 +431,9 @@ def report(params: Params, walk: WalkRequest) -> GradcheckReport:
 # The human view ---------------------------------------------------------------
 
 KINDS = {
-    "backward": N_("backward: torch.autograd.gradcheck"),
-    "forward": N_("forward mode: check_forward_ad"),
-    "second_order": N_("second order: torch.autograd.gradgradcheck"),
+    "backward": N_("backward (torch.autograd.gradcheck)"),
+    "forward": N_("forward mode (check_forward_ad)"),
+    "second_order": N_("second order (torch.autograd.gradgradcheck)"),
 }
 
 
@@ -609,7 +609,7 @@ def _worst_table(pair: PairCheck) -> Any:
 
 
 def _index(index: tuple[int, ...]) -> str:
-    return "(" + ", ".join(map(str, index)) + ")" if index else "()"
+    return "[" + ", ".join(map(str, index)) + "]"  # as the tensor is indexed: out[0, 2]
 
 
 def _number(value: float, digits: int) -> str:
