@@ -449,7 +449,7 @@ class OrderGradient:
     order: int
     name: str
     shape: tuple[int, ...]
-    value: Values  # None when out does not depend on the leaf (allow_unused gave None)
+    value: Values  # zeros where out does not depend on the leaf (materialize_grads)
     # type(g.grad_fn).__name__ of this order's gradient; None when it has no graph
     # (it does not depend on the leaf: the next order is 0)
     grad_fn: str | None

@@ -130,12 +130,12 @@ def test_orders_leave_grad_as_backward_makes_it(agrad_json):
     assert plain["gradients"] == ordered["gradients"]
 
 
-def test_an_unused_leaf_has_no_orders(agrad_json):
+def test_an_unused_leaf_has_zero_orders(agrad_json):
     doc = agrad_json(
         "expr", "(x ** 2).sum()", "--var", "x=ones(2)", "--var", "y=ones(2)", "--order", "2"
     )
     orders = _orders(doc)
-    assert orders[(1, "y")] is None and orders[(2, "y")] is None
+    assert orders[(1, "y")].tolist() == orders[(2, "y")].tolist() == [0.0, 0.0]
     np.testing.assert_allclose(orders[(2, "x")], [2.0, 2.0])
 
 
@@ -164,3 +164,123 @@ def test_the_view_names_every_order_and_the_hessian_check(agrad):
     for mark in ("order 1 · x", "order 2 · w", "(h.grad_fn)", "Hessian of out: 9 × 9"):
         assert mark in text
     assert "x 0–2, w 3–8" in " ".join(text.split())  # however the note wraps
+
+
+# Found in review: what --order and --hessian print must run, and must not change .grad.
+
+
+@pytest.mark.parametrize("extra", [["--order", "2"], ["--order", "3"], ["--hessian"]])
+def test_retained_grads_are_one_backwards_even_with_higher_orders(agrad_json, extra):
+    # out = sum(x * x): one backward gives out.grad = 1, h.grad = ones, x.grad = 2x.
+    doc = agrad_json(
+        "expr",
+        "h = x * x; out = h.sum()",
+        "--var",
+        "x=tensor([0.5, 2.0])",
+        "--retain-grad",
+        "all",
+        *extra,
+    )
+    grads = {g["name"]: g["value"] for g in doc["gradients"]}
+    assert grads == {"x": [1.0, 4.0], "h": [1.0, 1.0], "out": 1.0}
+
+
+def test_autograd_grad_would_fill_a_retained_grad():
+    """Why agrad calls retain_grad() after the higher orders: on this torch,
+    torch.autograd.grad fills a retained tensor's .grad (and not a leaf's)."""
+    x = torch.ones(3, requires_grad=True)
+    h = x * x
+    h.retain_grad()
+    torch.autograd.grad(h.sum(), x, create_graph=True, retain_graph=True)
+    assert x.grad is None
+    assert h.grad is not None and h.grad.tolist() == [1.0, 1.0, 1.0]
+
+
+@pytest.mark.parametrize(
+    "args",
+    [
+        ["(2*x).sum()", "--var", "x=tensor([1.0, -2.0])", "--order", "3"],
+        [
+            "(x*y).sum()",
+            "--var",
+            "x=tensor([1.0, 2.0])",
+            "--var",
+            "y=tensor([3.0, 4.0])",
+            "--order",
+            "2",
+        ],
+        ["x.sum()", "--var", "x=ones(3)", "--var", "y=ones(2)", "--order", "2"],
+        [
+            "g = x * x; out = (g * x).sum()",
+            "--var",
+            "x=tensor([1.0, 2.0])",
+            "--order",
+            "2",
+            "--hessian",
+        ],
+        [TANH, "--var", "x=tensor([0.3, -0.2])", "--var", "w=eye(2)", "--order", "4", "--hessian"],
+    ],
+)
+def test_the_printed_program_runs_on_torch_and_gives_the_numbers(agrad_json, args):
+    doc = agrad_json("expr", *args)
+    namespace: dict = {"torch": torch}
+    exec("\n".join(doc["statements"]), namespace)  # the test's own code runs agrad's text
+    orders = doc["orders"]
+    if orders:
+        last = orders[-1]  # the last leaf's last order: what the loop leaves in its g
+        g = next(name for name in ("g", "g2", "g3") if name not in doc["intermediates"])
+        np.testing.assert_allclose(namespace[g].detach().numpy(), last["value"], atol=1e-6)
+    if doc["hessian"] is not None:
+        blocks = namespace["hessian"]
+        leaves = doc["hessian"]["leaves"]
+        rows = [
+            torch.cat(
+                [
+                    torch.as_tensor(blocks if len(leaves) == 1 else blocks[i][j]).reshape(
+                        namespace[a].numel(), namespace[b].numel()
+                    )
+                    for j, b in enumerate(leaves)
+                ],
+                1,
+            )
+            for i, a in enumerate(leaves)
+        ]
+        matrix = torch.cat(rows).detach().numpy()
+        np.testing.assert_allclose(matrix, doc["hessian"]["matrix"], atol=1e-6)
+
+
+@pytest.mark.parametrize(
+    "text", ["h = (x *  # square\n  x)\nout = h.sum()", "h = x \\\n * x\nout = h.sum()"]
+)
+def test_statements_over_several_lines_print_as_python(agrad_json, text):
+    doc = agrad_json("expr", text, "--var", "x=ones(3)")
+    assert doc["statements"][2:4] == ["h = x * x", "out = h.sum()"]
+
+
+def test_windows_line_ends_are_new_lines(agrad_json):
+    doc = agrad_json("expr", "h = x * x\r\nout = h.sum()", "--var", "x=ones(3)")
+    assert doc["intermediates"] == ["h"]
+
+
+def test_all_cannot_name_an_intermediate(agrad):
+    result = agrad("expr", "all = x * 2; out = all.sum()", "--var", "x=ones(3)")
+    assert result.exit_code == ExitCode.USAGE and "--retain-grad all" in result.stderr
+
+
+def test_a_user_g_does_not_collide_with_the_order_loops(agrad, agrad_json):
+    args = ["expr", "h = x * x; g = h.exp(); out = (g * h).sum()", "--var", "x=ones(1)"]
+    doc = agrad_json(*args, "--order", "2")
+    assert any(line.startswith("g2 = out") for line in doc["statements"])
+    view = agrad(*args, "--order", "2", env={"COLUMNS": "80"}).stdout
+    assert "(g2.grad_fn)" in view and "gradient for x (g2)" in view
+
+
+def test_a_hessian_that_repeated_grad_cannot_reproduce_is_said_to_differ(agrad, agrad_json):
+    # The norm at 0 has no second derivative: torch.func.hessian says 0, repeated grad NaN.
+    args = ["expr", "x.norm()", "--var", "x=zeros(2)", "--hessian", "--dtype", "float64"]
+    x = torch.zeros(2, dtype=torch.float64)
+    assert torch.func.hessian(torch.linalg.vector_norm)(x).abs().sum() == 0
+    assert torch.autograd.functional.hessian(torch.linalg.vector_norm, x).isnan().any()
+    assert agrad_json(*args)["hessian"]["repeated_grad_max_abs_diff"] in ("NaN", None)
+    view = agrad(*args, env={"COLUMNS": "80"}).stdout
+    assert "differ" in " ".join(view.split())

@@ -125,14 +125,19 @@ def test_a_constant_gradient_has_no_graph_and_zero_next_orders():
     assert last["x"].grad_fn is None
 
 
-def test_an_unused_leaf_has_none_at_every_order():
+def test_an_unused_leaf_has_zeros_at_every_order():
+    # As torch.autograd.grad(..., allow_unused=True, materialize_grads=True) gives them.
     x, unused = _leaf(X), _leaf([[1.0, 2.0]])
     facts, last = higher_orders((x**2).sum(), {"x": x, "u": unused}, 3)
     fu = _by_order(facts, "u")
     assert [(f.order, f.shape, f.value, f.grad_fn) for f in fu] == [
-        (k, (1, 2), None, None) for k in (1, 2, 3)
+        (k, (1, 2), [[0.0, 0.0]], None) for k in (1, 2, 3)
     ]
-    assert set(last) == {"x"}
+    (materialized,) = torch.autograd.grad(
+        (x**2).sum(), unused, allow_unused=True, materialize_grads=True
+    )
+    assert materialized.tolist() == [[0.0, 0.0]]
+    assert set(last) == {"x", "u"}
 
 
 def test_the_last_order_graph_reaches_the_leaf():

@@ -173,6 +173,8 @@ def validate_expression(text: str, variables: list[str]) -> ValidExpression:
     """EXPR: one expression, or statements separated by ; or new lines, each
     `NAME = EXPRESSION` with a fresh simple NAME, then the result (an expression, or
     out = EXPRESSION). Every expression is checked as a lone EXPR is."""
+    # Windows line ends: \r\n read as a space and a new line, so columns stay put.
+    text = text.replace("\r\n", " \n")
     if ";" not in text and "\n" not in text and "=" not in text.replace("==", ""):
         tree = parse(text)  # a lone expression, checked exactly as it always was
         _Validator(text, set(variables)).run(tree)
@@ -323,15 +325,18 @@ def _name_problem(name: str, known: set[str]) -> str | None:
         return _("{name} already has a value; every statement names a new tensor (no reassignment)")
     if name in RESERVED_NAMES and name != ROOT:
         return _("{name} is reserved: the report's statements use it")
+    if name == "all":
+        return _("all is reserved: --retain-grad all names every intermediate")
     if name in FUNCTIONS or name in CONSTRUCTORS or name in METHODS:
         return _("{name} is the name of a function")
     return None
 
 
 def _segment(text: str, tree: ast.expr) -> str:
-    """The expression as typed; one spanning lines is put on one."""
+    """The expression as typed; one spanning lines as Python writes it on one (its
+    comments and line continuations dropped)."""
     segment = text[tree.col_offset : tree.end_col_offset]
-    return " ".join(part.strip() for part in segment.split("\n")) if "\n" in segment else segment
+    return ast.unparse(tree) if "\n" in segment else segment
 
 
 def _target_kind(target: ast.AST) -> str:

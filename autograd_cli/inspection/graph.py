@@ -10,7 +10,6 @@ asked for (--saved), and must be read before backward() frees them.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import replace
 from itertools import compress, count
 from typing import Any
 
@@ -33,7 +32,8 @@ def graph_report(
     outputs: Mapping[str, torch.Tensor] | None = None,
 ) -> Graph:
     """The graph behind `root.grad_fn`; AccumulateGrad leaves named from `names`, and
-    the nodes that made the tensors in `outputs` (named intermediates) from theirs.
+    the nodes that made the tensors in `outputs` (named intermediates) from theirs (the
+    first name, where two name the same tensor).
 
     With `walk.max_nodes`, facts are kept for the first that many nodes in walk order
     (and the edges between them); the whole graph is still walked and counted. With
@@ -46,31 +46,11 @@ def graph_report(
     # is paused around it (already, inside agrad's worker; see worker.py).
     with collector_paused():
         leaf_names = {id(t): name for name, t in names.items()}
-        graph = _walk(root.grad_fn, leaf_names, walk.max_nodes, walk.saved)
-    if outputs:
-        graph = _with_outputs(graph, root.grad_fn, outputs)
-    return graph
-
-
-def _with_outputs(graph: Graph, root_fn: Any, outputs: Mapping[str, torch.Tensor]) -> Graph:
-    """`graph` with `tensor_names`: node index -> the names of the tensors it made.
-    The walk does not keep its grad_fn objects, so the few named ones are found by a
-    second walk that stops once each is numbered (ids are depth-first preorder)."""
-    wanted = {t.grad_fn: name for name, t in outputs.items() if t.grad_fn is not None}
-    found: dict[int, str] = {}
-    seen: set[Any] = set()
-    stack: list[Any] = [root_fn]
-    while stack and len(found) < len(wanted):
-        fn = stack.pop()
-        if fn is None or fn in seen:
-            continue
-        if len(seen) >= len(graph.grad_fns):
-            break  # past what --max-nodes kept
-        if fn in wanted:
-            found[len(seen)] = wanted[fn]
-        seen.add(fn)
-        stack.extend(pair[0] for pair in reversed(fn.next_functions))
-    return replace(graph, tensor_names=found)
+        made = {}  # grad_fn -> the name of the tensor it made; the first name wins
+        for name, t in (outputs or {}).items():
+            if t.grad_fn is not None:
+                made.setdefault(t.grad_fn, name)
+        return _walk(root.grad_fn, leaf_names, walk.max_nodes, walk.saved, made)
 
 
 def facts_and_graph(
@@ -86,7 +66,13 @@ def facts_and_graph(
     return tensors, graph_report(root, named, walk, outputs)
 
 
-def _walk(root_fn: Any, leaf_names: Mapping[int, str], max_nodes: int | None, saved: bool) -> Graph:
+def _walk(
+    root_fn: Any,
+    leaf_names: Mapping[int, str],
+    max_nodes: int | None,
+    saved: bool,
+    made: Mapping[Any, str],
+) -> Graph:
     # The loop does only what the floor does (a bare walk over next_functions:
     # bench/graph_scale.py): it numbers each node and keeps its next_functions. The
     # edges, names, leaves and saved tensors are read afterwards, for the kept nodes.
@@ -151,6 +137,7 @@ def _walk(root_fn: Any, leaf_names: Mapping[int, str], max_nodes: int | None, sa
         saved=[saved_facts(fn) for fn in order] if saved else None,
         node_count=len(ids),
         edge_count=edge_count,
+        tensor_names={ids[fn]: name for fn, name in made.items() if ids.get(fn, kept) < kept},
     )
 
 

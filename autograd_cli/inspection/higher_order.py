@@ -24,17 +24,21 @@ def higher_orders(
     """Orders 1..order for every leaf (order-major: all leaves of order 1, then order 2...),
     and the last order's gradient tensors by leaf name (the caller walks their graphs: they
     show how create_graph=True records the backward pass as a new graph). A leaf that out
-    does not depend on has None values and no entry in that dict."""
+    does not depend on has zeros at every order, as autograd.grad(...,
+    materialize_grads=True) gives them (the statements agrad prints run that)."""
     _check_scalar(out)
     assert 1 <= order <= MAX_ORDER, f"order {order} is outside 1..{MAX_ORDER}"
     names, tensors = _differentiable(leaves)
     # One call for order 1: out's backward graph is shared by every leaf.
-    current: list[torch.Tensor | None] = list(_grad(out, tensors))
+    current: list[torch.Tensor | None] = [
+        torch.zeros_like(t) if g is None else g
+        for g, t in zip(_grad(out, tensors), tensors, strict=True)
+    ]
     facts = [_fact(1, n, t, g) for n, t, g in zip(names, tensors, current, strict=True)]
     for k in range(2, order + 1):
         current = [_next_order(g, t) for g, t in zip(current, tensors, strict=True)]
         facts += [_fact(k, n, t, g) for n, t, g in zip(names, tensors, current, strict=True)]
-    last = {n: g for n, g in zip(names, current, strict=True) if g is not None}
+    last = {n: g for n, g in zip(names, current, strict=True) if g is not None}  # every leaf
     return tuple(facts), last
 
 

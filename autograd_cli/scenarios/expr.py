@@ -422,14 +422,15 @@ def check_budgets(
         ] = evaluations * forward
         memory[_("--check's evaluations in float64")] = cost.elements * 8
     if params.order > 1 and leaves:
-        # Measured (tests/test_higher_order.py's brief, notes/higher_order.md): the graph
-        # create_graph=True records about doubles with each order, and each order past
-        # the first is one autograd.grad call per leaf over the order before's graph.
+        # Measured (notes/higher_order.md): the graph create_graph=True records grows
+        # about 3-4x with each order (a chain of ten tanh: 12, 21, 78, 298, 1,054 nodes
+        # at orders 0-4), its memory about 3x; each order past the first is one
+        # autograd.grad call per leaf over the order before's graph.
         operations[_("--order {order}'s autograd.grad calls").format(order=params.order)] = sum(
-            2 * forward * 2**k * (1 if k == 1 else len(leaves)) for k in range(1, params.order + 1)
+            2 * forward * 4**k * (1 if k == 1 else len(leaves)) for k in range(1, params.order + 1)
         )
         memory[_("--order {order}'s recorded graphs").format(order=params.order)] = (
-            cost.bytes * (2**params.order - 1) * len(leaves)
+            cost.bytes * 3**params.order * len(leaves)
         )
         memory[
             _("--order {order} keeps {order} gradients of {elements} elements").format(
@@ -554,20 +555,18 @@ def report(params: Params, walk: WalkRequest) -> ExprReport:
     named = t.named()
     tensors, graph = facts_and_graph(t.out, named, walk, t.intermediates)
     leaves = {name: v for name, v in t.variables.items() if v.requires_grad}
-    retained = retained_tensors(params, named)
     statements = [
         f"torch.manual_seed({params.seed})",
         *(statement(spec, t.variables[spec.name]) for spec in params.variables),
         *params.expression.lines(),
-        *(f"{name}.retain_grad()" for name in retained),
     ]
-    # What each backward() leaves in .grad: the leaves', then the retained intermediates'.
-    holders = {**leaves, **retained}
+    free = FreeNames(named)
 
     # backward(), --check's and --jacobian's evaluations warn as the expression did
     with recorded_warnings() as later:
-        # Before backward(): torch.autograd.grad keeps out's graph (retain_graph) and
-        # leaves .grad alone, so the steps below see what they always did.
+        # Before retain_grad() and backward(): torch.autograd.grad keeps out's graph
+        # (retain_graph) and leaves the leaves' .grad alone; a retained tensor's .grad
+        # it would fill (tests/test_expr_orders.py).
         orders: tuple[OrderGradient, ...] = ()
         order_graphs: tuple[LeafGraph, ...] = ()
         if params.order > 1 and leaves and t.out.requires_grad:
@@ -575,19 +574,19 @@ def report(params: Params, walk: WalkRequest) -> ExprReport:
             order_graphs = tuple(
                 LeafGraph(name, graph_report(g, named, walk, t.intermediates))
                 for name, g in last.items()
-                if g is not None and g.grad_fn is not None
+                if g.grad_fn is not None
             )
-            statements.extend(order_statements(tuple(leaves), params.order))
+            statements.extend(order_statements(tuple(leaves), params.order, free))
         hessian = None
         if params.hessian and leaves and t.out.requires_grad:
             hessian = hessian_facts(
                 leaves_function(params.expression, t.variables, tuple(leaves)), leaves, t.out
             )
-            names = ", ".join(leaves)
-            statements.append(
-                f"hessian = torch.func.hessian(f, argnums={_argnums(len(leaves))})({names})"
-                f"  # f({names}) = out"
-            )
+            statements.extend(hessian_statements(params.expression, tuple(leaves), free))
+        retained = retained_tensors(params, named)
+        statements.extend(f"{name}.retain_grad()" for name in retained)
+        # What each backward() leaves in .grad: the leaves', then the retained ones'.
+        holders = {**leaves, **retained}
         steps: list[ExprStep] = []
         vector = None
         if t.out.requires_grad:
@@ -661,24 +660,57 @@ def report(params: Params, walk: WalkRequest) -> ExprReport:
     )
 
 
-def order_statements(leaves: tuple[str, ...], order: int) -> list[str]:
-    """--order's loop as Python: what higher_orders() runs, leaf by leaf."""
+class FreeNames:
+    """Names for the statements agrad adds (g, leaf, order, f) that no variable or
+    intermediate of the user's already has: g, else g2, g3..."""
+
+    def __init__(self, taken: Any) -> None:
+        self.taken = {*taken, "torch", "out"}
+
+    def __call__(self, name: str) -> str:
+        found = name
+        for number in range(2, len(self.taken) + 3):
+            if found not in self.taken:
+                break
+            found = f"{name}{number}"
+        return found
+
+
+def order_statements(leaves: tuple[str, ...], order: int, free: FreeNames) -> list[str]:
+    """--order's loop as Python: what higher_orders() runs, leaf by leaf (materialized
+    zeros where a gradient does not reach the leaf, zeros past a constant order)."""
+    g, leaf, k = free("g"), free("leaf"), free("order")
     each = leaves[0] if len(leaves) == 1 else f"({', '.join(leaves)})"
-    return [
-        f"for leaf in {each}:" if len(leaves) > 1 else f"leaf = {each}",
-        *(
-            ("    " if len(leaves) > 1 else "") + line
-            for line in (
-                "g = out",
-                f"for order in range({order}):  # order k: the gradient of order k-1's sum",
-                "    g = torch.autograd.grad(g.sum(), leaf, create_graph=True)[0]",
-            )
-        ),
+    body = [
+        f"{g} = out",
+        f"for {k} in range({order}):  # order k: the gradient of order k-1's sum",
+        f"    if {g}.requires_grad:",
+        f"        {g} = torch.autograd.grad(",
+        f"            {g}.sum(), {leaf}, create_graph=True, allow_unused=True,",
+        "            materialize_grads=True,",
+        "        )[0]",
+        "    else:  # a constant: this order and the next are 0",
+        f"        {g} = torch.zeros_like({leaf})",
     ]
+    if len(leaves) == 1:
+        return [f"{leaf} = {each}", *body]
+    return [f"for {leaf} in {each}:", *("    " + line for line in body)]
 
 
-def _argnums(count: int) -> str:
-    return "0" if count == 1 else "(" + ", ".join(map(str, range(count))) + ")"
+def hessian_statements(
+    expression: ValidExpression, leaves: tuple[str, ...], free: FreeNames
+) -> list[str]:
+    """--hessian as Python: the statements as a function of the leaves, and its Hessian."""
+    f = free("f")
+    names = ", ".join(leaves)
+    *named, result = expression.statements
+    argnums = "0" if len(leaves) == 1 else "(" + ", ".join(map(str, range(len(leaves)))) + ")"
+    return [
+        f"def {f}({names}):  # out as a function of the leaves",
+        *(f"    {s.name} = {s.source}" for s in named),
+        f"    return {result.source}",
+        f"hessian = torch.func.hessian({f}, argnums={argnums})({names})",
+    ]
 
 
 def leaves_function(
@@ -759,7 +791,8 @@ def view(report: ExprReport, precision: int, tree: TreeOptions) -> Iterator[Any]
                 "computes the vector-Jacobian product vᵀ·J, the gradient of out.sum()."
             ).format(vector=report.vector)
         )
-    if report.retained:
+    kept = [g.name for g in report.gradients if g.name in report.retained and g.value is not None]
+    if kept:
         yield table.note(
             ngettext(
                 "{names} is kept because retain_grad() was called before backward(): the "
@@ -768,8 +801,8 @@ def view(report: ExprReport, precision: int, tree: TreeOptions) -> Iterator[Any]
                 "{names} are kept because retain_grad() was called before backward(): the "
                 "tensors are not leaves. Without it, reading a non-leaf's .grad gives None "
                 "(and a warning).",
-                len(report.retained),
-            ).format(names=", ".join(f"{name}.grad" for name in report.retained))
+                len(kept),
+            ).format(names=", ".join(f"{name}.grad" for name in kept))
         )
     for gradient in report.gradients:
         title = f"{gradient.name}.grad"
@@ -786,7 +819,7 @@ def view(report: ExprReport, precision: int, tree: TreeOptions) -> Iterator[Any]
     if report.orders:
         yield from _orders_section(report, precision, tree)
     if report.hessian is not None:
-        yield from _hessian_section(report.hessian)
+        yield from _hessian_section(report.hessian, report.dtype)
     if report.repeat > 1:
         yield table.heading(
             ngettext(
@@ -825,35 +858,32 @@ def _orders_section(report: ExprReport, precision: int, tree: TreeOptions) -> It
             "Order 1 is torch.autograd.grad(out, leaf); order k is the gradient of the sum "
             "of order k-1's. create_graph=True records each backward pass as a new graph, "
             "which the next order differentiates. For a one-element leaf, order k is the "
-            "k-th derivative. .grad is not touched."
+            "k-th derivative. The leaves' .grad is not touched."
         )
     )
     for item in report.orders:
         title = _("order {order} · {leaf}").format(order=item.order, leaf=item.name)
-        if item.value is None:
-            yield table.note(
-                _("{title}: None, out does not depend on {leaf}").format(
-                    title=title, leaf=item.name
-                )
-            )
-        else:
-            yield table.matrix(item.value, precision, title=title)
+        yield table.matrix(item.value, precision, title=title)
     last = report.order
     constant: dict[str, int] = {}  # leaf -> the first order whose gradient has no graph
     for o in report.orders:
-        if o.value is not None and o.grad_fn is None:
+        if o.grad_fn is None:
             constant.setdefault(o.name, o.order)
+    g = FreeNames(t.name for t in report.tensors)("g")  # as the statements name it
     for graphed in report.order_graphs:
         yield table.heading(
             _(
-                "Graph of order {order}'s gradient for {leaf} (g), recorded by create_graph=True"
-            ).format(order=last, leaf=graphed.leaf)
+                "Graph of order {order}'s gradient for {leaf} ({g}), recorded by create_graph=True"
+            ).format(order=last, leaf=graphed.leaf, g=g)
         )
         yield from tree_lines(
-            graphed.graph, "g", saved=tree.saved, precision=precision, max_nodes=tree.max_nodes
+            graphed.graph, g, saved=tree.saved, precision=precision, max_nodes=tree.max_nodes
         )
         yield table.note(
-            _("{nodes}: the backward pass of order {before}, as a graph of its own.").format(
+            _(
+                "{nodes}: the backward pass of order {before}, recorded as a graph; it "
+                "reaches back into the forward graph where it reuses what those nodes saved."
+            ).format(
                 nodes=ngettext("{count} node", "{count} nodes", graphed.graph.node_count).format(
                     count=group(graphed.graph.node_count)
                 ),
@@ -869,7 +899,8 @@ def _orders_section(report: ExprReport, precision: int, tree: TreeOptions) -> It
         )
 
 
-def _hessian_section(hessian: HessianFacts) -> Iterator[Any]:
+def _hessian_section(hessian: HessianFacts, dtype: str) -> Iterator[Any]:
+    from autograd_cli.inspection.gradient_check import TOLERANCES
     from autograd_cli.render import table
 
     size = len(hessian.matrix)
@@ -888,19 +919,32 @@ def _hessian_section(hessian: HessianFacts) -> Iterator[Any]:
     yield table.JacobianGrid(
         [[f"{float(v):.3g}" if v else "·" for v in row] for row in hessian.matrix], size
     )
-    if hessian.func_error is None:
-        yield table.note(
-            _(
-                "Computed by torch.func.hessian; rows of repeated torch.autograd.grad "
-                "agree: max |difference| {diff:.1e}."
-            ).format(diff=hessian.repeated_grad_max_abs_diff)
-        )
-    else:
+    diff = hessian.repeated_grad_max_abs_diff
+    if hessian.func_error is not None:
         yield table.note(
             _(
                 "torch.func.hessian could not run ({error}); these are rows of repeated "
                 "torch.autograd.grad."
             ).format(error=hessian.func_error)
+        )
+        return
+    # --check's tolerance for the dtype, against the largest entry
+    atol, rtol = TOLERANCES.get(dtype, TOLERANCES["float32"])
+    largest = max((abs(v) for row in hessian.matrix for v in row if math.isfinite(v)), default=0)
+    if diff is not None and diff <= atol + rtol * largest:
+        yield table.note(
+            _(
+                "Computed by torch.func.hessian; rows of repeated torch.autograd.grad "
+                "agree: max |difference| {diff:.1e}."
+            ).format(diff=diff)
+        )
+    else:
+        yield table.note(
+            _(
+                "Computed by torch.func.hessian; rows of repeated torch.autograd.grad "
+                "differ: max |difference| {diff}. They can, where the function has no "
+                "second derivative (a norm or a square root at 0)."
+            ).format(diff="NaN" if diff is None or math.isnan(diff) else f"{diff:.1e}")
         )
 
 
