@@ -15,6 +15,7 @@ a RuntimeError into a failed verdict: the undefined-gradient check).
 
 from __future__ import annotations
 
+import dataclasses
 import itertools
 import math
 from collections.abc import Callable, Sequence
@@ -76,7 +77,7 @@ def gradcheck_runs(
     fast: bool = False,
     seed: int = 0,
 ) -> tuple[GradcheckRun, ...]:
-    """ "backward" always, then "forward" and "second_order" when asked.
+    """Runs "backward" always, then "forward" and "second_order" when asked.
 
     second_order checks, as torch.autograd.gradgradcheck does, the function
     (inputs..., grad_outputs...) -> torch.autograd.grad(outputs, differentiable inputs,
@@ -488,8 +489,6 @@ def _no_output_pairs(
 
 
 def _with_diagnoses(pair: PairCheck, codes: tuple[str, ...], factor: float | None) -> PairCheck:
-    import dataclasses
-
     return dataclasses.replace(pair, diagnoses=codes, factor=factor)
 
 
