@@ -88,7 +88,9 @@ def family(
     mats = [torch.randn(n, n, generator=generator, dtype=F64) for _ in range(n_outputs)]
     weights = [0.5, 1.5, -2.0][:n_inputs]
 
-    def buggy(g: torch.Tensor, j: int, grads: list[torch.Tensor]) -> torch.Tensor | None:
+    def buggy(g: torch.Tensor, j: int, grads: list[Any]) -> torch.Tensor | None:
+        if bug == "swapped" and j < 2:
+            return grads[1 - j]  # inputs 0 and 1 get each other's gradient
         if j != bug_input:
             return g
         return {
@@ -102,7 +104,7 @@ def family(
             "tiny": lambda: g * (1 + 1e-6),
             "offset": lambda: g + 1e-4,
             "transpose": lambda: g,
-            "swapped": lambda: grads[1] if j == 0 else g,
+            "swapped": lambda: g,
         }[bug]()
 
     class Family(torch.autograd.Function):
@@ -130,13 +132,12 @@ def family(
             plain = [(w * gz).reshape(shape) for w in weights]
             out: list[torch.Tensor | None] = []
             for j, g in enumerate(plain):
-                out.append(buggy(g, j, plain[::-1]) if side == "backward" else g)
+                out.append(buggy(g, j, plain) if side == "backward" else g)
             return (*out, None)
 
         @staticmethod
         def jvp(ctx: Any, *tangents: torch.Tensor | None) -> Any:
             z = ctx.z
-            parts: list[torch.Tensor] = []
             dz = torch.zeros_like(z)
             flat = [
                 None if t is None else (w * t.reshape(-1))
@@ -145,9 +146,8 @@ def family(
             for j, t in enumerate(flat):
                 if t is None:
                     continue
-                parts.append(t)
                 if side == "forward":
-                    t = buggy(t, j, flat[::-1])
+                    t = buggy(t, j, flat)
                 if t is not None:
                     dz = dz + t
             outs = [
@@ -230,6 +230,23 @@ def test_backward_verdict_agrees_with_torch_gradcheck(case):
             assert p.diagnoses == () and p.factor is None
     if run.ok:
         assert run.problem is None and all(p.ok for p in run.pairs)
+    # a bug with a pattern is named on every failing pair of the input it is in
+    bug = case["bug"] if case["bug"] != "swapped" or n_inputs > 1 else "factor"
+    code = {"factor": "factor", "half": "factor", "sign": "factor", "zero": "zero"}.get(bug)
+    code = "swapped" if bug == "swapped" else code
+    buggy = {0, 1} if bug == "swapped" else {min(case["bug_input"], n_inputs - 1)}
+    for p in run.pairs:
+        if code and not p.ok and p.input in buggy:
+            assert code in p.diagnoses, (case, p.diagnoses)
+        # (the transposed bug is in every input's gradient)
+        if bug != "transpose" and (p.input not in buggy or bug in ("none", "tiny")):
+            assert p.ok and p.diagnoses == ()
+    if bug in ("off_by_one", "offset") and math.prod(case["shape"]) > 1:
+        assert all("factor" not in p.diagnoses for p in run.pairs), case
+    factors = {"factor": 2.0, "half": 0.5, "sign": -1.0}
+    for p in run.pairs:
+        if "factor" in p.diagnoses and bug in factors:
+            assert p.factor == pytest.approx(factors[bug], rel=1e-3)
 
 
 @settings(max_examples=40, deadline=None, derandomize=True)
