@@ -911,3 +911,23 @@ def test_float32_rounding_is_noisy_not_a_kink():
     (run,) = gradcheck_runs(torch.sin, (x,))
     assert run.ok is torch_verdict(torch.sin, (x,)) is False
     assert pair(run, 0, 0).diagnoses == ("noisy",)
+
+
+@pytest.mark.parametrize("bug", ["none", "factor", "zero", "transpose"])
+def test_fast_forward_mode_is_torchs_own_verdict(bug):
+    case = dict(
+        shape=(2, 2), n_inputs=2, n_outputs=2, bug=bug, bug_input=1, extra_output=False,
+        eps=1e-6, atol=1e-5, rtol=1e-3, nondet_tol=0.0, seed=2,
+    )  # fmt: skip
+    fn, inputs = build(case, side="forward")
+    run = run_of(gradcheck_runs(fn, inputs, forward=True, fast=True), "forward")
+    expected = torch_verdict(
+        fn, inputs, fast_mode=True, check_forward_ad=True, check_backward_ad=False
+    )
+    assert run.ok is expected is (bug == "none")
+    assert run.fast and (run.problem is None) == run.ok
+    if not run.ok:
+        assert run.torch_message.startswith("Jacobian computed with forward mode mismatch")
+        named = {p.diagnoses for p in run.pairs if not p.ok}
+        # the family's transposed jvp is not a plain transpose (a sin follows M)
+        assert named == ({()} if bug == "transpose" else {(bug,)})
