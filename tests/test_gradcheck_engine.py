@@ -88,7 +88,9 @@ def family(
     mats = [torch.randn(n, n, generator=generator, dtype=F64) for _ in range(n_outputs)]
     weights = [0.5, 1.5, -2.0][:n_inputs]
 
-    def buggy(g: torch.Tensor, j: int, grads: list[torch.Tensor]) -> torch.Tensor | None:
+    def buggy(g: torch.Tensor, j: int, grads: list[Any]) -> torch.Tensor | None:
+        if bug == "swapped" and j < 2:
+            return grads[1 - j]  # inputs 0 and 1 get each other's gradient
         if j != bug_input:
             return g
         return {
@@ -102,7 +104,7 @@ def family(
             "tiny": lambda: g * (1 + 1e-6),
             "offset": lambda: g + 1e-4,
             "transpose": lambda: g,
-            "swapped": lambda: grads[1] if j == 0 else g,
+            "swapped": lambda: g,
         }[bug]()
 
     class Family(torch.autograd.Function):
@@ -130,13 +132,12 @@ def family(
             plain = [(w * gz).reshape(shape) for w in weights]
             out: list[torch.Tensor | None] = []
             for j, g in enumerate(plain):
-                out.append(buggy(g, j, plain[::-1]) if side == "backward" else g)
+                out.append(buggy(g, j, plain) if side == "backward" else g)
             return (*out, None)
 
         @staticmethod
         def jvp(ctx: Any, *tangents: torch.Tensor | None) -> Any:
             z = ctx.z
-            parts: list[torch.Tensor] = []
             dz = torch.zeros_like(z)
             flat = [
                 None if t is None else (w * t.reshape(-1))
@@ -145,9 +146,8 @@ def family(
             for j, t in enumerate(flat):
                 if t is None:
                     continue
-                parts.append(t)
                 if side == "forward":
-                    t = buggy(t, j, flat[::-1])
+                    t = buggy(t, j, flat)
                 if t is not None:
                     dz = dz + t
             outs = [
@@ -230,6 +230,23 @@ def test_backward_verdict_agrees_with_torch_gradcheck(case):
             assert p.diagnoses == () and p.factor is None
     if run.ok:
         assert run.problem is None and all(p.ok for p in run.pairs)
+    # a bug with a pattern is named on every failing pair of the input it is in
+    bug = case["bug"] if case["bug"] != "swapped" or n_inputs > 1 else "factor"
+    code = {"factor": "factor", "half": "factor", "sign": "factor", "zero": "zero"}.get(bug)
+    code = "swapped" if bug == "swapped" else code
+    buggy = {0, 1} if bug == "swapped" else {min(case["bug_input"], n_inputs - 1)}
+    for p in run.pairs:
+        if code and not p.ok and p.input in buggy:
+            assert code in p.diagnoses, (case, p.diagnoses)
+        # (the transposed bug is in every input's gradient)
+        if bug != "transpose" and (p.input not in buggy or bug in ("none", "tiny")):
+            assert p.ok and p.diagnoses == ()
+    if bug in ("off_by_one", "offset") and math.prod(case["shape"]) > 1:
+        assert all("factor" not in p.diagnoses for p in run.pairs), case
+    factors = {"factor": 2.0, "half": 0.5, "sign": -1.0}
+    for p in run.pairs:
+        if "factor" in p.diagnoses and bug in factors:
+            assert p.factor == pytest.approx(factors[bug], rel=1e-3)
 
 
 @settings(max_examples=40, deadline=None, derandomize=True)
@@ -894,3 +911,23 @@ def test_float32_rounding_is_noisy_not_a_kink():
     (run,) = gradcheck_runs(torch.sin, (x,))
     assert run.ok is torch_verdict(torch.sin, (x,)) is False
     assert pair(run, 0, 0).diagnoses == ("noisy",)
+
+
+@pytest.mark.parametrize("bug", ["none", "factor", "zero", "transpose"])
+def test_fast_forward_mode_is_torchs_own_verdict(bug):
+    case = dict(
+        shape=(2, 2), n_inputs=2, n_outputs=2, bug=bug, bug_input=1, extra_output=False,
+        eps=1e-6, atol=1e-5, rtol=1e-3, nondet_tol=0.0, seed=2,
+    )  # fmt: skip
+    fn, inputs = build(case, side="forward")
+    run = run_of(gradcheck_runs(fn, inputs, forward=True, fast=True), "forward")
+    expected = torch_verdict(
+        fn, inputs, fast_mode=True, check_forward_ad=True, check_backward_ad=False
+    )
+    assert run.ok is expected is (bug == "none")
+    assert run.fast and (run.problem is None) == run.ok
+    if not run.ok:
+        assert run.torch_message.startswith("Jacobian computed with forward mode mismatch")
+        named = {p.diagnoses for p in run.pairs if not p.ok}
+        # the family's transposed jvp is not a plain transpose (a sin follows M)
+        assert named == ({()} if bug == "transpose" else {(bug,)})

@@ -15,8 +15,10 @@ a RuntimeError into a failed verdict: the undefined-gradient check).
 
 from __future__ import annotations
 
+import dataclasses
 import itertools
 import math
+import warnings
 from collections.abc import Callable, Sequence
 from typing import Any
 
@@ -76,7 +78,7 @@ def gradcheck_runs(
     fast: bool = False,
     seed: int = 0,
 ) -> tuple[GradcheckRun, ...]:
-    """ "backward" always, then "forward" and "second_order" when asked.
+    """Runs "backward" always, then "forward" and "second_order" when asked.
 
     second_order checks, as torch.autograd.gradgradcheck does, the function
     (inputs..., grad_outputs...) -> torch.autograd.grad(outputs, differentiable inputs,
@@ -129,6 +131,8 @@ def _run(
     grad_outputs: tuple[torch.Tensor, ...] = (),
 ) -> GradcheckRun:
     checked_fn, checked_inputs = fn, inputs
+    if kind == "forward":
+        _load_forward_ad_quietly()
     if kind == "second_order":
         checked_fn = _gradgrad_function(fn, inputs, grad_outputs)
         checked_inputs = inputs + grad_outputs
@@ -141,6 +145,17 @@ def _run(
     if _small_enough(checked_fn, checked_inputs):
         pairs = _slow_run(kind, checked_fn, checked_inputs, tol).pairs
     return GradcheckRun(kind, False, True, pairs, "fast_mode", message)
+
+
+def _load_forward_ad_quietly() -> None:
+    """torch 2.13's forward AD, on its first dual tensor, loads decompositions with the
+    deprecated torch.jit.script, which warns; do that once here, silenced, so that only
+    the user's own warnings remain."""
+    fw_ad = torch.autograd.forward_ad
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", DeprecationWarning)
+        with fw_ad.dual_level():
+            fw_ad.make_dual(torch.zeros(()), torch.zeros(()))
 
 
 def _torch_fast_failure(
@@ -488,8 +503,6 @@ def _no_output_pairs(
 
 
 def _with_diagnoses(pair: PairCheck, codes: tuple[str, ...], factor: float | None) -> PairCheck:
-    import dataclasses
-
     return dataclasses.replace(pair, diagnoses=codes, factor=factor)
 
 
