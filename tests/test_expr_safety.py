@@ -123,7 +123,7 @@ HOSTILE: list[list[str]] = [
     ["h = (g := x); h.sum()", *X],
     ["h = x * 2;\nout = (h +\n", *X],
     ["h = x * 2\n  out = h.sum()", *X],  # an indent that is not common to every line
-    ["h = x * 2\r\nout = h.sum()", *X],
+    ["h = x * 2\rout = h.sum()", *X],  # a carriage return alone is not a new line
     [";".join(f"h{i} = x * {i}" for i in range(17)) + "; x.sum()", *X],  # over the cap
     # bad --var values and names
     ["x.sum()"],

@@ -46,6 +46,18 @@ CASES_80 = {
         for suffix, lang in (("", []), ("_vi", ["--lang", "vi"]))
     },
 }
+# agrad gradcheck exits 3 on a failed check: these views are checked with that code.
+CASES_80_FAILING = {
+    "gradcheck_factor_80.txt": ["gradcheck", "examples/gradcheck_factor.py:build"],
+    "gradcheck_factor_80_vi.txt": [
+        "gradcheck",
+        "examples/gradcheck_factor.py:build",
+        "--lang",
+        "vi",
+    ],
+    "gradcheck_swapped_80.txt": ["gradcheck", "examples/gradcheck_swapped.py:build"],
+    "gradcheck_kink_80_vi.txt": ["gradcheck", "examples/gradcheck_kink.py:build", "--lang", "vi"],
+}
 
 
 @pytest.mark.parametrize("name", CASES)
@@ -62,10 +74,17 @@ def test_human_view_at_80_columns_matches_golden(agrad, golden, name):
     golden(name, result.stdout)
 
 
+@pytest.mark.parametrize("name", CASES_80_FAILING)
+def test_failing_check_view_at_80_columns_matches_golden(agrad, golden, name):
+    result = agrad(*CASES_80_FAILING[name], env={"COLUMNS": "80"})
+    assert result.exit_code == 3 and len(result.stderr.splitlines()) == 1
+    golden(name, result.stdout)
+
+
 def test_no_golden_line_ends_with_spaces():
     """Every committed view: Rich pads cells and wrapped lines, agrad trims them."""
     views = [p for p in (Path(__file__).parent / "golden").iterdir() if p.suffix == ".txt"]
-    assert len(views) >= len(CASES) + len(CASES_80)
+    assert len(views) >= len(CASES) + len(CASES_80) + len(CASES_80_FAILING)
     for path in views:
         for number, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1):
             assert line == line.rstrip(), f"{path.name}:{number} ends with spaces"

@@ -168,6 +168,21 @@ def test_float32_inputs_are_checked_in_float64_unless_kept(agrad_json, tmp_path)
             "fn must be callable",
         ),
         ("def build():\n    return torch.sin, (torch.ones(2),)\n", "no input requires grad"),
+        (
+            "def build():\n    x = torch.ones(3, dtype=torch.float64, requires_grad=True)\n"
+            "    return torch.sin, (x.expand(2, 3),)\n",
+            "input 0 shares memory",
+        ),
+        (
+            "def build():\n"
+            "    return torch.sin, (torch.ones(2, dtype=torch.complex128, requires_grad=True),)\n",
+            "complex tensors are not supported",
+        ),
+        (
+            "def build():\n"
+            "    return (lambda x: (x * 2).tolist()), (torch.ones(2, requires_grad=True),)\n",
+            "not a tensor",
+        ),
     ],
 )
 def test_a_wrong_return_value_exits_2(agrad, tmp_path, body, words):
@@ -230,3 +245,51 @@ def test_the_view_in_vietnamese_and_json_in_every_language(agrad):
     human = agrad("gradcheck", "examples/gradcheck_factor.py:build", "--lang", "vi")
     assert human.exit_code == ExitCode.CHECK_FAILED
     assert "Lỗi có thể" in human.stdout
+
+
+def test_second_order_names_the_grad_outputs_it_checks(agrad, tmp_path):
+    """A double backward that is 2x wrong: gradgradcheck fails (torch, run here), and
+    agrad names the failing pair and its factor."""
+    path = _factory(
+        tmp_path,
+        """
+        class Cube(torch.autograd.Function):
+            @staticmethod
+            def forward(ctx, x):
+                ctx.save_for_backward(x)
+                return x**3
+
+            @staticmethod
+            def backward(ctx, grad):
+                (x,) = ctx.saved_tensors
+                return CubeGrad.apply(x, grad)
+
+        class CubeGrad(torch.autograd.Function):
+            @staticmethod
+            def forward(ctx, x, grad):
+                ctx.save_for_backward(x, grad)
+                return 3 * x**2 * grad
+
+            @staticmethod
+            def backward(ctx, g):
+                x, grad = ctx.saved_tensors
+                return 2 * (6 * x * grad * g), 3 * x**2 * g  # the first is 2x too big
+
+        def build():
+            return Cube.apply, (torch.tensor([0.5, -1.5], dtype=torch.float64, requires_grad=True),)
+        """,
+    )
+    fn, inputs = runpy.run_path(path)["build"]()
+    assert torch.autograd.gradcheck(fn, inputs, raise_exception=False)
+    assert not torch.autograd.gradgradcheck(fn, inputs, raise_exception=False)
+    result = agrad("gradcheck", f"{path}:build", "--second-order", "--json")
+    assert result.exit_code == ExitCode.CHECK_FAILED, result.stderr
+    import json
+
+    runs = {run["kind"]: run for run in json.loads(result.stdout)["runs"]}
+    assert runs["backward"]["ok"] is True and runs["second_order"]["ok"] is False
+    failing = [p for p in runs["second_order"]["pairs"] if not p["ok"]]
+    assert [p["input"] for p in failing] == [0]  # x, not the grad_output
+    assert failing[0]["diagnoses"] == ["factor"] and failing[0]["factor"] == pytest.approx(2)
+    human = agrad("gradcheck", f"{path}:build", "--second-order", env={"COLUMNS": "80"})
+    assert "w.r.t. grad_output 0: pass" in human.stdout

@@ -118,8 +118,15 @@ class GradcheckReport(Report, command=NAME):
 
 def _pair_name(report: GradcheckReport, pair: PairCheck) -> str:
     return _("output {output} w.r.t. {input}").format(
-        output=pair.output, input=report.inputs[pair.input].name
+        output=pair.output, input=_input_name(report, pair.input)
     )
+
+
+def _input_name(report: GradcheckReport, index: int) -> str:
+    """An input's name; past fn's own inputs, --second-order's grad_outputs."""
+    if index < len(report.inputs):
+        return report.inputs[index].name
+    return _("grad_output {number}").format(number=index - len(report.inputs))
 
 
 # The command line -------------------------------------------------------------
@@ -127,7 +134,7 @@ def _pair_name(report: GradcheckReport, pair: PairCheck) -> str:
 InputOption = repeated_option(
     "--input",
     "NAME=CONSTRUCTOR",
-    "An input of NAME, built as agrad expr's --var (randn(3,4), ones(5), tensor([...]), ...; "
+    "An input of NAME, built like expr's --var (randn(3,4), ones(5), tensor([...]), ...; "
     "float64, requires grad), passed positionally in order (repeatable).",
 )
 SeedOption = integer_option(
@@ -347,6 +354,36 @@ def _in_float64(value: Any) -> Any:
     return value.detach().to(torch.float64).requires_grad_(value.requires_grad)
 
 
+def _unsupported(e: Any, target: TargetSpec, checked: Checked) -> str:
+    """What torch.autograd.gradcheck refuses (or agrad does not mirror), as a usage error."""
+    names = [f.name for f in checked.facts]
+    which = names[e.index] if e.index is not None and e.index < len(names) else str(e.index)
+    messages = {
+        "no_differentiable_input": _("no input requires grad, so there is nothing to check"),
+        "overlapping_input": _(
+            "{which} shares memory between its elements (an expand()ed view); "
+            "gradcheck cannot move one element alone: pass a .clone()"
+        ),
+        "not_tensor_output": _(
+            "fn's output {which} is not a tensor; fn must return a tensor or a tuple of tensors"
+        ),
+        "complex": _("complex tensors are not supported; torch.autograd.gradcheck checks them"),
+        "not_strided": _(
+            "sparse and mkldnn tensors are not supported; torch.autograd.gradcheck checks them"
+        ),
+        "output_changed": _(
+            "fn's output changed shape or dtype when an input moved by eps; finite "
+            "differences need the same output near the inputs"
+        ),
+        "no_differentiable_output": _(
+            "--second-order: no output of fn requires grad, so there is no gradient to "
+            "differentiate again"
+        ),
+    }
+    message = messages.get(e.code, e.code).format(which=which)
+    return f"{target.text}: {message}"
+
+
 def _dtype(value: Any) -> str | None:
     import torch
 
@@ -394,7 +431,7 @@ def _kind(value: Any) -> str:
 
 
 def report(params: Params, walk: WalkRequest) -> GradcheckReport:
-    from autograd_cli.inspection.gradcheck import gradcheck_runs
+    from autograd_cli.inspection.gradcheck import GradcheckUnsupported, gradcheck_runs
     from autograd_cli.model import Graph
     from autograd_cli.scenarios.user_code import load_callable
 
@@ -403,18 +440,21 @@ def report(params: Params, walk: WalkRequest) -> GradcheckReport:
     )
     checked = checked_function(params, call)
     with call.guard(_("the check, which calls fn with its inputs")):
-        runs = gradcheck_runs(
-            checked.function,
-            checked.inputs,
-            eps=params.eps,
-            atol=params.atol,
-            rtol=params.rtol,
-            nondet_tol=params.nondet_tol,
-            forward=params.forward,
-            second_order=params.second_order,
-            fast=params.fast,
-            seed=params.seed,
-        )
+        try:
+            runs = gradcheck_runs(
+                checked.function,
+                checked.inputs,
+                eps=params.eps,
+                atol=params.atol,
+                rtol=params.rtol,
+                nondet_tol=params.nondet_tol,
+                forward=params.forward,
+                second_order=params.second_order,
+                fast=params.fast,
+                seed=params.seed,
+            )
+        except GradcheckUnsupported as e:  # inside the guard: not the user's exception
+            raise UsageProblem(_unsupported(e, params.target, checked)) from None
     given = {name: getattr(params, name) for name in SHOWN_AS_GIVEN}
     return GradcheckReport(
         **given,
@@ -430,6 +470,24 @@ def report(params: Params, walk: WalkRequest) -> GradcheckReport:
 
 # The human view ---------------------------------------------------------------
 
+PROBLEMS = {  # GradcheckRun.problem: a failure that is not an entry mismatch
+    "nondeterministic": N_(
+        "Two backward passes at the same point differ by more than nondet_tol: backward "
+        "is not deterministic (raise --nondet-tol if that is expected)."
+    ),
+    "fast_mode": N_("torch's fast mode found a mismatch."),
+    "grad_output_ignored": N_(
+        "With a zero gradient of the output, backward still returns a non-zero gradient: "
+        "it must multiply by grad_output."
+    ),
+    "undefined_grad": N_(
+        "backward fails, or returns non-zero gradients, when an output's gradient is "
+        "undefined (None): it must treat it as zeros."
+    ),
+    "undefined_tangent": N_(
+        "Forward mode gives a different result for an undefined tangent than for a zero one."
+    ),
+}
 KINDS = {
     "backward": N_("backward (torch.autograd.gradcheck)"),
     "forward": N_("forward mode (check_forward_ad)"),
@@ -499,13 +557,8 @@ def _run_section(report: GradcheckReport, run: GradcheckRun, precision: int) -> 
         yield table.note(
             _("torch's fast mode decided: it compares random projections of the Jacobians.")
         )
-    if run.problem == "nondeterministic":
-        yield table.note(
-            _(
-                "Two backward passes at the same point differ by more than nondet_tol: "
-                "backward is not deterministic (raise --nondet-tol if that is expected)."
-            )
-        )
+    if run.problem is not None and run.problem in PROBLEMS:
+        yield table.note(_(PROBLEMS[run.problem]))
     if run.torch_message:
         yield table.note(_("torch said: {message}").format(message=run.torch_message))
     for pair in run.pairs:
@@ -564,7 +617,7 @@ def _diagnosis(report: GradcheckReport, run: GradcheckRun, pair: PairCheck, code
         )
     if code == "swapped":
         others = [
-            report.inputs[other.input].name
+            _input_name(report, other.input)
             for other in run.pairs
             if other.output == pair.output
             and other.input != pair.input
