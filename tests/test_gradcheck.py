@@ -293,3 +293,28 @@ def test_second_order_names_the_grad_outputs_it_checks(agrad, tmp_path):
     assert failing[0]["diagnoses"] == ["factor"] and failing[0]["factor"] == pytest.approx(2)
     human = agrad("gradcheck", f"{path}:build", "--second-order", env={"COLUMNS": "80"})
     assert "w.r.t. grad_output 0: pass" in human.stdout
+
+
+def test_a_jacobian_too_big_for_the_full_check_asks_for_fast(agrad, tmp_path):
+    path = _factory(
+        tmp_path,
+        """
+        def build():
+            return torch.sin, (torch.randn(4000, dtype=torch.float64, requires_grad=True),)
+        """,
+    )
+    refused = agrad("gradcheck", f"{path}:build")
+    assert refused.exit_code == ExitCode.USAGE and refused.stdout == ""
+    assert "4,000 × 4,000" in refused.stderr and "--fast" in refused.stderr
+    fast = agrad("gradcheck", f"{path}:build", "--fast", "--json")
+    assert fast.exit_code == ExitCode.OK, fast.stderr
+
+
+def test_a_module_target_is_imported_from_the_current_directory(agrad_json, tmp_path, monkeypatch):
+    (tmp_path / "my_ops.py").write_text(
+        (EXAMPLES / "gradcheck_factor.py").read_text(encoding="utf-8"), encoding="utf-8"
+    )
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.syspath_prepend(str(tmp_path))
+    doc = agrad_json("gradcheck", "my_ops:Square", "--input", "x=ones(2)", "--atol", "10")
+    assert doc["function"] == "Square.apply" and doc["ok"] is True  # 10 covers the factor

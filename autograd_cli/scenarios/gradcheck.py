@@ -354,6 +354,38 @@ def _in_float64(value: Any) -> Any:
     return value.detach().to(torch.float64).requires_grad_(value.requires_grad)
 
 
+# The slow check holds each pair's two Jacobians (numerical and analytical, float64)
+# whole, as torch.autograd.gradcheck does: 10**7 entries are 160 MB, and as many
+# evaluations of fn and backward as the inputs and outputs have elements.
+MAX_SLOW_ENTRIES = 10**7
+
+
+def check_size(checked: Checked, outputs: Any, target: TargetSpec) -> None:
+    """Refuses (exit 2, before the check) a slow check whose Jacobians would not fit:
+    torch's fast mode (--fast) compares projections instead."""
+    import torch
+
+    outputs = outputs if isinstance(outputs, tuple | list) else (outputs,)
+    out_numel = max((o.numel() for o in outputs if isinstance(o, torch.Tensor)), default=0)
+    in_numel = max(
+        (v.numel() for v in checked.inputs if isinstance(v, torch.Tensor) and v.requires_grad),
+        default=0,
+    )
+    if out_numel * in_numel > MAX_SLOW_ENTRIES:
+        raise UsageProblem(
+            _(
+                "{target}: a Jacobian of {rows} × {cols} entries is over the cap of {cap} "
+                "for the full check (each is held whole, as torch's gradcheck holds it); "
+                "use --fast (torch's fast mode), or smaller inputs"
+            ).format(
+                target=target.text,
+                rows=group(out_numel),
+                cols=group(in_numel),
+                cap=group(MAX_SLOW_ENTRIES),
+            )
+        )
+
+
 def _unsupported(e: Any, target: TargetSpec, checked: Checked) -> str:
     """What torch.autograd.gradcheck refuses (or agrad does not mirror), as a usage error."""
     names = [f.name for f in checked.facts]
@@ -440,6 +472,8 @@ def report(params: Params, walk: WalkRequest) -> GradcheckReport:
     )
     checked = checked_function(params, call)
     with call.guard(_("the check, which calls fn with its inputs")):
+        if not params.fast:
+            check_size(checked, checked.function(*checked.inputs), params.target)
         try:
             runs = gradcheck_runs(
                 checked.function,
