@@ -13,11 +13,11 @@ import warnings
 import numpy as np
 import pytest
 import torch
-from hypothesis import HealthCheck, given, settings
+from hypothesis import given
 from hypothesis import strategies as st
 
 from autograd_cli.errors import ExitCode
-from tests.test_expr_safety import AUDIT_PROBE
+from tests.test_expr_safety import AUDIT_PROBE, FUZZ
 
 # out = sum(g * h), h = x², g = exp(h): d out/dh = e^h (1 + h), d out/dg = h,
 # d out/dx = 2x e^{x²} (1 + x²).
@@ -211,12 +211,7 @@ def test_accepted_statements_execute_nothing(tmp_path):
 ALPHABET = "xhg=;\n*+.()sumexp2 "
 
 
-@settings(
-    max_examples=150,
-    deadline=None,
-    derandomize=True,
-    suppress_health_check=[HealthCheck.function_scoped_fixture],
-)
+@FUZZ
 @given(st.text(alphabet=ALPHABET, max_size=40))
 def test_random_statements_only_ever_exit_0_or_2(agrad, text):
     result = agrad("expr", text, "--var", "x=ones(3)", "--json")
