@@ -144,7 +144,10 @@ def _scenario_command(found: Scenario) -> Callable[..., Any]:
         )
         # A batch line hands its in-memory sink down through Click's context object.
         plan = plan_output(
-            request, sweep=sweep, batch=ctx.obj if isinstance(ctx.obj, Memory) else None
+            request,
+            sweep=sweep,
+            batch=ctx.obj if isinstance(ctx.obj, Memory) else None,
+            graph=found.graph,
         )
         from autograd_cli.runner import run_scenario, run_sweep
 

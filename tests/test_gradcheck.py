@@ -318,3 +318,192 @@ def test_a_module_target_is_imported_from_the_current_directory(agrad_json, tmp_
     monkeypatch.syspath_prepend(str(tmp_path))
     doc = agrad_json("gradcheck", "my_ops:Square", "--input", "x=ones(2)", "--atol", "10")
     assert doc["function"] == "Square.apply" and doc["ok"] is True  # 10 covers the factor
+
+
+# Found in review -------------------------------------------------------------------
+
+
+def test_a_float32_module_behind_a_closure_is_checked_in_float64(agrad_json, tmp_path):
+    body = """
+        from torch import nn
+        def build():
+            torch.manual_seed(0)
+            m = nn.Sequential(nn.Linear(3, 2), nn.Tanh())
+            return (lambda x: m(x).sum()), (torch.randn(4, 3, requires_grad=True),)
+        def method():
+            torch.manual_seed(0)
+            m = nn.Linear(3, 2)
+            return m.forward, (torch.randn(4, 3, requires_grad=True),)
+        """
+    path = _factory(tmp_path, body)
+    for name in ("build", "method"):
+        doc = agrad_json("gradcheck", f"{path}:{name}")
+        assert doc["float64"] == "modules" and doc["ok"] is True
+        assert doc["inputs"][0]["dtype"] == "float64"
+
+
+def test_fn_that_refuses_float64_is_checked_as_given_and_says_so(agrad, tmp_path):
+    path = _factory(
+        tmp_path,
+        """
+        W = torch.randn(3, 2)
+        def build():
+            return (lambda x: x @ W), (torch.randn(4, 3, requires_grad=True),)
+        """,
+    )
+    import json
+
+    result = agrad("gradcheck", f"{path}:build", "--json")
+    doc = json.loads(result.stdout)
+    assert doc["float64"] == "refused" and doc["inputs"][0]["dtype"] == "float32"
+    x = torch.randn(4, 3, requires_grad=True)  # what torch says of float32 here
+    W = torch.randn(3, 2)
+    assert torch.autograd.gradcheck(lambda x: x @ W, (x,), raise_exception=False) is doc["ok"]
+
+
+def test_a_non_tensor_output_is_named_by_its_position(agrad, tmp_path):
+    path = _factory(
+        tmp_path,
+        "def build():\n    return (lambda x: (x * 2, None)), "
+        "(torch.ones(3, dtype=torch.float64, requires_grad=True),)\n",
+    )
+    result = agrad("gradcheck", f"{path}:build")
+    assert result.exit_code == ExitCode.USAGE
+    assert "fn's output 1 is not a tensor" in result.stderr
+
+
+def _pair_of(agrad, path: str) -> dict:
+    import json
+
+    result = agrad("gradcheck", path, "--json")
+    assert result.exit_code == ExitCode.CHECK_FAILED, result.stderr
+    (pair,) = json.loads(result.stdout)["runs"][0]["pairs"]
+    return pair
+
+
+def test_a_too_big_eps_is_not_called_a_factor(agrad, tmp_path):
+    """sin(1e5 x) with the right backward: torch passes with a smaller eps."""
+    path = _factory(
+        tmp_path,
+        """
+        class F(torch.autograd.Function):
+            @staticmethod
+            def forward(ctx, x):
+                ctx.save_for_backward(x)
+                return torch.sin(1e5 * x)
+
+            @staticmethod
+            def backward(ctx, g):
+                (x,) = ctx.saved_tensors
+                return g * 1e5 * torch.cos(1e5 * x)
+
+        def build():
+            g = torch.Generator().manual_seed(0)
+            return F.apply, (torch.randn(3, generator=g, dtype=torch.float64, requires_grad=True),)
+        """,
+    )
+    fn, inputs = runpy.run_path(path)["build"]()
+    assert torch.autograd.gradcheck(fn, inputs, eps=1e-9, raise_exception=False)
+    assert _pair_of(agrad, f"{path}:build")["diagnoses"] == ["noisy"]
+
+
+def test_a_function_differentiable_at_zero_is_not_a_kink(agrad, tmp_path):
+    """|x|^1.4 has derivative 0 at 0 (torch's own grad says so); the backward adds 1e-4."""
+    path = _factory(
+        tmp_path,
+        """
+        class F(torch.autograd.Function):
+            @staticmethod
+            def forward(ctx, x):
+                ctx.save_for_backward(x)
+                return x.abs() ** 1.4
+
+            @staticmethod
+            def backward(ctx, g):
+                (x,) = ctx.saved_tensors
+                return g * (1.4 * x.abs() ** 0.4 * x.sign() + 1e-4)
+
+        def build():
+            x = torch.tensor([0.0, 1.0, -2.0], dtype=torch.float64, requires_grad=True)
+            return F.apply, (x,)
+        """,
+    )
+    x = torch.zeros(1, dtype=torch.float64, requires_grad=True)
+    (x.abs() ** 1.4).sum().backward()
+    assert x.grad.item() == 0.0
+    assert "kink" not in _pair_of(agrad, f"{path}:build")["diagnoses"]
+
+
+def test_forward_without_jvp_keeps_the_backward_report(agrad):
+    import json
+
+    result = agrad("gradcheck", "examples/gradcheck_factor.py:build", "--forward", "--json")
+    assert result.exit_code == ExitCode.CHECK_FAILED
+    backward, forward = json.loads(result.stdout)["runs"]
+    assert backward["pairs"][0]["diagnoses"] == ["factor"]
+    assert (forward["ok"], forward["problem"]) == (False, "no_forward_ad")
+
+
+def test_a_wrong_jvp_is_blamed_not_backward(agrad, tmp_path):
+    path = _factory(
+        tmp_path,
+        """
+        class F(torch.autograd.Function):
+            @staticmethod
+            def forward(ctx, x):
+                return x * 3
+
+            @staticmethod
+            def backward(ctx, g):
+                return g * 3
+
+            @staticmethod
+            def jvp(ctx, t):
+                return t * 6  # the bug: 3 * t
+
+        def build():
+            return F.apply, (torch.ones(2, dtype=torch.float64, requires_grad=True),)
+        """,
+    )
+    result = agrad("gradcheck", f"{path}:build", "--forward", env={"COLUMNS": "200"})
+    assert result.exit_code == ExitCode.CHECK_FAILED
+    forward = result.stdout.split("forward mode")[1]
+    assert "factor in jvp" in forward and "backward" not in forward
+
+
+@pytest.mark.parametrize(
+    ("args", "words"),
+    [
+        (["examples/gradcheck_ok.py:build", "--format", "dot"], "draws no backward graph"),
+        (["examples/gradcheck_ok.py:build", "--format", "mermaid"], "draws no backward graph"),
+        (["examples/gradcheck_ok.py:MulSin"], "is an autograd.Function: give its inputs"),
+        (["examples/gradcheck_ok.py:MulSin", "--input", "x=randn(3)"], "missing a required"),
+        (
+            ["examples/gradcheck_ok.py:MulSin", "--input", "x=ones(2)", "--input", "x=ones(2)"],
+            "--input",
+        ),
+    ],
+)
+def test_more_usage_errors(agrad, args, words):
+    result = agrad("gradcheck", *args)
+    assert result.exit_code == ExitCode.USAGE, result.stderr
+    assert result.stdout == "" and words in result.stderr
+
+
+def test_too_many_calls_for_the_full_check_ask_for_fast(agrad, tmp_path):
+    path = _factory(
+        tmp_path,
+        "def build():\n    return (lambda x: x.sum()), "
+        "(torch.ones(60000, dtype=torch.float64, requires_grad=True),)\n",
+    )
+    result = agrad("gradcheck", f"{path}:build")
+    assert result.exit_code == ExitCode.USAGE and "--fast" in result.stderr
+
+
+def test_torch_functions_are_named_as_torch_names_them(agrad_json, tmp_path):
+    path = _factory(
+        tmp_path,
+        "def build():\n"
+        "    return torch.sin, (torch.ones(2, dtype=torch.float64, requires_grad=True),)\n",
+    )
+    assert agrad_json("gradcheck", f"{path}:build")["function"] == "torch.sin"

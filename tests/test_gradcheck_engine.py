@@ -771,13 +771,23 @@ def test_an_exception_in_the_users_backward_propagates_unchanged():
         gradcheck_runs(Bad.apply, (double(2),), fast=True)
 
 
-def test_an_exception_only_forward_mode_raises_propagates():
-    """A custom Function without jvp: torch raises too (no verdict)."""
-    fn, inputs = _scaled(1.0), (double(2),)
-    with pytest.raises(NotImplementedError):
-        torch.autograd.gradcheck(fn, inputs, check_forward_ad=True, check_backward_ad=False)
-    with pytest.raises(NotImplementedError):
-        gradcheck_runs(fn, inputs, forward=True)
+def test_a_function_without_jvp_fails_the_forward_run_with_torchs_words():
+    """A custom Function without jvp: torch raises (no verdict) when the backward
+    check passed, and returns False when it failed first; agrad's forward run fails
+    with torch's message, and the backward run keeps its own verdict."""
+    for factor, backward_ok in ((1.0, True), (2.0, False)):
+        fn, inputs = _scaled(factor), (double(2),)
+        with pytest.raises(NotImplementedError) as raised:
+            torch.autograd.gradcheck(fn, inputs, check_forward_ad=True, check_backward_ad=False)
+        if not backward_ok:  # torch stops at the failed backward check
+            verdict = torch.autograd.gradcheck(
+                fn, inputs, check_forward_ad=True, raise_exception=False
+            )
+            assert verdict is False
+        backward, forward = gradcheck_runs(fn, inputs, forward=True)
+        assert backward.ok is backward_ok
+        assert (forward.ok, forward.problem) == (False, "no_forward_ad")
+        assert forward.torch_message == str(raised.value).strip().splitlines()[0]
 
 
 @pytest.mark.parametrize(

@@ -607,8 +607,7 @@ class _Validator:
         raise self.fail(node, _("indices must be integers or slices such as 1:3"))
 
 
-def validate_variable_name(name: str, seen: set[str], spec: str) -> None:
-    label = "--var"
+def validate_variable_name(name: str, seen: set[str], spec: str, label: str = "--var") -> None:
     problem = None
     if not name:
         problem = _("a variable needs a name: --var NAME=CONSTRUCTOR")

@@ -45,18 +45,18 @@ class VariableSpec:
         return CONSTRUCTORS[self.constructor]
 
 
-def parse_variables(specs: list[str]) -> list[VariableSpec]:
+def parse_variables(specs: list[str], label: str = "--var") -> list[VariableSpec]:
+    """`label`: the option the texts came from, for errors (--var; gradcheck's --input)."""
     seen: set[str] = set()
     out = []
     for spec in specs:
-        variable = parse_variable(spec, seen)
+        variable = parse_variable(spec, seen, label)
         seen.add(variable.name)
         out.append(variable)
     return out
 
 
-def parse_variable(spec: str, seen: set[str]) -> VariableSpec:
-    label = "--var"
+def parse_variable(spec: str, seen: set[str], label: str = "--var") -> VariableSpec:
     validate_text(spec, label)
     name, sep, text = spec.partition("=")
     name = name.strip()
@@ -64,7 +64,7 @@ def parse_variable(spec: str, seen: set[str]) -> VariableSpec:
         raise ExpressionError(
             _("--var needs NAME=CONSTRUCTOR, e.g. --var 'x=ones(5)'"), spec, len(spec), label
         )
-    validate_variable_name(name, seen, spec)
+    validate_variable_name(name, seen, spec, label)
     offset = len(spec) - len(text)
 
     def fail(message: str, column: int) -> ExpressionError:

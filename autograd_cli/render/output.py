@@ -80,10 +80,13 @@ class OutputPlan:
         return WalkRequest(max_nodes=cap, saved=self.style.saved)
 
 
-def plan_output(request: OutputRequest, *, sweep: bool, batch: Memory | None) -> OutputPlan:
+def plan_output(
+    request: OutputRequest, *, sweep: bool, batch: Memory | None, graph: bool = True
+) -> OutputPlan:
     """Checks every combination of --format, --json, --output and --export (and a
     sweep's and a batch line's limits); UsageProblem (or RuntimeProblem for a missing
-    `dot`) names the first that cannot work."""
+    `dot`) names the first that cannot work. `graph`: the command draws a backward
+    graph (agrad gradcheck has none: no DOT, Mermaid or picture)."""
     fmt = request.fmt
     if request.json:
         if fmt not in (Format.TABLE, Format.JSON):
@@ -120,6 +123,13 @@ def plan_output(request: OutputRequest, *, sweep: bool, batch: Memory | None) ->
                 )
             )
         return OutputPlan(Format.JSON, style, request.color, batch)
+    picture = request.output is not None and request.output.suffix.lower() in IMAGE_SUFFIXES
+    if not graph and (fmt in (Format.DOT, Format.MERMAID) or picture):
+        raise UsageProblem(
+            _("this command draws no backward graph: --format table or json, not {format}").format(
+                format=request.output.suffix if picture and request.output else fmt
+            )
+        )
     sink: Sink = Stdout()
     if request.output is not None:
         sink = _file_sink(request.output, fmt)

@@ -107,6 +107,7 @@ class Scenario:
     shared: tuple[str, ...] = (SEED, TENSOR, CHECK)  # the shared option groups it takes
     # In --help, how many of its own options come before the shared ones (None: all).
     own_first: int | None = None
+    graph: bool = True  # it draws a backward graph (--format dot|mermaid, pictures)
 
 
 def scenario(name: str) -> Scenario:

@@ -10,6 +10,7 @@ imported inside the functions that build the report.
 
 from __future__ import annotations
 
+import dataclasses
 import math
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, fields
@@ -35,6 +36,7 @@ from autograd_cli.targets import TargetSpec, parse_target
 
 if TYPE_CHECKING:
     from autograd_cli.expression.variables import VariableSpec
+    from autograd_cli.inspection.gradcheck import GradcheckUnsupported
     from autograd_cli.model import GradcheckRun, PairCheck
     from autograd_cli.render.formats import TreeOptions
     from autograd_cli.scenarios.user_code import UserCallable
@@ -98,6 +100,9 @@ class GradcheckReport(Report, command=NAME):
     rtol: float
     nondet_tol: float
     fast: bool
+    # "modules": fn's float32 modules were converted to float64 too (in place);
+    # "refused": fn would not run in float64, so the check ran in the given dtype
+    float64: str | None
     runs: tuple[GradcheckRun, ...]
     ok: bool
 
@@ -135,7 +140,7 @@ InputOption = repeated_option(
     "--input",
     "NAME=CONSTRUCTOR",
     "An input of NAME, built like expr's --var (randn(3,4), ones(5), tensor([...]), ...; "
-    "float64, requires grad), passed positionally in order (repeatable).",
+    "floating ones float64 and requiring grad), passed positionally in order (repeatable).",
 )
 SeedOption = integer_option(
     "--seed",
@@ -220,7 +225,7 @@ def options(
     return {
         "target": target,
         "arguments": arguments,
-        "inputs": tuple(parse_variables(list(input or []))),
+        "inputs": tuple(parse_variables(list(input or []), "--input")),
         "seed": seed,
         "eps": eps,
         "atol": atol,
@@ -242,6 +247,8 @@ class Checked:
     name: str
     inputs: tuple[Any, ...]
     facts: tuple[CheckedInput, ...]
+    original: tuple[Any, ...]  # the inputs as NAME or --input made them
+    float64: str | None = None  # GradcheckReport.float64
 
 
 def checked_function(params: Params, call: UserCallable) -> Checked:
@@ -262,10 +269,19 @@ def checked_function(params: Params, call: UserCallable) -> Checked:
             if value.is_floating_point():
                 value.requires_grad_()
         names = tuple(spec.name for spec in params.inputs)
+        _check_arity(function, len(values), target)
     else:
+        found = call.function
+        if isinstance(found, type) and issubclass(found, torch.autograd.Function):
+            raise UsageProblem(
+                _(
+                    "{target}: {name} is an autograd.Function: give its inputs with --input "
+                    "NAME=CONSTRUCTOR, or check a function that returns ({name}.apply, inputs)"
+                ).format(target=target.text, name=target.name)
+            )
         torch.manual_seed(params.seed)
         with call.guard():
-            returned = call.function(**params.arguments)
+            returned = found(**params.arguments)
         function, values = _factory_parts(returned, target)
         name = _callable_name(function)
         names = _input_names(function, len(values))
@@ -277,10 +293,6 @@ def checked_function(params: Params, call: UserCallable) -> Checked:
             ).format(target=target.text)
         )
     converted = tuple(_in_float64(v) if not params.keep_dtype else v for v in values)
-    if not params.keep_dtype and isinstance(function, torch.nn.Module):
-        import copy
-
-        function = copy.deepcopy(function).double()  # its parameters as its inputs
     facts = tuple(
         CheckedInput(
             name=n,
@@ -291,7 +303,100 @@ def checked_function(params: Params, call: UserCallable) -> Checked:
         )
         for n, v, c in zip(names, values, converted, strict=True)
     )
-    return Checked(function, name, converted, facts)
+    return Checked(function, name, converted, facts, values)
+
+
+def _modules_of(function: Any) -> list[Any]:
+    """The torch.nn.Modules fn runs: fn itself, a bound method's module, those its
+    closure or the globals it names hold (a float32 module fails on float64 inputs)."""
+    import functools
+
+    import torch
+
+    found: list[Any] = []
+    seen: set[int] = set()
+    stack = [function]
+    while stack:
+        item = stack.pop()
+        if id(item) in seen:
+            continue
+        seen.add(id(item))
+        if isinstance(item, torch.nn.Module):
+            found.append(item)
+            continue
+        if isinstance(item, functools.partial):
+            stack.extend((item.func, *item.args, *item.keywords.values()))
+            continue
+        stack.extend(x for x in (getattr(item, "__self__", None),) if x is not None)
+        for cell in getattr(item, "__closure__", None) or ():
+            try:
+                stack.append(cell.cell_contents)
+            except ValueError:  # an empty cell
+                continue
+        code, names = getattr(item, "__code__", None), getattr(item, "__globals__", {})
+        stack.extend(names[n] for n in getattr(code, "co_names", ()) if n in names)
+    return found
+
+
+def probe(checked: Checked, call: UserCallable, params: Params) -> tuple[Checked, Any]:
+    """Calls fn once: its outputs, for the size check. On float64 inputs a float32
+    module fails: the modules fn runs are converted too (in place; they are the user's
+    file's, loaded for this run). When fn still will not run in float64 but runs on the
+    given inputs (it holds float32 tensors agrad cannot reach), the check runs in the
+    given dtype, and says so."""
+    import torch
+
+    converted = any(a is not b for a, b in zip(checked.inputs, checked.original, strict=True))
+    stage = _("fn(*inputs), with the inputs in float64")
+    try:
+        with call.guard(stage):
+            return checked, checked.function(*checked.inputs)
+    except UsageProblem:
+        raise
+    except Exception:
+        if not converted or params.keep_dtype:
+            raise
+    modules = _modules_of(checked.function)
+    dtypes = [next(iter(m.parameters()), torch.empty(0)).dtype for m in modules]
+    for module in modules:
+        module.double()
+    if modules:
+        try:
+            with call.guard(stage):
+                return dataclasses.replace(checked, float64="modules"), checked.function(
+                    *checked.inputs
+                )
+        except UsageProblem:
+            raise
+        except Exception:
+            for module, dtype in zip(modules, dtypes, strict=True):
+                module.to(dtype)
+    kept = dataclasses.replace(
+        checked,
+        inputs=checked.original,
+        facts=tuple(dataclasses.replace(f, dtype=f.given_dtype) for f in checked.facts),
+        float64="refused",
+    )
+    with call.guard(_("fn(*inputs), with the inputs NAME returned")):
+        return kept, kept.function(*kept.inputs)
+
+
+def _check_arity(function: Any, count: int, target: TargetSpec) -> None:
+    """--input gives NAME its positional arguments: as many as it takes."""
+    import inspect
+
+    owner = getattr(function, "__self__", None)
+    ctx = isinstance(owner, type)  # Function.apply(*args): its forward(ctx, ...) says
+    try:
+        inspect.signature(owner.forward if ctx else function).bind(*range(count + ctx))
+    except ValueError:  # no signature (a builtin): the call decides
+        return
+    except TypeError as e:
+        raise UsageProblem(
+            _("{target}: {count} --input for {name}: {reason}").format(
+                target=target.text, count=count, name=target.name, reason=e
+            )
+        ) from None
 
 
 def _as_function(found: Any, name: str, params: Params) -> tuple[Callable[..., Any], str]:
@@ -358,6 +463,8 @@ def _in_float64(value: Any) -> Any:
 # whole, as torch.autograd.gradcheck does: 10**7 entries are 160 MB, and as many
 # evaluations of fn and backward as the inputs and outputs have elements.
 MAX_SLOW_ENTRIES = 10**7
+# A sum over 100,000 elements took 76 s here (review, one thread): each call is O(n).
+MAX_SLOW_CALLS = 100_000
 
 
 def check_size(checked: Checked, outputs: Any, target: TargetSpec) -> None:
@@ -371,6 +478,19 @@ def check_size(checked: Checked, outputs: Any, target: TargetSpec) -> None:
         (v.numel() for v in checked.inputs if isinstance(v, torch.Tensor) and v.requires_grad),
         default=0,
     )
+    # central differences: two calls of fn per input element; backward: two per output
+    # element (torch runs it twice, to see that it is deterministic)
+    calls = 2 * sum(
+        v.numel() for v in checked.inputs if isinstance(v, torch.Tensor) and v.requires_grad
+    ) + 2 * sum(o.numel() for o in outputs if isinstance(o, torch.Tensor) and o.requires_grad)
+    if calls > MAX_SLOW_CALLS:
+        raise UsageProblem(
+            _(
+                "{target}: the full check would call fn or backward {calls} times (twice per "
+                "input element and per output element); the cap is {cap}: use --fast "
+                "(torch's fast mode), or smaller inputs"
+            ).format(target=target.text, calls=group(calls), cap=group(MAX_SLOW_CALLS))
+        )
     if out_numel * in_numel > MAX_SLOW_ENTRIES:
         raise UsageProblem(
             _(
@@ -386,12 +506,16 @@ def check_size(checked: Checked, outputs: Any, target: TargetSpec) -> None:
         )
 
 
-def _unsupported(e: Any, target: TargetSpec, checked: Checked) -> str:
+def _unsupported(e: GradcheckUnsupported, target: TargetSpec, checked: Checked) -> str:
     """What torch.autograd.gradcheck refuses (or agrad does not mirror), as a usage error."""
     names = [f.name for f in checked.facts]
-    which = names[e.index] if e.index is not None and e.index < len(names) else str(e.index)
+    if e.code in ("not_tensor_output", "complex", "not_strided", "output_changed") and (
+        e.code != "complex" or e.index is None or e.index >= len(names)
+    ):
+        which = str(e.index)  # an output's position (complex: input or output)
+    else:
+        which = names[e.index] if e.index is not None and e.index < len(names) else str(e.index)
     messages = {
-        "no_differentiable_input": _("no input requires grad, so there is nothing to check"),
         "overlapping_input": _(
             "{which} shares memory between its elements (an expand()ed view); "
             "gradcheck cannot move one element alone: pass a .clone()"
@@ -426,7 +550,9 @@ def _callable_name(function: Any) -> str:
     owner = getattr(function, "__self__", None)  # MyFunction.apply
     if isinstance(owner, type):
         return f"{owner.__name__}.{getattr(function, '__name__', 'apply')}"
-    return getattr(function, "__qualname__", None) or type(function).__name__
+    name = getattr(function, "__qualname__", None) or type(function).__name__
+    # torch.sin's qualname is _VariableFunctionsClass.sin
+    return "torch." + name.rpartition(".")[2] if name.startswith("_VariableFunctions") else name
 
 
 def _input_names(function: Any, count: int) -> tuple[str, ...]:
@@ -454,9 +580,9 @@ def _input_names(function: Any, count: int) -> tuple[str, ...]:
 
 
 def _kind(value: Any) -> str:
-    from autograd_cli.scenarios.user_code import _kind as kind
+    from autograd_cli.scenarios.user_code import kind_of
 
-    return kind(value)
+    return kind_of(value)
 
 
 # The report -------------------------------------------------------------------
@@ -470,10 +596,10 @@ def report(params: Params, walk: WalkRequest) -> GradcheckReport:
     call = load_callable(
         params.target, params.arguments, params.seed, FORMS, partial=bool(params.inputs)
     )
-    checked = checked_function(params, call)
+    checked, outputs = probe(checked_function(params, call), call, params)
+    if not params.fast:
+        check_size(checked, outputs, params.target)
     with call.guard(_("the check, which calls fn with its inputs")):
-        if not params.fast:
-            check_size(checked, checked.function(*checked.inputs), params.target)
         try:
             runs = gradcheck_runs(
                 checked.function,
@@ -497,6 +623,7 @@ def report(params: Params, walk: WalkRequest) -> GradcheckReport:
         form="inputs" if params.inputs else "factory",
         function=checked.name,
         inputs=checked.facts,
+        float64=checked.float64,
         runs=runs,
         ok=all(run.ok for run in runs),
     )
@@ -520,6 +647,10 @@ PROBLEMS = {  # GradcheckRun.problem: a failure that is not an entry mismatch
     ),
     "undefined_tangent": N_(
         "Forward mode gives a different result for an undefined tangent than for a zero one."
+    ),
+    "no_forward_ad": N_(
+        "fn has no forward-mode formula: a custom autograd.Function needs a jvp "
+        "staticmethod (and ctx.save_for_forward) for forward mode; torch raises here."
     ),
 }
 KINDS = {
@@ -547,6 +678,21 @@ def view(report: GradcheckReport, precision: int, tree: TreeOptions) -> Iterator
         )
     )
     yield _inputs_table(report)
+    if report.float64 == "modules":
+        yield table.note(
+            _(
+                "fn's modules were converted to float64 too (.double()), to run on the "
+                "float64 inputs."
+            )
+        )
+    elif report.float64 == "refused":
+        yield table.note(
+            _(
+                "fn would not run on float64 inputs (it holds float32 tensors agrad cannot "
+                "reach), so the check ran in the inputs' own dtype, where finite differences "
+                "are coarse: make NAME build float64 tensors for a reliable check."
+            )
+        )
     converted = [i.name for i in report.inputs if i.given_dtype != i.dtype]
     if converted:
         yield table.note(
@@ -594,7 +740,15 @@ def _run_section(report: GradcheckReport, run: GradcheckRun, precision: int) -> 
     if run.problem is not None and run.problem in PROBLEMS:
         yield table.note(_(PROBLEMS[run.problem]))
     if run.torch_message:
-        yield table.note(_("torch said: {message}").format(message=run.torch_message))
+        message = run.torch_message.rstrip(",;: ")
+        yield table.note(_("torch said: {message}").format(message=message))
+    if run.fast and not run.ok and run.pairs and all(pair.ok for pair in run.pairs):
+        yield table.note(
+            _(
+                "Entry by entry, every pair passes: only the fast mode's projection fails "
+                "(run without --fast for the full verdict)."
+            )
+        )
     for pair in run.pairs:
         name = _pair_name(report, pair)
         if pair.ok:
@@ -634,21 +788,22 @@ def _run_section(report: GradcheckReport, run: GradcheckRun, precision: int) -> 
 
 
 def _diagnosis(report: GradcheckReport, run: GradcheckRun, pair: PairCheck, code: str) -> str:
+    where = "jvp" if run.kind == "forward" else "backward"  # what computed "analytical"
     if code == "factor":
         return _(
             "Likely bug: analytical is {factor:.3g}× the numerical gradient on every entry: "
-            "a missing or extra factor in backward."
-        ).format(factor=pair.factor)
+            "a missing or extra factor in {where}."
+        ).format(factor=pair.factor, where=where)
     if code == "zero":
         return _(
-            "Likely bug: analytical is 0 where numerical is not: backward does not return "
-            "this input's gradient (None, or a detached tensor)."
-        )
+            "Likely bug: analytical is 0 where numerical is not: {where} does not give "
+            "this input's part (None, or a detached tensor)."
+        ).format(where=where)
     if code == "transpose":
         return _(
-            "Likely bug: analytical is the transpose of numerical: backward returns a "
-            "transposed gradient (e.g. W·g instead of Wᵀ·g)."
-        )
+            "Likely bug: analytical is the transpose of numerical: {where} uses a "
+            "transposed matrix (e.g. W·g instead of Wᵀ·g)."
+        ).format(where=where)
     if code == "swapped":
         others = [
             _input_name(report, other.input)
@@ -659,8 +814,8 @@ def _diagnosis(report: GradcheckReport, run: GradcheckRun, pair: PairCheck, code
         ]
         return _(
             "Likely bug: this input's analytical gradient is {other}'s numerical one: "
-            "backward returns the inputs' gradients in the wrong order."
-        ).format(other=", ".join(others) or "?")
+            "{where} mixes up the inputs' gradients."
+        ).format(other=", ".join(others) or "?", where=where)
     if code == "kink":
         return _(
             "Not a bug: every mismatch is at a point where fn is not differentiable (the "
@@ -668,8 +823,9 @@ def _diagnosis(report: GradcheckReport, run: GradcheckRun, pair: PairCheck, code
             "the inputs away from it."
         )
     return _(
-        "The numerical Jacobian changes with eps: fn is noisy or not deterministic, and "
-        "finite differences cannot judge it (try another --eps, or make fn deterministic)."
+        "The numerical Jacobian changes with eps: fn is noisy, not deterministic, or not "
+        "smooth enough at the inputs for finite differences to judge it (try another "
+        "--eps, or other inputs)."
     )
 
 
@@ -725,4 +881,4 @@ def _rows(matrix: Any) -> list[list[float]]:
     return [row if isinstance(row, list) else [row] for row in matrix]
 
 
-SCENARIO = Scenario(NAME, ROOT, options, Params, report, view, EPILOG, shared=())
+SCENARIO = Scenario(NAME, ROOT, options, Params, report, view, EPILOG, shared=(), graph=False)

@@ -75,7 +75,7 @@ class UserCallable:
             return UserRun(loss, "loss", named, model=None, loss_fn=None)
         raise UsageProblem(
             _("{target} returned {kind}; it must return {forms}").format(
-                target=self.target.text, kind=_kind(result), forms=_(RETURN_FORMS)
+                target=self.target.text, kind=kind_of(result), forms=_(RETURN_FORMS)
             )
         )
 
@@ -97,12 +97,12 @@ class UserCallable:
             raise UsageProblem(
                 _(
                     "{target} returned {shape} with model {kind}; it must be a torch.nn.Module"
-                ).format(target=target.text, shape=shape, kind=_kind(model))
+                ).format(target=target.text, shape=shape, kind=kind_of(model))
             )
         if not callable(loss_fn):
             raise UsageProblem(
                 _("{target} returned {shape} with loss_fn {kind}; it must be callable").format(
-                    target=target.text, shape=shape, kind=_kind(loss_fn)
+                    target=target.text, shape=shape, kind=kind_of(loss_fn)
                 )
             )
         for parameter in model.parameters():
@@ -163,7 +163,7 @@ def load_callable(
     if not callable(function):
         raise UsageProblem(
             _("{target}: {name} is {kind}, not a callable; it must return {forms}").format(
-                target=target.text, name=target.name, kind=_kind(function), forms=_(forms)
+                target=target.text, name=target.name, kind=kind_of(function), forms=_(forms)
             )
         )
     _check_arguments(target, function, arguments, partial)
@@ -270,7 +270,7 @@ def _checked_loss(target: TargetSpec, loss: Any, what: str) -> torch.Tensor:
     if not isinstance(loss, torch.Tensor):
         raise UsageProblem(
             _("{target}: {what} is {kind}, not a tensor").format(
-                target=target.text, what=what, kind=_kind(loss)
+                target=target.text, what=what, kind=kind_of(loss)
             )
         )
     if loss.is_complex():
@@ -328,7 +328,7 @@ def _callable_name(function: Any) -> str:
     return printable(name if isinstance(name, str) else type(function).__name__)
 
 
-def _kind(value: Any) -> str:
+def kind_of(value: Any) -> str:
     if isinstance(value, torch.Tensor):
         return _("a tensor of shape {shape}").format(shape=tuple(value.shape))
     if isinstance(value, tuple):
