@@ -788,7 +788,7 @@ def _run_section(report: GradcheckReport, run: GradcheckRun, precision: int) -> 
 
 
 def _diagnosis(report: GradcheckReport, run: GradcheckRun, pair: PairCheck, code: str) -> str:
-    where = "jvp" if run.kind == "forward" else "backward"  # what computed "analytical"
+    where = "jvp()" if run.kind == "forward" else "backward()"  # what computed "analytical"
     if code == "factor":
         return _(
             "Likely bug: analytical is {factor:.3g}× the numerical gradient on every entry: "
