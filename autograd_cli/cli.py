@@ -74,7 +74,7 @@ app = typer.Typer(
         "Try: agrad linear --seed 0, agrad jvp --repeat 3 --json."
     ),
     context_settings={"help_option_names": ["-h", "--help"]},
-    add_completion=False,
+    add_completion=True,
     rich_markup_mode=None,
     pretty_exceptions_enable=False,
 )

@@ -1,0 +1,139 @@
+"""Shell completion's answers that Typer cannot know: TARGET's files and the callables
+in them, and bash's words split at `:`.
+
+Typer drives completion (`agrad --install-completion`, `--show-completion`, the
+`_AGRAD_COMPLETE` variable its scripts set); the options' choices are declared with
+the options (options.py). Nothing here imports torch or Rich, and nothing runs the
+user's file: its callables are read from its syntax tree (`ast`), so a file whose
+import has side effects, or that does not parse, is never executed on a TAB.
+"""
+
+from __future__ import annotations
+
+import ast
+import os
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+# A TAB must answer at once: a bigger file is not parsed (its names are not offered).
+MAX_PARSED_BYTES = 2_000_000
+# bash splits COMP_WORDS at these (COMP_WORDBREAKS); Typer joins the words back with
+# spaces, so `examples/mlp.py:bu` would arrive as `examples/mlp.py : bu`.
+BASH_BREAKS = frozenset(":=")
+
+
+def _files(incomplete: str) -> list[str]:
+    """Directories (`dir/`) and .py files whose path starts with `incomplete`."""
+    folder, _sep, stem = incomplete.rpartition("/")
+    where = Path(folder + "/" if _sep else ".")
+    try:
+        entries = sorted(os.scandir(where), key=lambda entry: entry.name)
+    except OSError:
+        return []
+    found = []
+    for entry in entries:
+        if not entry.name.startswith(stem) or (entry.name.startswith(".") and not stem):
+            continue
+        shown = (folder + "/" if _sep else "") + entry.name
+        try:
+            if entry.is_dir():
+                found.append(shown + "/")
+            elif entry.name.endswith(".py") and entry.is_file():
+                found.append(shown)
+        except OSError:
+            continue
+    return found
+
+
+def defined_callables(path: Path) -> list[str]:
+    """The functions and classes defined at the top level of the Python file `path`,
+    in file order, read from its syntax tree without running it; [] when it cannot
+    be read or parsed."""
+    try:
+        if path.stat().st_size > MAX_PARSED_BYTES:
+            return []
+        tree = ast.parse(path.read_bytes(), filename=str(path))
+    except (OSError, SyntaxError, ValueError, RecursionError, MemoryError):
+        return []
+    kinds = (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)
+    names = [node.name for node in tree.body if isinstance(node, kinds)]
+    return list(dict.fromkeys(names))
+
+
+def complete_target(incomplete: str) -> list[str]:
+    """TARGET's completions: `PATH.py:` then the callables defined in PATH.py;
+    before the colon, the directories and .py files that match."""
+    where, colon, name = incomplete.rpartition(":")
+    if not colon:
+        return _files(incomplete)
+    if not where.endswith(".py"):
+        return []  # module:NAME would need the module imported, which runs its code
+    private = name.startswith("_")
+    return [
+        f"{where}:{found}"
+        for found in defined_callables(Path(where))
+        if found.startswith(name) and (private or not found.startswith("_"))
+    ]
+
+
+def bash_words(words: list[str], cword: int) -> tuple[list[str], int, str]:
+    """bash's COMP_WORDS with the words it split at `:` or `=` joined again, the
+    index of the word under the cursor in them, and what bash will replace of that
+    word: only the text after its last break character (ours to strip from every
+    answer)."""
+    joined: list[str] = []
+    current = 0
+    glue = False
+    for index, word in enumerate(words):
+        breaks = bool(word) and set(word) <= BASH_BREAKS
+        if joined and (glue or breaks):
+            joined[-1] += word
+        else:
+            joined.append(word)
+        glue = breaks
+        if index == cword:
+            current = len(joined) - 1
+    if cword >= len(words):  # the cursor after a space: a new, empty word
+        if glue:
+            joined[-1] += ""
+        else:
+            joined.append("")
+        current = len(joined) - 1
+    word = joined[current] if current < len(joined) else ""
+    cut = max((word.rfind(ch) for ch in BASH_BREAKS), default=-1)
+    return joined, current, word[: cut + 1]
+
+
+def bash_class(base: type) -> type:
+    """Typer's bash completion class, reading `examples/mlp.py:bu` as one word."""
+
+    def get_completion_args(self: Any) -> tuple[list[str], str]:
+        from typer._click.shell_completion import split_arg_string
+
+        words = split_arg_string(os.environ["COMP_WORDS"])
+        cword = int(os.environ["COMP_CWORD"])
+        # Typer joins COMP_WORDS with spaces: an empty word under the cursor is lost.
+        joined, current, self.replaced_prefix = bash_words(words, cword)
+        return joined[1:current], joined[current] if current < len(joined) else ""
+
+    def format_completion(self: Any, item: Any) -> str:
+        value = str(item.value)
+        prefix = getattr(self, "replaced_prefix", "")
+        return value[len(prefix) :] if prefix and value.startswith(prefix) else value
+
+    methods: dict[str, Callable[..., Any]] = {
+        "get_completion_args": get_completion_args,
+        "format_completion": format_completion,
+    }
+    return type("AgradBashComplete", (base,), methods)
+
+
+def use_agrad_bash() -> None:
+    """Answers bash with `bash_class` (Typer registers its own completion classes
+    when the app is built, just before this runs: typer_classes.AgradGroup.main)."""
+    from typer._click.shell_completion import add_completion_class, get_completion_class
+
+    base = get_completion_class("bash")
+    if base is not None and base.__name__ != "AgradBashComplete":
+        add_completion_class(bash_class(base), "bash")
