@@ -27,8 +27,9 @@ from autograd_cli.typer_classes import AgradCommand, AgradGroup
 OUTPUT_GROUPS = ("output", "color", "lang")
 
 
-def _show_version(value: bool) -> None:
-    if value:
+def _show_version(ctx: typer.Context, value: bool) -> None:
+    # Resilient parsing: a shell completing `agrad --version <TAB>` (completion.py).
+    if value and not ctx.resilient_parsing:
         from autograd_cli.render.emit import write_text
         from autograd_cli.versions import version_line
 
