@@ -1,11 +1,12 @@
 """Shell completion's answers that Typer cannot know: TARGET's files and the callables
-in them, and bash's words split at `:`.
+in them, bash's words split at `:`, and help that zsh and fish list on one line.
 
 Typer drives completion (`agrad --install-completion`, `--show-completion`, the
-`_AGRAD_COMPLETE` variable its scripts set); the options' choices are declared with
-the options (options.py). Nothing here imports torch or Rich, and nothing runs the
-user's file: its callables are read from its syntax tree (`ast`), so a file whose
-import has side effects, or that does not parse, is never executed on a TAB.
+`_AGRAD_COMPLETE` variable its scripts set, its completion classes, subclassed
+here); the options' choices are declared with the options (options.py). Nothing here
+imports torch or Rich, and nothing runs the user's file: its callables are read from
+its syntax tree (`ast`), so a file whose import has side effects, or that does not
+parse, is never executed on a TAB.
 """
 
 from __future__ import annotations
@@ -18,8 +19,8 @@ from typing import Any
 
 # A TAB must answer at once: a bigger file is not parsed (its names are not offered).
 MAX_PARSED_BYTES = 2_000_000
-# bash splits COMP_WORDS at these (COMP_WORDBREAKS); Typer joins the words back with
-# spaces, so `examples/mlp.py:bu` would arrive as `examples/mlp.py : bu`.
+# bash splits COMP_WORDS at these (they are in COMP_WORDBREAKS by default), so
+# `examples/mlp.py:bu` arrives as three words: `examples/mlp.py`, `:`, `bu`.
 BASH_BREAKS = frozenset(":=")
 
 
@@ -94,46 +95,83 @@ def bash_words(words: list[str], cword: int) -> tuple[list[str], int, str]:
         glue = breaks
         if index == cword:
             current = len(joined) - 1
-    if cword >= len(words):  # the cursor after a space: a new, empty word
-        if glue:
-            joined[-1] += ""
-        else:
+    if cword >= len(words):
+        # An empty word under the cursor (after a space, or right after `:`) is lost
+        # when Typer's script joins COMP_WORDS; after `:` it is the joined word's end.
+        if not glue:
             joined.append("")
         current = len(joined) - 1
-    word = joined[current] if current < len(joined) else ""
+    word = joined[current]
     cut = max((word.rfind(ch) for ch in BASH_BREAKS), default=-1)
     return joined, current, word[: cut + 1]
 
 
-def bash_class(base: type) -> type:
-    """Typer's bash completion class, reading `examples/mlp.py:bu` as one word."""
-
-    def get_completion_args(self: Any) -> tuple[list[str], str]:
-        from typer._click.shell_completion import split_arg_string
-
-        words = split_arg_string(os.environ["COMP_WORDS"])
-        cword = int(os.environ["COMP_CWORD"])
-        # Typer joins COMP_WORDS with spaces: an empty word under the cursor is lost.
-        joined, current, self.replaced_prefix = bash_words(words, cword)
-        return joined[1:current], joined[current] if current < len(joined) else ""
-
-    def format_completion(self: Any, item: Any) -> str:
-        value = str(item.value)
-        prefix = getattr(self, "replaced_prefix", "")
-        return value[len(prefix) :] if prefix and value.startswith(prefix) else value
-
-    methods: dict[str, Callable[..., Any]] = {
-        "get_completion_args": get_completion_args,
-        "format_completion": format_completion,
-    }
-    return type("AgradBashComplete", (base,), methods)
+def one_line(help: str | None) -> str:
+    """An option's or command's help as zsh and fish list it: one line (a newline
+    would make a second candidate of the rest), its first sentence."""
+    words = " ".join((help or "").split())
+    for index in range(len(words) - 2):
+        if words[index : index + 2] == ". " and words[index + 2].isupper():
+            return words[: index + 1]
+    return words
 
 
-def use_agrad_bash() -> None:
-    """Answers bash with `bash_class` (Typer registers its own completion classes
-    when the app is built, just before this runs: typer_classes.AgradGroup.main)."""
+def _zsh_escape(text: str) -> str:
+    # As Typer's zsh class escapes, for the _arguments spec its script evals.
+    return (
+        text.replace('"', '""')
+        .replace("'", "''")
+        .replace("$", "\\$")
+        .replace("`", "\\`")
+        .replace(":", r"\\:")
+    )
+
+
+def _bash_completion_args(self: Any) -> tuple[list[str], str]:
+    from typer._click.shell_completion import split_arg_string
+
+    words = split_arg_string(os.environ["COMP_WORDS"])
+    cword = int(os.environ["COMP_CWORD"])
+    joined, current, self.replaced_prefix = bash_words(words, cword)
+    return joined[1:current], joined[current]
+
+
+def _bash_format(self: Any, item: Any) -> str:
+    value = str(item.value)
+    prefix = getattr(self, "replaced_prefix", "")
+    return value[len(prefix) :] if prefix and value.startswith(prefix) else value
+
+
+def _zsh_format(self: Any, item: Any) -> str:
+    text = one_line(item.help)
+    if text:
+        return f'"{_zsh_escape(item.value)}":"{_zsh_escape(text)}"'
+    return f'"{_zsh_escape(item.value)}"'
+
+
+def _fish_format(self: Any, item: Any) -> str:
+    text = one_line(item.help)
+    return f"{item.value}\t{text}" if text else str(item.value)
+
+
+# Typer's classes with agrad's changes. bash: `examples/mlp.py:bu` read as one word,
+# and answered with what bash replaces. zsh and fish: the help on one line, as plain
+# text (Typer renders it through Rich, which wraps it at the terminal's width into
+# several candidates and costs Rich's import on every TAB).
+_CHANGES: dict[str, dict[str, Callable[..., Any]]] = {
+    "bash": {"get_completion_args": _bash_completion_args, "format_completion": _bash_format},
+    "zsh": {"format_completion": _zsh_format},
+    "fish": {"format_completion": _fish_format},
+}
+
+
+def use_agrad_classes() -> None:
+    """Registers agrad's completion classes over Typer's, which Typer registers when
+    the app is built, just before this runs (typer_classes.AgradGroup.main)."""
     from typer._click.shell_completion import add_completion_class, get_completion_class
 
-    base = get_completion_class("bash")
-    if base is not None and base.__name__ != "AgradBashComplete":
-        add_completion_class(bash_class(base), "bash")
+    for shell, methods in _CHANGES.items():
+        base = get_completion_class(shell)
+        if base is not None and not base.__name__.startswith("Agrad"):
+            name = f"Agrad{base.__name__}"
+            add_completion_class(type(name, (base,), methods), shell)

@@ -136,9 +136,9 @@ class AgradGroup(TyperGroup):
         argv = list(sys.argv[1:] if args is None else args)
         _hold_closed_std_fds()
         if os.environ.get(COMPLETE_VAR):  # a shell asks for completions (completion.py)
-            from autograd_cli.completion import use_agrad_bash
+            from autograd_cli.completion import use_agrad_classes
 
-            use_agrad_bash()
+            use_agrad_classes()
         try:
             language = choose_language(language_from_argv(argv), os.environ)
         except UnknownLanguage as e:

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from autograd_cli.completion import bash_words
+from autograd_cli.completion import bash_words, one_line
 
 ROOT = Path(__file__).resolve().parents[1]
 AGRAD = [sys.executable, "-m", "autograd_cli"]
@@ -222,30 +222,77 @@ def test_module_targets_and_missing_files_complete_nothing(tmp_path):
     assert fish("agrad inspect nowhere/m", cwd=tmp_path) == []
 
 
-def test_completing_a_target_imports_neither_torch_nor_rich():
-    # examples/mlp.py imports torch: read as a syntax tree, it costs nothing.
-    probe = (
-        "import sys\n"
-        "from autograd_cli.cli import app\n"
-        "try:\n    app([])\n"
-        "except SystemExit:\n    pass\n"
-        "print('torch' in sys.modules, 'rich' in sys.modules, file=sys.stderr)\n"
-    )
-    env = _env(
-        _AGRAD_COMPLETE="complete_bash",
-        COMP_WORDS="agrad\ninspect\nexamples/mlp.py\n:",
-        COMP_CWORD="3",
-    )
+PROBE = """
+import sys
+from autograd_cli.cli import app
+try:
+    app([])
+except SystemExit:
+    pass
+print("torch" in sys.modules, "rich" in sys.modules, file=sys.stderr)
+"""
+
+
+@pytest.mark.parametrize(
+    "env",
+    [
+        {"_AGRAD_COMPLETE": "complete_bash", "COMP_WORDS": "agrad\ninspect\nexamples/mlp.py\n:"},
+        {
+            "_AGRAD_COMPLETE": "complete_zsh",
+            "_TYPER_COMPLETE_ARGS": "agrad inspect examples/mlp.py:",
+        },
+        {"_AGRAD_COMPLETE": "complete_fish", "_TYPER_COMPLETE_ARGS": "agrad li"},
+        {"_AGRAD_COMPLETE": "complete_zsh", "_TYPER_COMPLETE_ARGS": "agrad linear --"},
+    ],
+)
+def test_completing_imports_neither_torch_nor_rich(env):
+    # examples/mlp.py imports torch: read as a syntax tree, it costs nothing. Help
+    # texts are not rendered through Rich (Typer's classes would import it).
+    env = _env(COMP_CWORD="3", _TYPER_COMPLETE_FISH_ACTION="get-args", **env)
     result = subprocess.run(
-        [sys.executable, "-c", probe],
+        [sys.executable, "-c", PROBE],
         env=env,
         cwd=ROOT,
         capture_output=True,
         text=True,
         timeout=120,
     )
-    assert result.stdout.split() == ["build"]
+    assert result.stdout.strip()
     assert result.stderr.split() == ["False", "False"]
+
+
+def test_fish_and_zsh_list_each_candidate_on_one_line():
+    env = _env(
+        _AGRAD_COMPLETE="complete_fish",
+        _TYPER_COMPLETE_FISH_ACTION="get-args",
+        _TYPER_COMPLETE_ARGS="agrad linear --",
+    )
+    rows = _run(env).stdout.splitlines()
+    assert len(rows) > 10
+    assert all(row.startswith("-") and "\t" in row for row in rows), rows
+    seed = next(row for row in rows if row.startswith("--seed\t"))
+    # The first sentence of --seed's help, whole: "-9223372036854775808 to 18446744073709551615."
+    assert seed.endswith(f"to {2**64 - 1}.")
+    zsh_lines = zsh("agrad linear --").splitlines()
+    assert all(line.startswith(("_arguments", '"-')) for line in zsh_lines), zsh_lines
+    assert '"--lang":"Language of the human text\\\\: en or vi."' in zsh_lines
+
+
+@pytest.mark.parametrize(
+    ("help", "expected"),
+    [
+        ("One. Two.", "One."),
+        (
+            "Default: the locale (LANG, e.g. vi_VN.UTF-8), else en. JSON never changes.",
+            "Default: the locale (LANG, e.g. vi_VN.UTF-8), else en.",
+        ),
+        ("wrapped\n  over   lines", "wrapped over lines"),
+        ("Một câu. Đây là câu hai.", "Một câu."),
+        (None, ""),
+    ],
+)
+def test_one_line_keeps_the_first_sentence_on_one_line(help, expected):
+    assert one_line(help) == expected
 
 
 @pytest.mark.parametrize(
