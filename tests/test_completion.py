@@ -319,3 +319,20 @@ def test_lang_vi_completes_the_same_values():
     words = "agrad\nlinear\n--format\n"
     result = _run(_env(_AGRAD_COMPLETE="complete_bash", COMP_WORDS=words, COMP_CWORD="3", **env))
     assert result.stdout.split() == ["table", "json", "dot", "mermaid"]
+
+
+def test_the_help_beside_a_candidate_speaks_agrad_lang():
+    line = "agrad li"
+    env = _env(
+        _AGRAD_COMPLETE="complete_fish",
+        _TYPER_COMPLETE_FISH_ACTION="get-args",
+        _TYPER_COMPLETE_ARGS=line,
+        AGRAD_LANG="vi",
+    )
+    result = _run(env)
+    assert result.returncode == 0, result.stderr
+    value, help = result.stdout.rstrip("\n").split("\t")
+    assert value == "linear"
+    assert help.startswith("Mạng z = x·w + b")
+    options = _run({**env, "_TYPER_COMPLETE_ARGS": "agrad linear --lan"}).stdout
+    assert options.startswith("--lang\tNgôn ngữ")
