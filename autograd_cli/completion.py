@@ -27,7 +27,8 @@ BASH_BREAKS = frozenset(":=")
 def _files(incomplete: str) -> list[str]:
     """Directories (`dir/`) and .py files whose path starts with `incomplete`."""
     folder, _sep, stem = incomplete.rpartition("/")
-    where = Path(folder + "/" if _sep else ".")
+    # `~/` as bash and zsh pass it, unexpanded; the answers keep it as typed.
+    where = Path(os.path.expanduser(folder + "/") if _sep else ".")
     try:
         entries = sorted(os.scandir(where), key=lambda entry: entry.name)
     except OSError:
@@ -73,7 +74,7 @@ def complete_target(incomplete: str) -> list[str]:
     private = name.startswith("_")
     return [
         f"{where}:{found}"
-        for found in defined_callables(Path(where))
+        for found in defined_callables(Path(os.path.expanduser(where)))
         if found.startswith(name) and (private or not found.startswith("_"))
     ]
 

@@ -216,6 +216,22 @@ def test_a_target_file_that_does_not_parse_completes_nothing(tmp_path, source):
     assert fish("agrad inspect broken.py:b", cwd=tmp_path) == []
 
 
+def test_a_target_under_home_keeps_its_tilde(tmp_path):
+    (tmp_path / "models").mkdir()
+    (tmp_path / "models" / "net.py").write_text("def build():\n    return 1\n")
+    env = _env(
+        HOME=str(tmp_path),
+        _AGRAD_COMPLETE="complete_fish",
+        _TYPER_COMPLETE_FISH_ACTION="get-args",
+    )
+    for line, expected in [
+        ("agrad inspect ~/mo", "~/models/"),
+        ("agrad inspect ~/models/n", "~/models/net.py"),
+        ("agrad inspect ~/models/net.py:", "~/models/net.py:build"),
+    ]:
+        assert _run({**env, "_TYPER_COMPLETE_ARGS": line}).stdout.split() == [expected]
+
+
 def test_module_targets_and_missing_files_complete_nothing(tmp_path):
     assert fish("agrad inspect os.path:", cwd=tmp_path) == []
     assert fish("agrad inspect missing.py:", cwd=tmp_path) == []
