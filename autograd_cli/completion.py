@@ -26,9 +26,9 @@ BASH_BREAKS = frozenset(":=")
 
 def _files(incomplete: str) -> list[str]:
     """Directories (`dir/`) and .py files whose path starts with `incomplete`."""
-    folder, _sep, stem = incomplete.rpartition("/")
+    folder, slash, stem = incomplete.rpartition("/")
     # `~/` as bash and zsh pass it, unexpanded; the answers keep it as typed.
-    where = Path(os.path.expanduser(folder + "/") if _sep else ".")
+    where = Path(os.path.expanduser(folder + "/") if slash else ".")
     try:
         entries = sorted(os.scandir(where), key=lambda entry: entry.name)
     except OSError:
@@ -37,7 +37,7 @@ def _files(incomplete: str) -> list[str]:
     for entry in entries:
         if not entry.name.startswith(stem) or (entry.name.startswith(".") and not stem):
             continue
-        shown = (folder + "/" if _sep else "") + entry.name
+        shown = (folder + "/" if slash else "") + entry.name
         try:
             if entry.is_dir():
                 found.append(shown + "/")
