@@ -27,8 +27,9 @@ from autograd_cli.typer_classes import AgradCommand, AgradGroup
 OUTPUT_GROUPS = ("output", "color", "lang")
 
 
-def _show_version(value: bool) -> None:
-    if value:
+def _show_version(ctx: typer.Context, value: bool) -> None:
+    # Resilient parsing: a shell completing `agrad --version <TAB>` (completion.py).
+    if value and not ctx.resilient_parsing:
         from autograd_cli.render.emit import write_text
         from autograd_cli.versions import version_line
 
@@ -74,7 +75,7 @@ app = typer.Typer(
         "Try: agrad linear --seed 0, agrad jvp --repeat 3 --json."
     ),
     context_settings={"help_option_names": ["-h", "--help"]},
-    add_completion=False,
+    add_completion=True,
     rich_markup_mode=None,
     pretty_exceptions_enable=False,
 )

@@ -219,7 +219,14 @@ def option(annotation: Any, *flags: str, parse: Any = None, **info: Any) -> Any:
 
 
 def choice_option(flag: str, choices: tuple[str, ...], help: str) -> Any:
-    return option(str, flag, parse=choice(choices), metavar=_choice_metavar(choices), help=help)
+    return option(
+        str,
+        flag,
+        parse=choice(choices),
+        metavar=_choice_metavar(choices),
+        help=help,
+        autocompletion=lambda: list(choices),  # for shell completion
+    )
 
 
 def integer_option(flag: str, low: int, high: int, help: str, metavar: str = "N") -> Any:
@@ -324,6 +331,7 @@ LangOption = option(
     "--lang",
     parse=parse_language,
     metavar=_choice_metavar(LANGUAGES),
+    autocompletion=lambda: list(LANGUAGES),
     help="Language of the human text: en or vi. Default: AGRAD_LANG, else the locale "
     "(LC_ALL, LC_MESSAGES, LANG, e.g. vi_VN.UTF-8), else en. JSON never changes.",
     show_default=False,

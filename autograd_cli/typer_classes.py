@@ -27,6 +27,9 @@ from autograd_cli.interrupts import ignore_from_now, interrupted
 from autograd_cli.outcome import fail, outcome, report
 from autograd_cli.usage_errors import UnknownCommand, printable, with_context
 
+# The variable Typer's completion scripts set for `agrad` (Click's _{PROG}_COMPLETE).
+COMPLETE_VAR = "_AGRAD_COMPLETE"
+
 
 @contextlib.contextmanager
 def _translated_help(command: Any, ctx: Any) -> Iterator[None]:
@@ -96,6 +99,10 @@ class AgradCommand(TyperCommand):
     def format_usage(self, ctx: Any, formatter: Any) -> None:
         _format_usage(self, ctx, formatter)
 
+    def shell_complete(self, ctx: Any, incomplete: str) -> list[Any]:
+        with _translated_help(self, ctx):  # zsh and fish show the options' help
+            return super().shell_complete(ctx, incomplete)
+
 
 def _hold_closed_std_fds() -> None:
     """A standard stream closed by the caller (`>&-`, `2>&-`) gets /dev/null on its
@@ -128,6 +135,10 @@ class AgradGroup(TyperGroup):
     ) -> NoReturn:
         argv = list(sys.argv[1:] if args is None else args)
         _hold_closed_std_fds()
+        if os.environ.get(COMPLETE_VAR):  # a shell asks for completions (completion.py)
+            from autograd_cli.completion import use_agrad_classes
+
+            use_agrad_classes()
         try:
             language = choose_language(language_from_argv(argv), os.environ)
         except UnknownLanguage as e:
@@ -200,6 +211,18 @@ class AgradGroup(TyperGroup):
         if command is None or command.hidden:
             return None
         return _(command.short_help) if command.short_help else command.get_short_help_str()
+
+    def shell_complete(self, ctx: Any, incomplete: str) -> list[Any]:
+        """Command names from list_commands and listed_help (Typer's would build
+        every scenario's command to read its help), then the group's options."""
+        from typer._click.shell_completion import CompletionItem
+
+        names = [name for name in self.list_commands(ctx) if name.startswith(incomplete)]
+        helps = [(name, self.listed_help(ctx, name)) for name in names]
+        with _translated_help(self, ctx):
+            options = super(TyperGroup, self).shell_complete(ctx, incomplete)
+        commands = [CompletionItem(name, help=text) for name, text in helps if text is not None]
+        return [*commands, *options]
 
     def format_commands(self, ctx: Any, formatter: Any) -> None:
         rows = [(name, self.listed_help(ctx, name)) for name in self.list_commands(ctx)]

@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
+from autograd_cli.completion import complete_target
 from autograd_cli.errors import UsageProblem
 from autograd_cli.i18n import N_, _, group, ngettext
 from autograd_cli.model import Report, WalkRequest
@@ -186,6 +187,7 @@ def options(
         typer.Argument(
             metavar="TARGET",
             parser=from_text(parse_target),
+            autocompletion=complete_target,
             help="PATH.py:NAME or module.path:NAME: NAME() returns (fn, inputs), or with "
             "--input NAME is the function (an autograd.Function subclass: its .apply).",
             show_default=False,

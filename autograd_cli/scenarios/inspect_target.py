@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
+from autograd_cli.completion import complete_target
 from autograd_cli.errors import UsageProblem
 from autograd_cli.i18n import _
 from autograd_cli.model import (
@@ -223,6 +224,7 @@ def options(
         typer.Argument(
             metavar="TARGET",
             parser=from_text(parse_target),
+            autocompletion=complete_target,
             help="PATH.py:NAME or module.path:NAME. NAME is called and returns a scalar "
             "loss tensor, or (model, inputs, loss_fn), or (model, inputs, targets, loss_fn).",
             show_default=False,
