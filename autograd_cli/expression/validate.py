@@ -315,19 +315,35 @@ def _statement_parts(
     return name, node.value
 
 
+def name_rule(name: str) -> str | None:
+    """Which rule an identifier breaks as the name of a variable or an intermediate:
+    "underscore", "keyword", "reserved" or "function"; None when it breaks none."""
+    if name.startswith("_") or name.endswith("_"):  # before keywords: `_` is a soft one
+        return "underscore"
+    if keyword.iskeyword(name) or keyword.issoftkeyword(name) or name in ("True", "False"):
+        return "keyword"
+    if name in RESERVED_NAMES:
+        return "reserved"
+    if name in FUNCTIONS or name in CONSTRUCTORS or name in METHODS:
+        return "function"
+    return None
+
+
 def _name_problem(name: str, known: set[str]) -> str | None:
-    """Why `name` cannot be assigned, or None: only fresh, plain names can."""
-    if name.startswith("_") or name.endswith("_"):
+    """Why `name` cannot be assigned, or None: only fresh, plain names can (`out`,
+    reserved for variables, names the result)."""
+    rule = name_rule(name)
+    if rule == "underscore":
         return _("names starting or ending with _ are not allowed: {name}")
-    if keyword.issoftkeyword(name):
+    if rule == "keyword":
         return _("{name} is a Python keyword")
     if name in known:
         return _("{name} already has a value; every statement names a new tensor (no reassignment)")
-    if name in RESERVED_NAMES and name != ROOT:
+    if rule == "reserved" and name != ROOT:
         return _("{name} is reserved: the report's statements use it")
     if name == "all":
         return _("all is reserved: --retain-grad all names every intermediate")
-    if name in FUNCTIONS or name in CONSTRUCTORS or name in METHODS:
+    if rule == "function":
         return _("{name} is the name of a function")
     return None
 
@@ -609,20 +625,21 @@ class _Validator:
 
 def validate_variable_name(name: str, seen: set[str], spec: str, label: str = "--var") -> None:
     problem = None
+    rule = name_rule(name) if name.isascii() and name.isidentifier() else None
     if not name:
         problem = _("a variable needs a name: --var NAME=CONSTRUCTOR")
     elif not name.isascii() or not name.isidentifier():
         problem = _("variable name {name!r} is not an identifier (letters, digits, _)")
-    elif name.startswith("_") or name.endswith("_"):  # before keywords: `_` is a soft one
+    elif rule == "underscore":
         problem = _("variable name {name} starts or ends with _, which is not allowed")
-    elif keyword.iskeyword(name) or keyword.issoftkeyword(name) or name in ("True", "False"):
+    elif rule == "keyword":
         problem = _("variable name {name} is a Python keyword")
-    elif name in RESERVED_NAMES:
+    elif rule == "reserved":
         problem = _(
             "variable name {name} is reserved: the report and its statements use it "
             "(reserved: {reserved}); choose another name"
         )
-    elif name in FUNCTIONS or name in CONSTRUCTORS or name in METHODS:
+    elif rule == "function":
         problem = _("variable name {name} is the name of a function")
     elif name in seen:
         problem = _("variable {name} is declared twice")

@@ -336,6 +336,8 @@ def check_higher_orders(
 ) -> None:
     """--order N > 1 and --hessian differentiate a scalar: refused (exit 2) for another
     out, and --hessian for leaves of more than MAX_HESSIAN_ELEMENTS elements."""
+    from autograd_cli.render.labels import shape_text
+
     asked = [f"--order {params.order}"] if params.order > 1 else []
     asked += ["--hessian"] if params.hessian else []
     if asked and out.numel() != 1:
@@ -343,7 +345,7 @@ def check_higher_orders(
             _(
                 "{option} needs a scalar out, and out has shape {shape}: reduce it first, "
                 "e.g. out = (...).sum(), or use --order 1 (backward(v) with v = ones)"
-            ).format(option=" ".join(asked), shape=_shape(tuple(out.shape)))
+            ).format(option=" ".join(asked), shape=shape_text(tuple(out.shape)))
         )
     if params.hessian:
         elements = sum(
@@ -358,10 +360,6 @@ def check_higher_orders(
                     "the cap is {cap} (a {cap} x {cap} matrix)"
                 ).format(count=group(elements), cap=MAX_HESSIAN_ELEMENTS)
             )
-
-
-def _shape(shape: tuple[int, ...]) -> str:
-    return "(" + ", ".join(map(str, shape)) + ("," if len(shape) == 1 else "") + ")"
 
 
 # Budgets: what a run may cost, estimated on the meta device before any real work.
