@@ -507,3 +507,11 @@ def test_torch_functions_are_named_as_torch_names_them(agrad_json, tmp_path):
         "    return torch.sin, (torch.ones(2, dtype=torch.float64, requires_grad=True),)\n",
     )
     assert agrad_json("gradcheck", f"{path}:build")["function"] == "torch.sin"
+
+
+def test_the_view_has_words_for_every_kind_and_problem_the_engine_reports():
+    from autograd_cli.inspection import gradcheck as engine
+    from autograd_cli.scenarios import gradcheck as command
+
+    assert tuple(command.KINDS) == engine.KINDS
+    assert tuple(command.PROBLEMS) == engine.PROBLEMS
