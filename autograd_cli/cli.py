@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import inspect
 from collections.abc import Callable
-from typing import Annotated, Any
+from typing import Annotated, Any, ClassVar
 
 import typer
 
@@ -22,9 +22,12 @@ from autograd_cli.i18n import _
 from autograd_cli.options import shared_options, text
 from autograd_cli.result import Result
 from autograd_cli.scenarios import REGISTRY, Scenario, scenario
-from autograd_cli.typer_classes import AgradCommand, AgradGroup
+from autograd_cli.typer_classes import COMMON_OPTIONS, TENSOR_OPTIONS, AgradCommand, AgradGroup
 
 OUTPUT_GROUPS = ("output", "color", "lang")
+# The heading each shared option group is listed under in a command's --help.
+HEADINGS = {"seed": TENSOR_OPTIONS, "tensor": TENSOR_OPTIONS, "check": TENSOR_OPTIONS}
+HEADINGS |= dict.fromkeys(OUTPUT_GROUPS, COMMON_OPTIONS)
 
 
 def _show_version(ctx: typer.Context, value: bool) -> None:
@@ -40,6 +43,14 @@ def _show_version(ctx: typer.Context, value: bool) -> None:
 class AgradCLI(AgradGroup):
     """agrad's group: batch, registered below, and the scenarios of the registry,
     each built into a command when first asked for."""
+
+    examples = (
+        "agrad linear --seed 0",
+        "agrad jvp --repeat 3",
+        "agrad expr \"(x + 1).pow(2).sum()\" --var 'x=ones(3)'",
+        "agrad pitfalls",
+        "agrad linear --seed 0 --json | jq '.gradients[0].value'",
+    )
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
@@ -70,9 +81,9 @@ app = typer.Typer(
         "Rich tables for people, strict JSON (--json) for scripts."
     ),
     epilog=(
-        "Exit codes: 0 success, 1 runtime failure, 2 bad usage, 3 failed --check, "
-        "130 interrupted. "
-        "Try: agrad linear --seed 0, agrad jvp --repeat 3 --json."
+        "agrad COMMAND --help shows what a command shows, its examples and its options. "
+        "Exit codes: 0 success, 1 runtime failure, 2 bad usage, 3 a failed check "
+        "(--check, gradcheck, inspect --fail-on), 130 interrupted."
     ),
     context_settings={"help_option_names": ["-h", "--help"]},
     add_completion=True,
@@ -170,10 +181,16 @@ def _click_command(name: str, found: Scenario) -> Any:
     """The Click command of one scenario, through Typer's public API: an app of its
     one command, made into a Click command by typer.main.get_command."""
     one = typer.Typer(add_completion=False, rich_markup_mode=None, pretty_exceptions_enable=False)
-    one.command(name, cls=AgradCommand, short_help=REGISTRY[name][1], epilog=found.epilog)(
+    one.command(name, cls=AgradCommand, short_help=REGISTRY[name][1], epilog=found.epilog or None)(
         _scenario_command(found)
     )
-    return typer.main.get_command(one)
+    command = typer.main.get_command(one)
+    command.examples = found.examples
+    groups = (*found.shared, *OUTPUT_GROUPS)
+    command.shared_headings = {
+        p.name: HEADINGS[group] for group in groups for p in shared_options((group,))
+    }
+    return command
 
 
 def _batch(ctx: typer.Context, file: str, lang: str | None) -> int:
@@ -187,11 +204,18 @@ def _batch(ctx: typer.Context, file: str, lang: str | None) -> int:
     raise typer.Exit(run_batch(file, ctx.find_root().command))
 
 
+class BatchCommand(AgradCommand):
+    examples = (
+        "printf 'linear --seed 1\\njvp --repeat 3\\n' | agrad batch",
+        "agrad batch lines.txt | jq -c '{line, exit_code}'",
+    )
+    shared_headings: ClassVar[dict[str, str]] = {"lang": COMMON_OPTIONS}
+
+
 app.command(
     "batch",
-    cls=AgradCommand,
+    cls=BatchCommand,
     short_help="Run many agrad command lines in one process, as JSON Lines.",
-    epilog="Example: printf 'linear --seed 1\\njvp --repeat 3\\n' | agrad batch",
 )(
     _typer_function(
         """Run agrad command lines from FILE (or stdin) in one process: torch is

@@ -5,10 +5,11 @@ outcome into an exit code and at most one `agrad: error: ...` line (outcome.py).
 
 import contextlib
 import difflib
+import inspect
 import os
 import sys
 from collections.abc import Iterator, Sequence
-from typing import Any, NoReturn
+from typing import Any, ClassVar, NoReturn
 
 from typer import TyperException
 from typer.core import TyperCommand, TyperGroup
@@ -16,6 +17,7 @@ from typer.core import TyperCommand, TyperGroup
 from autograd_cli import coercion
 from autograd_cli.errors import ExitCode
 from autograd_cli.i18n import (
+    N_,
     UnknownLanguage,
     _,
     choose_language,
@@ -66,7 +68,30 @@ def _with_plain_arguments(params: list[Any]) -> list[Any]:
     return params
 
 
+# The headings of a command's --help after its own options (cli.py files each shared
+# option under one): what is special about the command comes first, what every
+# command has last.
+TENSOR_OPTIONS = N_("Tensor options")
+COMMON_OPTIONS = N_("Common options")
+
+
+def _format_examples(examples: Sequence[str], formatter: Any) -> None:
+    """An Examples section, one command line per line: never wrapped, so that each
+    can be pasted into a shell as it stands."""
+    if examples:
+        with formatter.section(_("Examples")):
+            for line in examples:
+                formatter.write(f"{'':>{formatter.current_indent}}{line}\n")
+
+
 class AgradCommand(TyperCommand):
+    """A command whose --help leads with what it shows and its examples, then its own
+    options, then the shared ones under their headings."""
+
+    examples: tuple[str, ...] = ()
+    # A shared option's parameter name -> its heading (TENSOR_OPTIONS, COMMON_OPTIONS).
+    shared_headings: ClassVar[dict[str, str]] = {}
+
     def get_params(self, ctx: Any) -> list[Any]:
         return _with_plain_arguments(coercion.direct(super().get_params(ctx)))
 
@@ -95,6 +120,40 @@ class AgradCommand(TyperCommand):
     def format_help(self, ctx: Any, formatter: Any) -> None:
         with _translated_help(self, ctx):
             super().format_help(ctx, formatter)
+
+    def format_help_text(self, ctx: Any, formatter: Any) -> None:
+        # What it shows (the first paragraph), its examples, then the details.
+        summary, _blank, details = (
+            inspect.cleandoc(self.help or "").partition("\f")[0].partition("\n\n")
+        )
+        for paragraph in (summary, None, details):
+            if paragraph is None:
+                _format_examples(self.examples, formatter)
+            elif paragraph:
+                formatter.write_paragraph()
+                with formatter.indentation():
+                    formatter.write_text(paragraph)
+
+    def format_options(self, ctx: Any, formatter: Any) -> None:
+        # Typer's one "Options" list, split: the command's own, then each shared heading.
+        sections: dict[str, list[tuple[str, str]]] = {"Arguments": [], "Options": []}
+        sections |= {TENSOR_OPTIONS: [], COMMON_OPTIONS: []}
+        for param in self.get_params(ctx):
+            record = param.get_help_record(ctx)
+            if record is None:
+                continue
+            if param.param_type_name == "argument":
+                heading = "Arguments"
+            elif param.name == "help" or param.name in self.shared_headings:
+                heading = self.shared_headings.get(param.name, COMMON_OPTIONS)
+            else:
+                heading = "Options"
+            sections[heading].append(record)
+        for heading, records in sections.items():
+            if records:
+                # "Arguments" and "Options" are Typer's words, in agrad's catalog too.
+                with formatter.section(_(heading)):
+                    formatter.write_dl(records)
 
     def format_usage(self, ctx: Any, formatter: Any) -> None:
         _format_usage(self, ctx, formatter)
@@ -128,7 +187,10 @@ def _hold_closed_std_fds() -> None:
 
 
 class AgradGroup(TyperGroup):
-    """Runs Click non-standalone so every failure becomes one `agrad: error:` line."""
+    """Runs Click non-standalone so every failure becomes one `agrad: error:` line.
+    Its --help reads: what agrad is, first commands to try, the commands, the options."""
+
+    examples: tuple[str, ...] = ()
 
     def main(  # type: ignore[override]
         self, args: Sequence[str] | None = None, prog_name: str | None = None, **extra: Any
@@ -204,6 +266,19 @@ class AgradGroup(TyperGroup):
     def format_help(self, ctx: Any, formatter: Any) -> None:
         with _translated_help(self, ctx):
             super().format_help(ctx, formatter)
+
+    def format_help_text(self, ctx: Any, formatter: Any) -> None:
+        super().format_help_text(ctx, formatter)
+        _format_examples(self.examples, formatter)
+
+    def format_options(self, ctx: Any, formatter: Any) -> None:
+        self.format_commands(ctx, formatter)  # what to run, before how to tune it
+        records = [
+            record for param in self.get_params(ctx) if (record := param.get_help_record(ctx))
+        ]
+        if records:
+            with formatter.section(_("Options")):
+                formatter.write_dl(records)
 
     def listed_help(self, ctx: Any, name: str) -> str | None:
         """A command's line in this group's --help, translated (None: not listed)."""

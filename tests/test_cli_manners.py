@@ -100,7 +100,7 @@ def test_every_command_has_help_text_and_an_example(agrad, command):
         "--color",
     ):
         assert option in text
-    assert "Example:" in text
+    assert "Examples:" in text
     assert command in agrad("--help").stdout
 
 

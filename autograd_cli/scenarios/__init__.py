@@ -100,7 +100,9 @@ class Scenario:
     params: type  # a frozen dataclass, no tensors in it
     report: Callable[[Any, Any], Any]  # (params, model.WalkRequest) -> a model.Report
     view: Callable[[Any, int, Any], Iterator[Any]]  # (report, precision, tree) -> Rich renderables
-    epilog: str  # ends its --help: an example
+    # Its --help's examples, after what it shows: whole command lines, each pasted
+    # into a shell as it stands and run by tests/test_help.py.
+    examples: tuple[str, ...]
     # The elements of the largest tensor it makes, known from its parameters before any
     # work (threads.py); None where they cannot be known.
     largest_numel: Callable[[Any], int | None] = lambda params: None
@@ -108,6 +110,7 @@ class Scenario:
     # In --help, how many of its own options come before the shared ones (None: all).
     own_first: int | None = None
     graph: bool = True  # it draws a backward graph (--format dot|mermaid, pictures)
+    epilog: str = ""  # ends its --help, after the options (expr: the grammar)
 
 
 def scenario(name: str) -> Scenario:

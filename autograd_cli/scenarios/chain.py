@@ -29,7 +29,10 @@ ROOT = "loss"
 LAYOUT = "length hidden seed statements tensors graph gradients check device dtype"
 MAX_LENGTH = 200_000
 MAX_HIDDEN = 256
-EPILOG = "Example: agrad chain --length 100000 --format json | jq '.graph.node_count'"
+EXAMPLES = (
+    "agrad chain --length 3 --saved",
+    "agrad chain --length 100000 --format json | jq '.graph.node_count'",
+)
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -196,4 +199,4 @@ def view(report: ChainReport, precision: int, tree: TreeOptions) -> Iterator[Any
         yield table.matrix(gradient.value, precision, title=f"{gradient.name}.grad")
 
 
-SCENARIO = Scenario(NAME, ROOT, options, Params, report, view, EPILOG, largest_numel)
+SCENARIO = Scenario(NAME, ROOT, options, Params, report, view, EXAMPLES, largest_numel)

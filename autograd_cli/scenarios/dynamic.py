@@ -23,7 +23,10 @@ if TYPE_CHECKING:
 
 NAME = "dynamic"
 ROOT = "out_x"
-EPILOG = "Example: agrad dynamic --seed 3 --json | jq '.passes[].branch'"
+EXAMPLES = (
+    "agrad dynamic --seed 3",
+    "agrad dynamic --seed 3 --json | jq '.passes[].branch'",
+)
 SIZE = 4  # elements of x and y
 CONDITION = "h.sum() > 0"
 # The two branches of f, as code, and the gradient each gives its input, by hand.
@@ -197,4 +200,4 @@ def view(report: DynamicReport, precision: int, tree: TreeOptions) -> Iterator[A
         yield table.note(_(GRADIENT_NOTE).format(name=facts.input, form=form))
 
 
-SCENARIO = Scenario(NAME, ROOT, options, Params, report, view, EPILOG, largest_numel)
+SCENARIO = Scenario(NAME, ROOT, options, Params, report, view, EXAMPLES, largest_numel)

@@ -181,14 +181,11 @@ def options(
 ) -> dict[str, Any]:
     """The autograd graph and gradients of your own tensor expression.
 
-    Example: agrad expr "(x + 1).pow(2).t()" --var 'x=eye(4,5)'. The expression is
-    parsed and checked against a whitelist (below) before anything runs; it is
-    evaluated by agrad, never by Python's eval. A non-scalar out is back-propagated
-    with v = torch.ones_like(out), i.e. the gradient of out.sum(). --seed S seeds
-    the random variables in --var order.
-
-    Name intermediates with statements separated by ; or new lines, the result last:
-    agrad expr "h = x * x; out = h.sum()" --var 'x=ones(3)' --retain-grad h.
+    The expression is parsed and checked against a whitelist (below) before anything
+    runs; it is evaluated by agrad, never by Python's eval. A non-scalar out is
+    back-propagated with v = torch.ones_like(out), i.e. the gradient of out.sum().
+    --seed S seeds the random variables in --var order. Name intermediates with
+    statements separated by ; or new lines, the result last (second example).
     """
     if grammar:
         from autograd_cli.render.emit import write_text
@@ -947,4 +944,10 @@ def _hessian_section(hessian: HessianFacts, dtype: str) -> Iterator[Any]:
 
 
 # EXPR, --var and --no-grad first in its --help, then --seed, --dtype and --device.
-SCENARIO = Scenario(NAME, ROOT, options, Params, report, view, EPILOG, largest_numel, own_first=3)
+EXAMPLES = (
+    "agrad expr \"(x + 1).pow(2).t()\" --var 'x=eye(4,5)'",
+    "agrad expr \"h = x * x; out = h.sum()\" --var 'x=ones(3)' --retain-grad h",
+)
+SCENARIO = Scenario(
+    NAME, ROOT, options, Params, report, view, EXAMPLES, largest_numel, own_first=3, epilog=EPILOG
+)

@@ -55,10 +55,10 @@ LAYOUT = (
     "target arguments seed form model loss_fn loss vanish explode parameters "
     "flag_counts graph_summary graph anomaly fail_on failing"
 )
-EPILOG = (
-    "Examples: agrad inspect examples/mlp.py:build; agrad inspect "
-    "examples/nan_sqrt.py:loss --anomaly; agrad inspect examples/rnn.py:build --json "
-    "--fail-on vanishing,nonfinite (exit 3 when one is raised)."
+EXAMPLES = (
+    "agrad inspect examples/mlp.py:build",
+    "agrad inspect examples/nan_sqrt.py:loss --anomaly",
+    "agrad inspect examples/rnn.py:build --json --fail-on vanishing,nonfinite",
 )
 
 
@@ -355,4 +355,4 @@ def view(report: InspectReport, precision: int, tree: TreeOptions) -> Iterator[A
     yield from graph_summary_lines(report)
 
 
-SCENARIO = Scenario(NAME, ROOT, options, Params, report, view, EPILOG, shared=())
+SCENARIO = Scenario(NAME, ROOT, options, Params, report, view, EXAMPLES, shared=())

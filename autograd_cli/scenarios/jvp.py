@@ -37,7 +37,10 @@ STATEMENTS = (
 )
 VECTOR = "torch.ones_like(out)"
 SHAPE = (4, 5)  # inp = eye(4, 5)
-EPILOG = "Example: agrad jvp --repeat 3 --json | jq '.steps[-2].grad'"
+EXAMPLES = (
+    "agrad jvp --repeat 3",
+    "agrad jvp --repeat 3 --json | jq '.steps[-2].grad'",
+)
 MODES = ("reverse", "forward", "both")
 
 
@@ -346,12 +349,12 @@ def _forward_section(forward: ForwardProduct, precision: int) -> Iterator[Any]:
 
 
 SCENARIO = Scenario(
-    NAME, ROOT, options, Params, report, view, EPILOG, largest_numel, (TENSOR, CHECK)
+    NAME, ROOT, options, Params, report, view, EXAMPLES, largest_numel, (TENSOR, CHECK)
 )
 # agrad vjp: the same scenario, reverse mode only.
 VJP = dataclasses.replace(
     SCENARIO,
     name="vjp",
     options=vjp_options,
-    epilog="Example: agrad vjp --jacobian",
+    examples=("agrad vjp", "agrad vjp --jacobian"),
 )

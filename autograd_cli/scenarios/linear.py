@@ -44,7 +44,10 @@ RETAIN_GRAD = (
     "loss = torch.nn.functional.binary_cross_entropy_with_logits(z, y)",
     "loss.backward()",
 )
-EPILOG = "Example: agrad linear --seed 0 --json | jq '.gradients[0].value'"
+EXAMPLES = (
+    "agrad linear --seed 0",
+    "agrad linear --seed 0 --json | jq '.gradients[0].value'",
+)
 
 
 Params = SeededParams  # only the shared parameters
@@ -363,4 +366,4 @@ def _non_leaf_section(facts: NonLeafGrad, precision: int) -> Iterator[Any]:
     )
 
 
-SCENARIO = Scenario(NAME, ROOT, options, Params, report, view, EPILOG, largest_numel)
+SCENARIO = Scenario(NAME, ROOT, options, Params, report, view, EXAMPLES, largest_numel)

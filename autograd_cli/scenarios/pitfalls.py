@@ -27,7 +27,10 @@ if TYPE_CHECKING:
     from autograd_cli.render.formats import TreeOptions
 
 ROOT = "loss"  # a pitfall's graph is drawn from the tensor its case names
-EPILOG = "Example: agrad pitfalls backward-twice; agrad pitfalls --all --json | jq .outcome"
+EXAMPLES = (
+    "agrad pitfalls backward-twice",
+    "agrad pitfalls --all --json | jq .outcome",
+)
 NAMES = tuple(case.name for case in CASES)
 AllFlag = flag_option("--all", "Show every pitfall, one after the other.")
 
@@ -220,4 +223,4 @@ def _value_text(value: Any, precision: int) -> str:
     return number_text(value, precision)
 
 
-SCENARIO = Scenario(NAME, ROOT, options, Params, report, view, EPILOG, largest_numel, shared=())
+SCENARIO = Scenario(NAME, ROOT, options, Params, report, view, EXAMPLES, largest_numel, shared=())
