@@ -94,7 +94,7 @@ def _expected(command: str) -> tuple[set[str], set[str], set[str]]:
 def test_help_leads_with_what_it_shows_and_examples_then_own_options_then_shared(command, lang):
     text = _help(command, lang=lang)
     sections = _sections(text)
-    examples, arguments, own_heading, tensor_heading, common_heading = HEADINGS[lang]
+    examples, _arguments, own_heading, tensor_heading, common_heading = HEADINGS[lang]
     headings = [h for h in sections if h]
     # What it shows comes first: the usage line, then the summary, then the examples.
     assert headings[0] == examples, headings
