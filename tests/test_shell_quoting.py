@@ -1,6 +1,7 @@
 """Every agrad command line shown to a user pastes into bash as it is.
 
-The README's code blocks and inline code, and every --help text (English and
+The code blocks and inline code of the README and of every page under docs/ (the
+hand-written ones and the generated reference), and every --help text (English and
 Vietnamese), are scanned for agrad command lines; each must pass `bash -n`, so an
 unquoted `--var x=eye(4,5)` (a bash syntax error) cannot come back.
 """
@@ -18,7 +19,7 @@ import typer
 from autograd_cli.cli import app
 
 ROOT = Path(__file__).parent.parent
-README = (ROOT / "README.md").read_text(encoding="utf-8")
+DOC_PAGES = [ROOT / "README.md", *sorted((ROOT / "docs").rglob("*.md"))]
 SUBCOMMANDS = sorted(typer.main.get_command(app).list_commands(None))  # type: ignore[attr-defined]
 START = re.compile(r"\bagrad (?:" + "|".join(SUBCOMMANDS) + r")\b")
 
@@ -50,19 +51,26 @@ def _commands_in_prose(text: str) -> list[str]:
     return [_until_delimiter(flat[m.start() :]) for m in START.finditer(flat)]
 
 
-def _readme_snippets() -> list[str]:
+def _page_snippets(text: str) -> list[str]:
     snippets: list[str] = []
     fences = re.compile(r"```(\w*)\n(.*?)```", re.S)
-    for kind, body in fences.findall(README):
+    for kind, body in fences.findall(text):
         if kind == "sh":
             snippets.append(body)  # a whole shell block
         else:
             snippets += [line[2:] for line in body.splitlines() if line.startswith("$ agrad")]
-    prose = fences.sub("", README)
+    prose = fences.sub("", text)
     for span in re.findall(r"`([^`\n]+)`", prose):
         if START.search(span):
             snippets.append(span.replace("\\|", "|"))  # Markdown's escape in tables
     return snippets
+
+
+def _doc_snippets() -> dict[str, list[str]]:
+    return {
+        page.relative_to(ROOT).as_posix(): _page_snippets(page.read_text(encoding="utf-8"))
+        for page in DOC_PAGES
+    }
 
 
 def _help_texts() -> list[str]:
@@ -84,10 +92,16 @@ def _bash_syntax_error(snippet: str) -> str:
     return result.stderr.strip() if result.returncode else ""
 
 
-def test_readme_commands_paste_into_bash():
-    snippets = _readme_snippets()
-    assert len(snippets) > 20  # the scan found the README's commands
-    failures = {s: err for s in snippets if (err := _bash_syntax_error(s))}
+def test_doc_commands_paste_into_bash():
+    pages = _doc_snippets()
+    assert len(pages["README.md"]) >= 5  # the first five commands, at least
+    assert len(pages["docs/guide.md"]) > 20  # the scan found the guide's commands
+    failures = {
+        (page, s): err
+        for page, snippets in pages.items()
+        for s in snippets
+        if (err := _bash_syntax_error(s))
+    }
     assert failures == {}
 
 
