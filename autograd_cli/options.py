@@ -301,7 +301,8 @@ ExportOption = option(
 SavedFlag = flag_option(
     "--saved",
     "Show what each node saved for backward (tensors, alpha, reduction...) in "
-    "the tree, DOT and Mermaid views. JSON always carries it.",
+    "the tree, DOT and Mermaid views, and as each node's saved_tensors and "
+    "saved_attributes in the JSON (left out without it).",
 )
 MaxNodesOption = option(
     int | None,

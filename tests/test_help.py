@@ -231,3 +231,12 @@ def test_the_jq_check_can_fail():
 
 def test_registry_commands_all_have_examples():
     assert all(scenario(name).examples for name in REGISTRY)
+
+
+def test_saved_help_says_what_the_json_does(agrad):
+    # --saved's help says the JSON carries saved_tensors only with it: run both.
+    assert "(left out without it)" in _help("linear")
+    plain = json.loads(agrad("linear", "--json").stdout)["graph"]["nodes"]
+    saved = json.loads(agrad("linear", "--json", "--saved").stdout)["graph"]["nodes"]
+    assert not any("saved_tensors" in node for node in plain)
+    assert all("saved_tensors" in node for node in saved)

@@ -239,3 +239,25 @@ def test_the_link_check_catches_a_missing_file_or_anchor(tmp_path):
     page.write_text(f"{links} `[y](in-code.md)` ![p](other.md) <https://a.b/c>\n", "utf-8")
     assert relative_links(page.read_text(encoding="utf-8")) == [*good, *bad, "other.md"]
     assert [t for t in good + bad if link_problem(page, t)] == bad
+
+
+def test_the_picture_is_what_its_caption_command_draws(agrad, tmp_path):
+    caption = re.search(
+        r"\*`agrad jvp`, drawn by agrad itself: `COLUMNS=(\d+) agrad (.*?)`", README
+    )
+    assert caption, "the picture's caption names the command that drew it"
+    columns, command = caption.groups()
+    args = [str(tmp_path / "jvp.svg") if a == "docs/agrad-jvp.svg" else a for a in command.split()]
+    result = agrad(*args, env={"COLUMNS": columns})
+    assert result.exit_code == 0, result.stderr
+    drawn = (tmp_path / "jvp.svg").read_bytes()
+    assert drawn == (ROOT / "docs" / "agrad-jvp.svg").read_bytes()
+
+
+def test_the_commands_the_readme_says_take_check_are_those_that_do(agrad):
+    said = re.search(r"`linear`,\s+`dynamic`(.*?) also `--check`", README, re.S)
+    assert said
+    named = set(re.findall(r"`(\w+)`", "`linear`, `dynamic`" + said.group(1)))
+    commands = ["linear", "dynamic", "jvp", "vjp", "chain", "expr", "inspect", "gradcheck"]
+    taking = {c for c in commands if "--check " in agrad(c, "--help").stdout}
+    assert named == taking
