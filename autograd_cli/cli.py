@@ -83,7 +83,7 @@ app = typer.Typer(
     epilog=(
         "agrad COMMAND --help shows what a command shows, its examples and its options. "
         "Exit codes: 0 success, 1 runtime failure, 2 bad usage, 3 a failed check "
-        "(--check, gradcheck, inspect --fail-on), 130 interrupted."
+        "(--check, gradcheck, inspect --fail-on), 130 interrupted, 143 terminated."
     ),
     context_settings={"help_option_names": ["-h", "--help"]},
     add_completion=True,
@@ -207,7 +207,7 @@ def _batch(ctx: typer.Context, file: str, lang: str | None) -> int:
 class BatchCommand(AgradCommand):
     examples = (
         "printf 'linear --seed 1\\njvp --repeat 3\\n' | agrad batch",
-        "agrad batch lines.txt | jq -c '{line, exit_code}'",
+        "agrad batch examples/batch_lines.txt | jq -c '{line, exit_code}'",
     )
     shared_headings: ClassVar[dict[str, str]] = {"lang": COMMON_OPTIONS}
 

@@ -5,7 +5,6 @@ outcome into an exit code and at most one `agrad: error: ...` line (outcome.py).
 
 import contextlib
 import difflib
-import inspect
 import os
 import sys
 from collections.abc import Iterator, Sequence
@@ -122,17 +121,9 @@ class AgradCommand(TyperCommand):
             super().format_help(ctx, formatter)
 
     def format_help_text(self, ctx: Any, formatter: Any) -> None:
-        # What it shows (the first paragraph), its examples, then the details.
-        summary, _blank, details = (
-            inspect.cleandoc(self.help or "").partition("\f")[0].partition("\n\n")
-        )
-        for paragraph in (summary, None, details):
-            if paragraph is None:
-                _format_examples(self.examples, formatter)
-            elif paragraph:
-                formatter.write_paragraph()
-                with formatter.indentation():
-                    formatter.write_text(paragraph)
+        # What it shows, then its examples under their own heading, then its options.
+        super().format_help_text(ctx, formatter)
+        _format_examples(self.examples, formatter)
 
     def format_options(self, ctx: Any, formatter: Any) -> None:
         # Typer's one "Options" list, split: the command's own, then each shared heading.

@@ -193,7 +193,7 @@ def _stdin_of(command: list[str]) -> str:
 
 
 @pytest.mark.parametrize("example", ALL_EXAMPLES)
-def test_every_example_in_help_runs_and_its_jq_filter_finds_values(example, tmp_path, monkeypatch):
+def test_every_example_in_help_runs_and_its_jq_filter_finds_values(example, monkeypatch):
     monkeypatch.chdir(ROOT)  # the examples name examples/*.py from the repository root
     commands = _pipeline(example)
     stdin = None
@@ -201,10 +201,6 @@ def test_every_example_in_help_runs_and_its_jq_filter_finds_values(example, tmp_
         stdin = _stdin_of(commands.pop(0))
     agrad, *rest = commands
     args = agrad[1:]
-    if "lines.txt" in args:  # the file the batch example reads
-        lines = tmp_path / "lines.txt"
-        lines.write_text("linear --seed 1\nexpr 'x.sum()' --var 'x=ones(3)'\n", encoding="utf-8")
-        args = [str(lines) if a == "lines.txt" else a for a in args]
     result = CliRunner().invoke(app, args, input=stdin, env={"COLUMNS": "80", "AGRAD_LANG": "en"})
     # 3: a check that fails on purpose (gradcheck's factor bug, inspect --fail-on).
     failing = args[0] == "gradcheck" or "--fail-on" in args

@@ -85,7 +85,8 @@ def commands_page() -> str:
         "Every command's `--help`, as agrad prints it at 80 columns. Each leads with what it\n"
         "shows and its examples, then its own options; the options it shares with other\n"
         "commands follow under *Tensor options* (`--seed`, `--dtype`, `--device`, `--check`)\n"
-        "and *Common options* (output, colour, language: every command has them).\n\n",
+        "and *Common options* (output, colour, language; `batch` takes only `--lang`, and\n"
+        "`gradcheck`, which draws no graph, refuses `--format dot|mermaid` and pictures).\n\n",
         "| command | what it shows |\n|---|---|\n",
         "\n".join(rows),
         "\n\n## agrad\n\n",
@@ -387,6 +388,8 @@ def main() -> int:
         names = stale()
         for name in names:
             print(f"stale: docs/reference/{name}", file=sys.stderr)
+        if names:
+            print("run `python tools/reference.py` to regenerate them", file=sys.stderr)
         return 1 if names else 0
     OUT.mkdir(parents=True, exist_ok=True)
     for name, text in pages().items():
