@@ -151,8 +151,9 @@ def _scenario_command(found: Scenario) -> Callable[..., Any]:
 
         params = on_device(found.params(**fields))  # checked first, as it always was
 
+        # A command that draws no graph has no --saved or --max-nodes: their defaults.
         request = OutputRequest(
-            **{name: values[name] for name in OutputRequest.__dataclass_fields__}
+            **{name: values[name] for name in OutputRequest.__dataclass_fields__ if name in values}
         )
         # A batch line hands its in-memory sink down through Click's context object.
         plan = plan_output(
@@ -169,7 +170,7 @@ def _scenario_command(found: Scenario) -> Callable[..., Any]:
 
     first = list(own.values())[: found.own_first]
     rest = list(own.values())[len(first) :]
-    shared = shared_options((*found.shared, *OUTPUT_GROUPS))
+    shared = shared_options((*found.shared, *OUTPUT_GROUPS), graph=found.graph)
     # --seed, --dtype and --device, then the rest of its own options, then the output's.
     scenario_groups = [p for p in shared if p.name in ("seed", "dtype", "device")]
     others = [p for p in shared if p not in scenario_groups]

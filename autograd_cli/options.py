@@ -374,6 +374,44 @@ SHARED_OPTIONS: tuple[tuple[str, inspect.Parameter], ...] = (
 )
 
 
-def shared_options(groups: tuple[str, ...]) -> list[inspect.Parameter]:
-    """The shared options of the groups named, in --help order."""
-    return [option for group_, option in SHARED_OPTIONS if group_ in groups]
+def shared_options(groups: tuple[str, ...], graph: bool = True) -> list[inspect.Parameter]:
+    """The shared options of the groups named, in --help order; with graph=False, those
+    of a command that draws no backward graph (GRAPHLESS)."""
+    found = [option for group_, option in SHARED_OPTIONS if group_ in groups]
+    if graph:
+        return found
+    return [GRAPHLESS.get(p.name, p) for p in found if p.name not in GRAPH_ONLY]
+
+
+# A command that draws no backward graph (gradcheck) neither takes the options that only
+# shape a graph nor lists the graph formats and pictures in its --help. dot and mermaid
+# still parse, so that the refusal says why (render/output.py's plan_output).
+GRAPH_ONLY = ("saved", "max_nodes")
+TEXT_FORMATS = ("table", "json")
+GRAPHLESS = {
+    "fmt": _option(
+        "fmt",
+        option(
+            Format,
+            "--format",
+            "-f",
+            parse=lambda value: Format(choice(FORMATS)(value)),
+            metavar=_choice_metavar(TEXT_FORMATS),
+            autocompletion=lambda: list(TEXT_FORMATS),
+            help="table: the human view. json: one strict JSON document.",
+        ),
+        Format.TABLE,
+    ),
+    "output": _option(
+        "output",
+        option(
+            Path | None,
+            "--output",
+            "-o",
+            parse=Path,
+            metavar="FILE",
+            help="Write to FILE instead of stdout.",
+        ),
+        None,
+    ),
+}

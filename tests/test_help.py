@@ -22,7 +22,7 @@ import typer
 from typer.testing import CliRunner
 
 from autograd_cli.cli import OUTPUT_GROUPS, app
-from autograd_cli.options import SHARED_OPTIONS
+from autograd_cli.options import GRAPH_ONLY, SHARED_OPTIONS
 from autograd_cli.scenarios import REGISTRY, scenario
 
 ROOT = Path(__file__).parent.parent
@@ -86,6 +86,8 @@ def _expected(command: str) -> tuple[set[str], set[str], set[str]]:
     tensor = {_flag(p) for group, p in SHARED_OPTIONS if group in TENSOR_GROUPS}
     tensor &= {_flag(p) for group, p in SHARED_OPTIONS if group in found.shared}
     common = {_flag(p) for group, p in SHARED_OPTIONS if group in OUTPUT_GROUPS} | {"--help"}
+    if not found.graph:  # no options that only shape a graph it does not draw
+        common -= {_flag(p) for _group, p in SHARED_OPTIONS if p.name in GRAPH_ONLY}
     return own, tensor, common
 
 
@@ -236,3 +238,19 @@ def test_saved_help_says_what_the_json_does(agrad):
     saved = json.loads(agrad("linear", "--json", "--saved").stdout)["graph"]["nodes"]
     assert not any("saved_tensors" in node for node in plain)
     assert all("saved_tensors" in node for node in saved)
+
+
+def test_a_command_without_a_graph_lists_only_what_it_takes(agrad):
+    # gradcheck draws no graph: its help offers table|json and no --saved or --max-nodes,
+    # and the options it lists are the ones it accepts.
+    text = _help("gradcheck")
+    assert "[table|json]" in text and "mermaid" not in text and "FILE.svg or" not in text
+    flags = _flags(_sections(text)["Common options"])
+    assert "--saved" not in flags and "--max-nodes" not in flags
+    target = "examples/gradcheck_ok.py:build"
+    for flag in ("--saved", "--max-nodes"):
+        result = agrad("gradcheck", target, flag, *(["3"] if flag == "--max-nodes" else []))
+        assert result.exit_code == 2 and "No such option" in result.stderr
+    refused = agrad("gradcheck", target, "--format", "dot")
+    assert refused.exit_code == 2 and "draws no backward graph" in refused.stderr
+    assert agrad("gradcheck", target, "--format", "json").exit_code == 0

@@ -86,7 +86,8 @@ def commands_page() -> str:
         "shows and its examples, then its own options; the options it shares with other\n"
         "commands follow under *Tensor options* (`--seed`, `--dtype`, `--device`, `--check`)\n"
         "and *Common options* (output, colour, language; `batch` takes only `--lang`, and\n"
-        "`gradcheck`, which draws no graph, refuses `--format dot|mermaid` and pictures).\n\n",
+        "`gradcheck`, which draws no graph, writes `table` or `json` and has no `--saved`\n"
+        "or `--max-nodes`).\n\n",
         "| command | what it shows |\n|---|---|\n",
         "\n".join(rows),
         "\n\n## agrad\n\n",
