@@ -49,6 +49,25 @@ def _translated_help(command: Any, ctx: Any) -> Iterator[None]:
             setattr(owner, name, text)
 
 
+def _show_help(ctx: Any, param: Any, value: bool) -> None:
+    """--help's callback: Click's prints with echo, whose errors (a full disk, an
+    encoding that cannot spell ᵀ) would end as "internal error"; agrad writes help as
+    it writes every human text (render/emit.py): in the stream's encoding, spelled in
+    ASCII where it must, and a failed write is one `cannot write` line, exit 1."""
+    if not value or ctx.resilient_parsing:
+        return
+    from autograd_cli.render.emit import stdout, write_human
+
+    write_human(stdout(), ctx.get_help() + "\n")
+    ctx.exit()
+
+
+def _with_agrad_help(option: Any) -> Any:
+    if option is not None:
+        option.callback = _show_help
+    return option
+
+
 def _format_usage(command: Any, ctx: Any, formatter: Any) -> None:
     pieces = command.collect_usage_pieces(ctx)
     formatter.write_usage(ctx.command_path, " ".join(pieces), prefix=_("Usage: "))
@@ -93,6 +112,9 @@ class AgradCommand(TyperCommand):
 
     def get_params(self, ctx: Any) -> list[Any]:
         return _with_plain_arguments(coercion.direct(super().get_params(ctx)))
+
+    def get_help_option(self, ctx: Any) -> Any:
+        return _with_agrad_help(super().get_help_option(ctx))
 
     def parse_args(self, ctx: Any, args: list[str]) -> list[str]:
         # Click says "Got unexpected extra argument(s) (...)" in English; agrad counts
@@ -226,6 +248,9 @@ class AgradGroup(TyperGroup):
 
     def get_params(self, ctx: Any) -> list[Any]:
         return coercion.direct(super().get_params(ctx))
+
+    def get_help_option(self, ctx: Any) -> Any:
+        return _with_agrad_help(super().get_help_option(ctx))
 
     def parse_args(self, ctx: Any, args: list[str]) -> list[str]:
         # As AgradCommand.parse_args: the root's options' errors name `agrad --help`.

@@ -14,6 +14,7 @@ import json
 import re
 import shlex
 import subprocess
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -254,3 +255,42 @@ def test_a_command_without_a_graph_lists_only_what_it_takes(agrad):
     refused = agrad("gradcheck", target, "--format", "dot")
     assert refused.exit_code == 2 and "draws no backward graph" in refused.stderr
     assert agrad("gradcheck", target, "--format", "json").exit_code == 0
+
+
+# Help under hostile streams: written as agrad writes every human text (subprocesses).
+
+
+def _agrad_process(*args: str, env: dict[str, str], stdout: Any) -> subprocess.CompletedProcess:
+    import os
+
+    return subprocess.run(
+        [sys.executable, "-m", "autograd_cli", *args],
+        stdout=stdout,
+        stderr=subprocess.PIPE,
+        env={**os.environ, "COLUMNS": "80", **env},
+        check=False,
+    )
+
+
+@pytest.mark.skipif(not Path("/dev/full").exists(), reason="no /dev/full on this system")
+@pytest.mark.parametrize("args", [["--help"], ["linear", "--help", "--lang", "vi"], []])
+def test_help_on_a_full_disk_is_one_line_exit_1(args):
+    with open("/dev/full", "wb") as full:
+        result = _agrad_process(*args, env={}, stdout=full)
+    stderr = result.stderr.decode()
+    assert result.returncode == 1, stderr
+    (line,) = stderr.splitlines()  # one line, in the language asked for
+    assert line.startswith("agrad: error: ") and line.endswith("stdout: No space left on device")
+
+
+@pytest.mark.parametrize("encoding", ["cp1252", "latin-1", "ascii"])
+def test_help_in_a_narrow_encoding_is_spelled_in_it(encoding):
+    result = _agrad_process(
+        "jvp", "--help", "--lang", "vi", env={"PYTHONIOENCODING": encoding}, stdout=subprocess.PIPE
+    )
+    assert result.returncode == 0 and result.stderr == b""
+    text = result.stdout.decode(encoding)  # every byte is of that encoding
+    assert text.startswith(
+        "Cách dùng: agrad jvp" if encoding != "ascii" else "Cach dung: agrad jvp"
+    )
+    assert "agrad jvp --repeat 3" in text
