@@ -167,6 +167,23 @@ def test_float32_values_near_the_float32_limit_have_a_finite_norm(small_blocks: 
     assert report.flags == ("exploding",)
 
 
+@pytest.mark.parametrize("with_nan", [False, True])
+def test_float64_sums_beyond_the_float64_range(small_blocks: int, with_nan: bool):
+    """Each block's sum of |g| is finite, their total is not: inf, as a float64 sum of
+    every element overflows to (NaN when there is a NaN)."""
+    numel = 3 * small_blocks
+    planted = {0: 1.5e308, small_blocks: 1.5e308, numel - 1: math.nan if with_nan else 1.0}
+    parameter = parameter_with_grad((numel,), torch.float64, planted)
+    report = parameter_health("p", parameter, 1e-7, 1e3)
+    expected = math.nan if with_nan else math.inf
+    for value in (report.grad_norm, report.mean_abs):
+        assert value is not None
+        assert math.isnan(value) if with_nan else value == expected, value
+    assert report.max_abs is not None and (math.isnan(report.max_abs) or not with_nan)
+    assert report.nan_count == int(with_nan) and report.inf_count == 0
+    assert report.flags == ("nonfinite",)
+
+
 def test_a_float64_grad_is_read_never_written(small_blocks: int):
     parameter = parameter_with_grad((2 * small_blocks + 3,), torch.float64, {7: -2.5})
     assert parameter.grad is not None

@@ -34,7 +34,7 @@ def parameter_health(
                 "floating-point parameters only (float16, bfloat16, float32, float64)"
             ).format(name=name, dtype=str(parameter.dtype).removeprefix("torch."))
         )
-    param_norm = math.sqrt(sum_of_squares(parameter))
+    param_norm = l2_norm(parameter)
     base = {
         "name": name,
         "shape": tuple(parameter.shape),
@@ -56,7 +56,7 @@ def parameter_health(
         )
     stats = magnitude_stats(parameter.grad)
     numel = max(parameter.grad.numel(), 1)
-    grad_norm = math.sqrt(stats.sum_squares)
+    grad_norm = stats.norm
     zero_fraction = stats.zeros / numel
     return ParameterHealth(
         **base,
@@ -80,15 +80,16 @@ def parameter_health(
 # beside it, is 4x a float32 tensor's memory: ~0.6 GB more than the model's own backward
 # for GPT-2's 38.6M-element embedding (issue 19). A block is 2 MiB in float64: as fast
 # as 8 or 0.5 MiB on bench/model_100m.py (0.2 s for its 96M elements, one thread), and
-# small enough that the allocator's reuse of freed blocks keeps little (+19 MiB peak
-# there, +80 MiB with 8 MiB blocks).
+# small enough that what the allocator keeps of freed blocks stays small (the stats
+# add 15 MiB to the RSS there; 41 MiB with 8 MiB blocks). A tensor of one block gets
+# the very torch calls of a whole-tensor float64 copy: its numbers are the same bits.
 BLOCK = 1 << 18
 
 
 class MagnitudeStats(NamedTuple):
-    """Sums over the |x| of every element of a tensor, in float64."""
+    """Statistics of the |x| of every element of a tensor, in float64."""
 
-    sum_squares: float  # sum of x², the square of the L2 norm
+    norm: float  # L2
     sum_abs: float
     max_abs: float  # NaN when an element is NaN; 0.0 for an empty tensor
     zeros: int
@@ -104,37 +105,50 @@ def blocks(tensor: torch.Tensor) -> Iterator[torch.Tensor]:
         yield flat[start : start + BLOCK]
 
 
-def sum_of_squares(tensor: torch.Tensor) -> float:
-    """Σx² in float64 (the square of torch.linalg.vector_norm in float64)."""
-    total = torch.zeros((), dtype=torch.float64, device=tensor.device)
+def total(values: list[float]) -> float:
+    """The sum of values that are >= 0 or NaN, correctly rounded; inf past float64's
+    range (where math.fsum raises), NaN when one is NaN."""
+    try:
+        return math.fsum(values)
+    except OverflowError:
+        return math.nan if any(math.isnan(v) for v in values) else math.inf
+
+
+def joined_norm(norms: list[float]) -> float:
+    """The L2 norm of a tensor from its blocks' norms (one block: its norm, unchanged)."""
+    if len(norms) == 1:
+        return norms[0]
+    return math.sqrt(total([n * n for n in norms]))
+
+
+def l2_norm(tensor: torch.Tensor) -> float:
+    """torch.linalg.vector_norm of the tensor in float64, one block at a time."""
     with torch.no_grad():
-        for block in blocks(tensor):
-            x = block.to(torch.float64)
-            total += torch.dot(x, x)
-    return float(total)
+        return joined_norm(
+            [float(torch.linalg.vector_norm(b.to(torch.float64))) for b in blocks(tensor)]
+        )
 
 
 def magnitude_stats(tensor: torch.Tensor) -> MagnitudeStats:
     """Every statistic of a gradient in one pass of float64 blocks."""
-    f64 = {"dtype": torch.float64, "device": tensor.device}
-    sum_squares, sum_abs = torch.zeros((), **f64), torch.zeros((), **f64)
-    max_abs = torch.zeros((), **f64)
+    norms: list[float] = []
+    sums: list[float] = []
+    max_abs = torch.zeros((), dtype=torch.float64, device=tensor.device)
     nonzero = nans = infs = 0
     with torch.no_grad():
         for block in blocks(tensor):
             # copy=True: abs_() must never write into a float64 .grad itself.
             magnitude = block.to(torch.float64, copy=True).abs_()
-            sum_squares += torch.dot(magnitude, magnitude)
-            block_sum = magnitude.sum()
-            sum_abs += block_sum
+            norms.append(float(torch.linalg.vector_norm(magnitude)))
+            sums.append(float(magnitude.sum()))
             max_abs = torch.maximum(max_abs, magnitude.max())  # maximum keeps a NaN
             nonzero += int(torch.count_nonzero(magnitude))  # NaN counts as non-zero
-            if not torch.isfinite(block_sum):  # a finite sum of |x| has no NaN, no inf
+            if not math.isfinite(sums[-1]):  # a finite sum of |x| has no NaN, no inf
                 nans += int(torch.isnan(magnitude).sum())
                 infs += int(torch.isinf(magnitude).sum())
     return MagnitudeStats(
-        sum_squares=float(sum_squares),
-        sum_abs=float(sum_abs),
+        norm=joined_norm(norms),
+        sum_abs=total(sums),
         max_abs=float(max_abs),
         zeros=tensor.numel() - nonzero,
         nans=nans,
