@@ -193,14 +193,6 @@ def test_a_float64_grad_is_read_never_written(small_blocks: int):
     assert torch.equal(parameter.detach(), parameter_before)
 
 
-def test_a_non_contiguous_grad(small_blocks: int):
-    parameter = torch.randn(61, 53, dtype=torch.float32, requires_grad=True)
-    parameter.grad = torch.randn(53, 61).t()  # the same shape, column-major
-    parameter.grad[0, :] = 0.0
-    assert not parameter.grad.is_contiguous()
-    check(parameter)
-
-
 def test_an_empty_parameter():
     parameter = torch.zeros(0, 4, requires_grad=True)
     parameter.grad = torch.zeros(0, 4)
@@ -210,14 +202,14 @@ def test_an_empty_parameter():
     assert report.param_norm == 0.0 and report.ratio is None
 
 
-class Float64Allocations(TorchFunctionMode):
-    """The largest float64 tensor any torch call made here returned, in elements, that
-    is not a view of a tensor given beforehand (a float64 .grad's own blocks are views)."""
+class Allocations(TorchFunctionMode):
+    """The largest tensors that torch calls made here returned, in elements: float64
+    ones, and any; views of the tensors given beforehand (a .grad's own blocks) aside."""
 
     def __init__(self, *given: torch.Tensor) -> None:
         super().__init__()
         self.given = {t.untyped_storage().data_ptr() for t in given}
-        self.largest = 0
+        self.largest_float64 = self.largest = 0
 
     def __torch_function__(
         self,
@@ -228,12 +220,11 @@ class Float64Allocations(TorchFunctionMode):
     ) -> Any:
         result = func(*args, **(kwargs or {}))
         for t in result if isinstance(result, tuple | list) else (result,):
-            if (
-                isinstance(t, torch.Tensor)
-                and t.dtype == torch.float64
-                and t.untyped_storage().data_ptr() not in self.given
-            ):
-                self.largest = max(self.largest, t.untyped_storage().nbytes() // 8)
+            if isinstance(t, torch.Tensor) and t.untyped_storage().data_ptr() not in self.given:
+                numel = t.untyped_storage().nbytes() // t.element_size()
+                self.largest = max(self.largest, numel)
+                if t.dtype == torch.float64:
+                    self.largest_float64 = max(self.largest_float64, numel)
         return result
 
 
@@ -241,7 +232,38 @@ class Float64Allocations(TorchFunctionMode):
 def test_no_float64_copy_larger_than_one_block(small_blocks: int, dtype: torch.dtype):
     parameter = parameter_with_grad((10 * small_blocks + 1,), dtype, {3: math.nan, 9: math.inf})
     assert parameter.grad is not None
-    with Float64Allocations(parameter, parameter.grad) as seen:
+    with Allocations(parameter, parameter.grad) as seen:
         report = parameter_health("p", parameter, 1e-7, 1e3)
     assert report.nan_count == 1 and report.inf_count == 1
-    assert 0 < seen.largest <= small_blocks, seen.largest
+    assert 0 < seen.largest_float64 <= small_blocks, seen.largest_float64
+    assert seen.largest <= small_blocks, seen.largest
+
+
+def transposed(shape: tuple[int, ...]) -> torch.Tensor:
+    return torch.randn(*reversed(shape)).t()
+
+
+def channels_last(shape: tuple[int, ...]) -> torch.Tensor:
+    return torch.randn(shape).contiguous(memory_format=torch.channels_last)
+
+
+def every_other(shape: tuple[int, ...]) -> torch.Tensor:
+    return torch.randn(shape[0] * 2, *shape[1:])[::2]
+
+
+@pytest.mark.parametrize(
+    ("layout", "shape"),
+    [(transposed, (61, 53)), (channels_last, (7, 11, 9, 5)), (every_other, (3001,))],
+    ids=["transposed", "channels_last", "strided"],
+)
+def test_a_non_contiguous_grad_is_read_in_place(small_blocks: int, layout: Any, shape: Any):
+    """A .grad laid out like a transposed or channels_last parameter is read in memory
+    order, block by block, with no copy of the whole of it in any dtype."""
+    parameter = layout(shape).requires_grad_()
+    parameter.grad = layout(shape)
+    parameter.grad[0] = 0.0
+    assert not parameter.grad.is_contiguous() and parameter.numel() > 2 * small_blocks
+    with Allocations(parameter, parameter.grad) as seen:
+        parameter_health("p", parameter, 1e-7, 1e3)
+    assert seen.largest <= small_blocks, seen.largest
+    check(parameter)  # the same numbers as float64 maths in row-major order

@@ -98,9 +98,14 @@ class MagnitudeStats(NamedTuple):
 
 
 def blocks(tensor: torch.Tensor) -> Iterator[torch.Tensor]:
-    """The tensor's elements, flat, BLOCK at a time: views of it when it is contiguous
-    (a .grad laid out like its parameter is), else of one copy in its own dtype."""
-    flat = tensor.detach().reshape(-1)
+    """The tensor's elements, flat, BLOCK at a time, in the order they lie in memory (the
+    statistics do not depend on it): views of the tensor when its elements fill one
+    stretch of memory (contiguous, transposed, channels_last; a .grad is laid out like
+    its parameter), else of one copy in its own dtype (e.g. an expand()ed tensor)."""
+    tensor = tensor.detach()
+    by_stride = sorted(range(tensor.dim()), key=tensor.stride, reverse=True)
+    ordered = tensor.permute(by_stride)
+    flat = ordered.view(-1) if ordered.is_contiguous() else tensor.reshape(-1)
     for start in range(0, flat.numel(), BLOCK):
         yield flat[start : start + BLOCK]
 
