@@ -123,19 +123,23 @@ def roundoff_probe(root_fn: Any, named: Iterable[tuple[str, torch.Tensor]]) -> R
     names = {id(t): n for n, t in tensors.items()}
     if root_fn is None:
         return RoundoffProbe()
+    # Only leaves and views need their consumers: the walk up from a leaf stops elsewhere.
     consumers: dict[Any, list[tuple[Any, int]]] = {}
     leaves: dict[str, Any] = {}  # parameter name -> its AccumulateGrad
     order = [root_fn]
     known = {root_fn}
     for fn in order:  # grows while it is read
-        for child, slot in _slots(fn):
-            consumers.setdefault(child, []).append((fn, slot))
+        for slot, (child, _) in enumerate(fn.next_functions):
+            if child is None:  # an input that needs no gradient
+                continue
+            kind = type(child).__name__
+            if kind == "AccumulateGrad" or kind in PASS_THROUGH:
+                consumers.setdefault(child, []).append((fn, slot))
             if child not in known:
                 known.add(child)
                 order.append(child)
-                variable = getattr(child, "variable", None)
-                if type(child).__name__ == "AccumulateGrad" and id(variable) in names:
-                    leaves[names[id(variable)]] = child
+                if kind == "AccumulateGrad" and id(getattr(child, "variable", None)) in names:
+                    leaves[names[id(child.variable)]] = child
     shared: dict[Any, _Site] = {}
     probe = RoundoffProbe()
     for name, leaf in leaves.items():
@@ -150,11 +154,6 @@ def roundoff_probe(root_fn: Any, named: Iterable[tuple[str, torch.Tensor]]) -> R
                 probe.handles.append(node.register_hook(_recorder(shared[node])))
             probe.sites[name].append(shared[node])
     return probe
-
-
-def _slots(fn: Any) -> list[tuple[Any, int]]:
-    """fn's inputs as (node, which input of fn), skipping those that need no gradient."""
-    return [(child, i) for i, (child, _) in enumerate(fn.next_functions) if child is not None]
 
 
 def _summing_sites(leaf: Any, consumers: dict[Any, list[tuple[Any, int]]]) -> list[Any] | None:
@@ -184,7 +183,8 @@ def _recorder(site: _Site) -> Callable[[Any, Any], None]:
             for g in grad_outputs:
                 if g is None:
                     continue
-                site.squares += float(torch.linalg.vector_norm(g.detach().to(torch.float64))) ** 2
+                # in float64: float32 values near 1e38 would overflow the norm
+                site.squares += float(torch.linalg.vector_norm(g, dtype=torch.float64)) ** 2
                 site.eps = max(site.eps, _eps(g.dtype))
         site.seen = True
 
