@@ -224,6 +224,37 @@ def test_the_bound_is_factor_eps_times_the_gradient_summed():
     assert bounds["bias"] == pytest.approx(expected, rel=1e-12)
 
 
+@pytest.mark.parametrize(
+    "build",
+    [
+        lambda b, x: x.add(b, alpha=1e-9),
+        lambda b, x: torch.sub(x, b, alpha=1e-9),
+        lambda b, x: torch.addmm(b, x, torch.eye(4), beta=1e-9),
+    ],
+)
+def test_a_bias_scaled_by_alpha_or_beta_gets_no_bound(build):
+    """b's real gradient is 1e-9 times the gradient summed: not rounding."""
+    b = torch.randn(4, requires_grad=True)
+    x = torch.randn(3, 4)
+    assert _probe_bounds(build(b, x).pow(2).sum(), {"b": b}) == {}
+
+
+def test_alpha_and_beta_are_read_from_the_installed_torch():
+    from autograd_cli.inspection.roundoff import SUMMED_SLOTS, _unit_scale
+
+    b = torch.randn(4, requires_grad=True)
+    x = torch.randn(3, 4)
+    unit = {
+        "AddBackward0": x + b,
+        "SubBackward0": x - b,
+        "AddmmBackward0": torch.addmm(b, x, torch.eye(4)),
+    }
+    for (kind, slot), attribute in SUMMED_SLOTS.items():
+        if attribute is not None:
+            assert _unit_scale(unit[kind].grad_fn, attribute), (kind, slot)
+    assert not _unit_scale(x.add(b, alpha=2).grad_fn, "_saved_alpha")
+
+
 def test_a_parameter_also_multiplied_gets_no_bound():
     b = torch.randn(4, requires_grad=True)
     x = torch.randn(3, 4)

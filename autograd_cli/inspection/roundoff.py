@@ -47,19 +47,19 @@ ROUNDOFF_FACTOR = 64
 MAX_SHARE = 1e-3
 
 # (grad_fn class, input slot): the backward hands that input the output's gradient
-# summed over the positions the input was broadcast to, and nothing else (a bias).
-SUMMED_SLOTS = frozenset(
-    {
-        ("AddBackward0", 0),
-        ("AddBackward0", 1),
-        ("SubBackward0", 0),
-        ("SubBackward0", 1),
-        ("AddmmBackward0", 0),  # nn.Linear's bias
-        ("ExpandBackward0", 0),
-        ("ConvolutionBackward0", 2),  # nn.Conv*d's bias
-        ("NativeLayerNormBackward0", 2),  # nn.LayerNorm's bias
-    }
-)
+# summed over the positions the input was broadcast to, and nothing else (a bias),
+# times the scalar the node saved under that name: x.add(b, alpha=1e-9) makes b's real
+# gradient tiny, so a scale other than ±1 (or one that cannot be read) gives no bound.
+SUMMED_SLOTS: dict[tuple[str, int], str | None] = {
+    ("AddBackward0", 0): None,
+    ("AddBackward0", 1): "_saved_alpha",
+    ("SubBackward0", 0): None,
+    ("SubBackward0", 1): "_saved_alpha",
+    ("AddmmBackward0", 0): "_saved_beta",  # nn.Linear's bias
+    ("ExpandBackward0", 0): None,
+    ("ConvolutionBackward0", 2): None,  # nn.Conv*d's bias
+    ("NativeLayerNormBackward0", 2): None,  # nn.LayerNorm's bias
+}
 # Views and copies: their backward moves or copies the gradient's values without
 # adding any, so the sum that matters happens at the operation they feed.
 PASS_THROUGH = frozenset(
@@ -170,11 +170,21 @@ def _summing_sites(leaf: Any, consumers: dict[Any, list[tuple[Any, int]]]) -> li
                 if consumer not in seen:
                     seen.add(consumer)
                     stack.append(consumer)
-            elif (kind, slot) in SUMMED_SLOTS:
+            elif (kind, slot) in SUMMED_SLOTS and _unit_scale(consumer, SUMMED_SLOTS[kind, slot]):
                 sites.append(consumer)
             else:
                 return None
     return sites or None
+
+
+def _unit_scale(node: Any, attribute: str | None) -> bool:
+    """Whether the node passes the sum on unscaled (up to sign)."""
+    if attribute is None:
+        return True
+    try:
+        return abs(complex(getattr(node, attribute))) == 1
+    except (AttributeError, RuntimeError, TypeError, ValueError):  # freed, renamed
+        return False
 
 
 def _recorder(site: _Site) -> Callable[[Any, Any], None]:
