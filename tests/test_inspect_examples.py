@@ -98,7 +98,7 @@ def test_mlp_is_healthy_and_every_statistic_matches_hand_backprop(agrad_json):
         param = dict(model.named_parameters())[name]
         assert p["ratio"] == pytest.approx(np.linalg.norm(g) / np.linalg.norm(_np(param)), rel=1e-5)
     assert document["flag_counts"] == dict.fromkeys(
-        ("vanishing", "exploding", "dead", "nonfinite", "unused", "frozen"), 0
+        ("vanishing", "exploding", "dead", "nonfinite", "unused", "frozen", "round-off"), 0
     )
     assert document["form"] == "model"
     assert document["loss"] == pytest.approx(

@@ -174,6 +174,7 @@ def test_inspect_document_keys(agrad_json):
         "nonfinite",
         "unused",
         "frozen",
+        "round-off",
     }
     assert set(doc["graph_summary"]) == {"node_count", "edge_count", "depth", "grad_fn_counts"}
     assert set(doc["graph"]) == GRAPH_KEYS

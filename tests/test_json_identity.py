@@ -5,11 +5,11 @@ The golden documents were written by the code before the spine redesign (issue 1
 then rewritten once for schema version 2 (issue 15: saved tensors only with --saved),
 a change checked to be exactly that: each version-1 document minus its nodes'
 `saved_tensors` and `saved_attributes`; and once more for issue 16's additions (expr's
-six new keys after its others, checked to be the only difference). They are a contract
-on the bytes, not an
-oracle of the numbers (the maths tests check those against independent maths);
-rewrite them only for a deliberate schema change, with `pytest --update-goldens`,
-and bump SCHEMA_VERSION then.
+six new keys after its others, checked to be the only difference), and for issue
+19's (inspect's `flag_counts` gained `"round-off"` after `"frozen"`, checked the same
+way). They are a contract on the bytes, not an oracle of the numbers (the maths
+tests check those against independent maths); rewrite them only for a deliberate
+schema change, with `pytest --update-goldens`, and bump SCHEMA_VERSION then.
 """
 
 from __future__ import annotations

@@ -186,7 +186,10 @@ def _caps() -> list[tuple[str, str]]:
             f"nodes); central differences with step {gradient_check.STEP:g}",
         ),
         ("`--jacobian`", f"at most {jacobian.MAX_JACOBIAN_ENTRIES:,} entries per Jacobian"),
-        ("`--fail-on` (inspect)", f"{listed(model.HEALTH_FLAGS)}, or `any` (all but `frozen`)"),
+        (
+            "`--fail-on` (inspect)",
+            f"{listed(model.HEALTH_FLAGS)}, or `any` (all but `frozen` and `round-off`)",
+        ),
         (
             "`expr` budgets",
             f"at most {expr.MAX_MEMORY // 2**20} MiB of memory and "

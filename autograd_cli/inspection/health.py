@@ -7,6 +7,8 @@ one thing and counts add up:
 - unused: it requires grad, yet backward() left .grad as None (not in the graph);
 - nonfinite: .grad holds NaN or ±inf;
 - dead: .grad is all exact zeros (e.g. behind a ReLU that is never active);
+- round-off: 0 < ‖.grad‖ ≤ roundoff_bound, the rounding error of the sum that made it
+  (inspection/roundoff.py): 0 in exact arithmetic, not small by depth;
 - vanishing: 0 < ‖.grad‖ < vanish;
 - exploding: ‖.grad‖ > explode.
 """
@@ -25,7 +27,11 @@ from autograd_cli.model import HEALTH_FLAGS, ParameterHealth
 
 
 def parameter_health(
-    name: str, parameter: torch.Tensor, vanish: float, explode: float
+    name: str,
+    parameter: torch.Tensor,
+    vanish: float,
+    explode: float,
+    roundoff_bound: float | None = None,
 ) -> ParameterHealth:
     if parameter.is_complex():
         raise UsageProblem(
@@ -71,7 +77,9 @@ def parameter_health(
         # still frozen: that is what the next backward() will do with it.
         flags=("frozen",)
         if not parameter.requires_grad
-        else health_flags(grad_norm, stats.nans + stats.infs, zero_fraction, vanish, explode),
+        else health_flags(
+            grad_norm, stats.nans + stats.infs, zero_fraction, vanish, explode, roundoff_bound
+        ),
     )
 
 
@@ -162,13 +170,23 @@ def magnitude_stats(tensor: torch.Tensor) -> MagnitudeStats:
 
 
 def health_flags(
-    grad_norm: float, nonfinite: int, zero_fraction: float, vanish: float, explode: float
+    grad_norm: float,
+    nonfinite: int,
+    zero_fraction: float,
+    vanish: float,
+    explode: float,
+    roundoff_bound: float | None = None,
 ) -> tuple[str, ...]:
-    """The flag of a gradient that exists (see the module's docstring for the order)."""
+    """The flag of a gradient that exists (see the module's docstring for the order).
+
+    roundoff_bound: None when the parameter's gradient is not a plain sum (a weight).
+    """
     if nonfinite or not math.isfinite(grad_norm):
         return ("nonfinite",)
     if zero_fraction == 1.0:
         return ("dead",)
+    if roundoff_bound is not None and grad_norm <= roundoff_bound:
+        return ("round-off",)
     if grad_norm < vanish:
         return ("vanishing",)
     if grad_norm > explode:

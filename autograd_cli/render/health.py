@@ -29,6 +29,7 @@ FLAG_STYLE = {
     "nonfinite": "bold red",
     "unused": "yellow",
     "frozen": NOTE,
+    "round-off": NOTE,
 }
 # The flags' names are agrad's identifiers (--fail-on takes them): never translated.
 FLAG_MEANING = {
@@ -38,6 +39,11 @@ FLAG_MEANING = {
     "nonfinite": N_("NaN or ±inf"),
     "unused": N_(".grad is None"),
     "frozen": N_("requires_grad=False, skipped by backward()"),
+    "round-off": N_(
+        "‖grad‖ ≤ {factor}·eps·‖the gradient it is summed from‖: float rounding of a "
+        "gradient that is 0 in exact arithmetic (e.g. an attention key bias: softmax "
+        "ignores a constant added to a row), not a depth problem; not in --fail-on any"
+    ),
 }
 
 
@@ -145,11 +151,11 @@ def _flag_summary(report: InspectReport) -> Iterator[RenderableType]:
         for flag in HEALTH_FLAGS
     ]
     yield Flow(counts, lead=Text(_("Flags: "), style=TITLE))
+    from autograd_cli.inspection.roundoff import ROUNDOFF_FACTOR
+
+    bounds = {"vanish": report.vanish, "explode": report.explode, "factor": ROUNDOFF_FACTOR}
     meanings = [
-        Text(
-            f"{flag}: {_(FLAG_MEANING[flag]).format(vanish=report.vanish, explode=report.explode)}",
-            style=NOTE,
-        )
+        Text(f"{flag}: {_(FLAG_MEANING[flag]).format(**bounds)}", style=NOTE)
         for flag in HEALTH_FLAGS
     ]
     yield Flow(meanings, separator=" · ", indent=0)

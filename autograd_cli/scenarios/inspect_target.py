@@ -98,20 +98,21 @@ class InspectReport(Report, command=NAME, layout=LAYOUT):
 
 
 def parse_fail_on(text: str) -> str:
-    """A comma-separated subset of the flags (`any`: every problem, not frozen), normalised."""
+    """A comma-separated subset of the flags (`any`: every problem, not frozen or
+    round-off), normalised."""
     names = [part.strip().lower() for part in text.split(",")] if text.strip() else []
     unknown = [n for n in names if n not in (*HEALTH_FLAGS, "any")]
     if unknown:
-        allowed = _("a comma-separated list of {flags}, or any (all but frozen)").format(
-            flags=", ".join(HEALTH_FLAGS)
-        )
+        allowed = _(
+            "a comma-separated list of {flags}, or any (all but frozen and round-off)"
+        ).format(flags=", ".join(HEALTH_FLAGS))
         raise ValueError(
             _("{value!r} is not a flag; allowed: {allowed}.").format(
                 value=unknown[0], allowed=allowed
             )
         )
-    if "any" in names:  # and frozen, when it is named too
-        names = [*PROBLEM_FLAGS, *(n for n in names if n == "frozen")]
+    if "any" in names:  # and frozen or round-off, when named too
+        names = [*PROBLEM_FLAGS, *(n for n in names if n not in (*PROBLEM_FLAGS, "any"))]
     return ",".join(dict.fromkeys(names))
 
 
@@ -206,8 +207,8 @@ FailOnOption = option(
     parse=parse_fail_on,
     metavar="FLAGS",
     help="Exit 3 (after the output) when any of these flags is raised: a comma-"
-    "separated list of vanishing, exploding, dead, nonfinite, unused, frozen, or any "
-    "(all but frozen).",
+    "separated list of vanishing, exploding, dead, nonfinite, unused, frozen, "
+    "round-off, or any (all but frozen and round-off, which are not bugs).",
     show_default=False,
 )
 AnomalyFlag = flag_option(
@@ -249,8 +250,9 @@ def options(
     names its code uses): shape, elements, the gradient's L2 norm, mean and max
     |g|, the share of exact zeros, NaN/inf counts and ‖grad‖/‖param‖, and at most
     one flag: frozen (requires_grad=False), unused (requires grad, .grad is None),
-    nonfinite (NaN or inf), dead (all zeros), vanishing (norm below --vanish) or
-    exploding (above --explode).
+    nonfinite (NaN or inf), dead (all zeros), round-off (a bias whose gradient is 0
+    in exact arithmetic, left non-zero by float rounding, e.g. an attention key
+    bias), vanishing (norm below --vanish) or exploding (above --explode).
     Then the backward graph: its size, depth and nodes per grad_fn class, and the
     tree (or --format json|dot|mermaid). print() in your code goes to stderr.
     Exit 0 whatever the flags, unless --fail-on names one that is raised (exit 3);
@@ -281,6 +283,7 @@ def report(params: Params, walk: WalkRequest) -> InspectReport:
     from autograd_cli.inspection.graph import graph_report
     from autograd_cli.inspection.graph_summary import graph_summary, leaf_tensors
     from autograd_cli.inspection.health import flag_counts, parameter_health
+    from autograd_cli.inspection.roundoff import roundoff_probe
     from autograd_cli.scenarios.user_code import load_callable
 
     call = load_callable(params.target, params.arguments, params.seed)
@@ -292,11 +295,14 @@ def report(params: Params, walk: WalkRequest) -> InspectReport:
         named.update((f"leaf {k} {tuple(t.shape)}", t) for k, t in enumerate(unnamed))
     summary = graph_summary(run.loss.grad_fn)
     graph = graph_report(run.loss, named, walk)  # before backward()
+    probe = roundoff_probe(run.loss.grad_fn, named.items())  # hooks that backward() runs
 
     with call.guard():  # a custom autograd.Function's backward is the user's code too
         run.loss.backward()
+    bounds = probe.bounds()
     parameters = tuple(
-        parameter_health(n, t, params.vanish, params.explode) for n, t in named.items()
+        parameter_health(n, t, params.vanish, params.explode, bounds.get(n))
+        for n, t in named.items()
     )
     counts = flag_counts(parameters)
     origin = None
