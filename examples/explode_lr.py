@@ -1,12 +1,12 @@
 """A learning rate far too high: training blows up after a few steps.
 
-    agrad inspect examples/explode_lr.py:build --steps 60
-    agrad inspect examples/explode_lr.py:build --steps 60 --anomaly --fail-on nonfinite
-    agrad inspect examples/explode_lr.py:build --steps 60 --arg lr=0.01   # healthy
+    agrad inspect examples/explode_lr.py:build --steps 200
+    agrad inspect examples/explode_lr.py:build --steps 200 --anomaly --fail-on nonfinite
+    agrad inspect examples/explode_lr.py:build --steps 200 --arg lr=0.05   # healthy
 
 `build` returns (model, inputs, targets, loss_fn, optimizer): agrad runs --steps N
 of zero_grad, forward, backward, record and optimizer.step() with that optimizer.
-SGD at lr=1.5 overshoots on every step: the weights grow, the gradients grow faster
+SGD at lr=0.5 overshoots on every step: the weights grow, the gradients grow faster
 (exploding), then overflow to inf and the loss becomes NaN (nonfinite).
 """
 
@@ -16,7 +16,7 @@ import torch
 from torch import nn
 
 
-def build(lr: float = 1.5, hidden: int = 16, batch: int = 32):
+def build(lr: float = 0.5, hidden: int = 16, batch: int = 32):
     model = nn.Sequential(
         OrderedDict(
             fc1=nn.Linear(8, hidden),

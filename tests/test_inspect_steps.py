@@ -112,11 +112,11 @@ def test_norms_and_update_ratios_match_a_hand_written_loop(agrad, options, optim
 
 def test_a_too_high_learning_rate_explodes_at_the_step_the_hand_loop_finds(agrad):
     # --explode 1e3 (the default): the first step at which any ‖grad‖ passes it.
-    expected = hand_loop(EXPLODE, 40)
+    expected = hand_loop(EXPLODE, 60)
     exploding = next(e["step"] for e in expected if any(n > 1e3 for n in e["norms"]))
     nonfinite = next(e["step"] for e in expected if any(not math.isfinite(n) for n in e["norms"]))
     loss_nan = next(e["step"] for e in expected if not math.isfinite(e["loss"]))
-    summary = _steps_json(agrad, f"{EXPLODE}:build", "--steps", "40")[-1]
+    summary = _steps_json(agrad, f"{EXPLODE}:build", "--steps", "60")[-1]
     assert summary["first_steps"]["exploding"] == exploding
     assert summary["first_steps"]["nonfinite"] == nonfinite
     assert summary["loss"]["first_nonfinite_step"] == loss_nan
@@ -126,9 +126,9 @@ def test_a_too_high_learning_rate_explodes_at_the_step_the_hand_loop_finds(agrad
 
 
 def test_the_table_says_from_which_step_each_flag_was_raised(agrad):
-    expected = hand_loop(EXPLODE, 40)
+    expected = hand_loop(EXPLODE, 60)
     exploding = next(e["step"] for e in expected if any(n > 1e3 for n in e["norms"]))
-    result = agrad("inspect", f"{EXPLODE}:build", "--steps", "40", env={"COLUMNS": "80"})
+    result = agrad("inspect", f"{EXPLODE}:build", "--steps", "60", env={"COLUMNS": "80"})
     assert result.exit_code == 0, result.stderr
     assert f"exploding from step {exploding}" in result.stdout
     assert "Around 1e-3 is the usual healthy range" in result.stdout
@@ -158,8 +158,8 @@ def test_json_lines_one_record_per_recorded_step_then_a_summary(agrad):
 
 
 def test_nan_is_the_string_nan_and_the_run_is_deterministic(agrad):
-    first = agrad("inspect", f"{EXPLODE}:build", "--steps", "30", "--json")
-    again = agrad("inspect", f"{EXPLODE}:build", "--steps", "30", "--json")
+    first = agrad("inspect", f"{EXPLODE}:build", "--steps", "60", "--json")
+    again = agrad("inspect", f"{EXPLODE}:build", "--steps", "60", "--json")
     assert first.exit_code == 0 and first.stdout == again.stdout
     last = _records(first.stdout)[-2]
     assert last["loss"] == "NaN"
@@ -268,7 +268,7 @@ def test_fail_on_a_flag_raised_at_any_step_exits_3_after_the_output(agrad):
 
 @pytest.mark.filterwarnings("ignore::UserWarning")
 def test_anomaly_names_the_first_nonfinite_step_and_the_backward_function(agrad):
-    records = _steps_json(agrad, f"{EXPLODE}:build", "--steps", "30", "--anomaly")
+    records = _steps_json(agrad, f"{EXPLODE}:build", "--steps", "60", "--anomaly")
     summary = records[-1]
     assert summary["anomaly_step"] == summary["first_steps"]["nonfinite"]
     # The same step, rerun by hand under detect_anomaly(): torch names the same Function.

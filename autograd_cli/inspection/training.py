@@ -80,6 +80,16 @@ def _norms(tensors: list[torch.Tensor]) -> list[float]:
     return torch.stack([torch.linalg.vector_norm(t, dtype=torch.float64) for t in tensors]).tolist()
 
 
+def _differences(after: list[torch.Tensor], before: list[torch.Tensor]) -> list[torch.Tensor]:
+    foreach_sub = getattr(torch, "_foreach_sub", None)  # private: fall back without it
+    if foreach_sub is not None:
+        try:
+            return list(foreach_sub(after, before))
+        except (TypeError, RuntimeError):
+            pass
+    return [a - b for a, b in zip(after, before, strict=True)]
+
+
 def training_steps(
     loss: torch.Tensor,
     forward: Callable[[], torch.Tensor],
@@ -107,16 +117,19 @@ def training_steps(
                 grads = [p.grad for p in parameters]
                 present = [i for i, g in enumerate(grads) if g is not None]
                 with torch.no_grad():
-                    norms: list[float | None] = [None] * count
-                    for i, norm in zip(
-                        present, _norms([grads[i].detach() for i in present]), strict=True
-                    ):
-                        norms[i] = norm
-                    before = [p.detach().clone() for p in parameters] if record else None
+                    # Before optimizer.step(), which may change .grad (clipping in a
+                    # user's optimizer): the norms of the gradients, and on a recorded
+                    # step those of the parameters, in one call.
+                    before = [p.detach().clone() for p in parameters] if record else []
+                    measured = _norms([grads[i].detach() for i in present] + before)
                 optimizer.step()
+            norms: list[float | None] = [None] * count
+            for i, norm in zip(present, measured, strict=False):
+                norms[i] = norm
             flags = tuple(_flag(p, n, request) for p, n in zip(parameters, norms, strict=True))
             if record:
-                yield _recorded(step, loss_value, parameters, grads, norms, before, flags)
+                sizes = measured[len(present) :]
+                yield _recorded(step, loss_value, parameters, grads, norms, before, sizes, flags)
             else:
                 yield TrainingStep(step, loss_value, (), (), (), (), flags)
             if step % 16 == 0 or step == request.steps:
@@ -146,13 +159,12 @@ def _recorded(
     parameters: list[torch.Tensor],
     grads: list[torch.Tensor | None],
     norms: list[float | None],
-    before: list[torch.Tensor] | None,
+    before: list[torch.Tensor],
+    sizes: list[float],
     flags: tuple[str | None, ...],
 ) -> TrainingStep:
-    assert before is not None
     with torch.no_grad():
-        moved = _norms([p.detach() - b for p, b in zip(parameters, before, strict=True)])
-        sizes = _norms(before)
+        moved = _norms(_differences([p.detach() for p in parameters], before))
     # A parameter of norm 0 has no ratio; a NaN one gives NaN (NaN > 0 is false).
     ratios = tuple(None if s == 0 else m / s for m, s in zip(moved, sizes, strict=True))
     nan_counts: list[int | None] = []

@@ -186,7 +186,7 @@ def _what_ran(report: InspectReport) -> Text:
     recorded = (
         _("every step recorded")
         if report.every == 1
-        else _("step 1 and every {every}th step recorded").format(every=group(report.every))
+        else _("recorded: step 1, then every {every} steps").format(every=group(report.every))
     )
     text.append("\n" + recorded, style=NOTE)
     if report.arguments:

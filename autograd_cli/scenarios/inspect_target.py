@@ -321,7 +321,7 @@ StepsOption = option(
     parse=integer(1, MAX_STEPS),
     metavar="N",
     help="Train N steps (1 to 10,000) and show gradient health over them: zero_grad, "
-    "forward, backward, record, optimizer step. NAME must return a model form.",
+    "forward, backward, record, optimizer step. NAME must return a model, not a bare loss.",
     show_default=False,
 )
 EveryOption = option(
@@ -374,7 +374,7 @@ def options(
     optimizer: OptimizerOption = None,
     lr: LrOption = None,
 ) -> dict[str, Any]:
-    """Gradient health of your own model, after one backward() pass.
+    """Gradient health of your own model, after one backward() pass or over N steps.
 
     agrad imports TARGET's file or module and calls NAME(**--arg values) after
     torch.manual_seed(S). NOTE: your file is run as Python, like pytest runs test
