@@ -3,7 +3,9 @@ written in plain PyTorch (issue 19, item 6: at most 1.2x).
 
 Both on one intra-op thread (torch.set_num_threads(1); OMP_NUM_THREADS=1 for the
 processes), runs interleaved (agrad, plain, agrad, plain, ...) so that a noisy
-machine slows both alike; the medians are compared.
+machine slows both alike; the medians are compared. Times are CPU time (the
+process's, or its children's for the commands), not wall-clock: on a shared
+machine other work stretches wall-clock time by several times, CPU time much less.
 
 - loop: in one process, the 100 steps only. agrad: its report's JSON Lines made and
   written to /dev/null (engine: zero_grad, forward, backward, the norms, the copy
@@ -21,6 +23,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import resource
 import statistics
 import subprocess
 import sys
@@ -60,12 +63,12 @@ def plain_loop(path: str, name: str, steps: int) -> float:
     torch.manual_seed(0)
     model, inputs, targets, loss_fn, *rest = getattr(module, name)()
     opt = rest[0] if rest else torch.optim.SGD(model.parameters(), lr=0.01)
-    start = time.perf_counter()
+    start = time.process_time()
     for _ in range(steps):
         opt.zero_grad(set_to_none=True)
         loss_fn(model(inputs), targets).backward()
         opt.step()
-    return time.perf_counter() - start
+    return time.process_time() - start
 
 
 def agrad_loop(target: str, steps: int) -> float:
@@ -79,17 +82,19 @@ def agrad_loop(target: str, steps: int) -> float:
     params = Params(target=parse_target(target), arguments={}, steps=steps)
     report = inspect.report(params, WalkRequest())
     with open(os.devnull, "w", encoding="utf-8") as sink:
-        start = time.perf_counter()
+        start = time.process_time()
         for piece in render(report, inspect, Format.JSON, Style()):
             sink.write(piece)
-        return time.perf_counter() - start
+        return time.process_time() - start
 
 
 def process(command: list[str]) -> float:
+    """The CPU seconds (user + system) the command's process took."""
     env = {**os.environ, "OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1"}
-    start = time.perf_counter()
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
     subprocess.run(command, check=True, stdout=subprocess.DEVNULL, env=env, cwd=ROOT)
-    return time.perf_counter() - start
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
 
 
 def main() -> None:

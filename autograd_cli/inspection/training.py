@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import contextlib
 import math
+import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 
@@ -38,9 +39,8 @@ from autograd_cli.model import (
     TrainingSummary,
 )
 
-OPTIMIZERS = ("sgd", "adam")
-MAX_STEPS = 10_000
 TRAINING = N_("training")
+BATCH_S = 0.05  # the steps run under one guard() before their records are yielded
 
 
 @dataclass(frozen=True)
@@ -80,14 +80,18 @@ def _norms(tensors: list[torch.Tensor]) -> list[float]:
     return torch.stack([torch.linalg.vector_norm(t, dtype=torch.float64) for t in tensors]).tolist()
 
 
-def _differences(after: list[torch.Tensor], before: list[torch.Tensor]) -> list[torch.Tensor]:
-    foreach_sub = getattr(torch, "_foreach_sub", None)  # private: fall back without it
+def _subtracted(before: list[torch.Tensor], after: list[torch.Tensor]) -> list[torch.Tensor]:
+    """before - after, in before's tensors (they are written again next time)."""
+    foreach_sub = getattr(torch, "_foreach_sub_", None)  # private: fall back without it
     if foreach_sub is not None:
         try:
-            return list(foreach_sub(after, before))
+            foreach_sub(before, after)
+            return before
         except (TypeError, RuntimeError):
             pass
-    return [a - b for a, b in zip(after, before, strict=True)]
+    for b, a in zip(before, after, strict=True):
+        b.sub_(a)
+    return before
 
 
 def training_steps(
@@ -98,42 +102,100 @@ def training_steps(
     guard: Callable[[], contextlib.AbstractContextManager[None]],
     request: StepsRequest,
 ) -> Iterator[TrainingStep]:
-    """Runs the steps, yielding each recorded one as soon as it ran.
+    """Runs the steps, yielding the recorded ones as they come.
 
     `loss` is step 1's forward pass, already made; `forward()` makes the next ones;
-    `guard()` is around each step's user code (forward, backward, optimizer.step())."""
+    `guard()` is around the user's code (forward, backward, optimizer.step()).
+    Entering it costs ~30 µs (it points stdout at stderr), a tenth of a small
+    model's step: it is held over the steps of BATCH_S, whose records are then
+    yielded, so that a reader still sees them within a fraction of a second."""
     parameters = list(named.values())
-    count = len(parameters)
+    run = _Steps(parameters, forward, optimizer, request)
+    step = 1
     with progress.task(_(TRAINING), total=request.steps, unit="steps") as tick:
-        for step in range(1, request.steps + 1):
-            record = is_recorded(step, request.every)
+        while step <= request.steps:
+            batch: list[TrainingStep] = []
+            deadline = time.monotonic() + BATCH_S
             with guard():
-                if step > 1:
-                    for p in parameters:  # zero_grad(set_to_none=True), for every parameter
-                        p.grad = None
-                    loss = forward()
-                loss.backward()
-                loss_value = float(loss.detach())
-                grads = [p.grad for p in parameters]
-                present = [i for i, g in enumerate(grads) if g is not None]
-                with torch.no_grad():
-                    # Before optimizer.step(), which may change .grad (clipping in a
-                    # user's optimizer): the norms of the gradients, and on a recorded
-                    # step those of the parameters, in one call.
-                    before = [p.detach().clone() for p in parameters] if record else []
-                    measured = _norms([grads[i].detach() for i in present] + before)
-                optimizer.step()
-            norms: list[float | None] = [None] * count
-            for i, norm in zip(present, measured, strict=False):
-                norms[i] = norm
-            flags = tuple(_flag(p, n, request) for p, n in zip(parameters, norms, strict=True))
-            if record:
-                sizes = measured[len(present) :]
-                yield _recorded(step, loss_value, parameters, grads, norms, before, sizes, flags)
-            else:
-                yield TrainingStep(step, loss_value, (), (), (), (), flags)
-            if step % 16 == 0 or step == request.steps:
-                tick(step)
+                while step <= request.steps:
+                    batch.append(run.step(step, loss if step == 1 else None))
+                    step += 1
+                    if not step % 16:
+                        tick(step - 1)
+                    if time.monotonic() > deadline:
+                        break
+            yield from batch
+        tick(request.steps)
+
+
+class _Steps:
+    """One training step at a time, with the buffers reused from step to step: the
+    parameters' copy before optimizer.step(), on recorded steps."""
+
+    def __init__(
+        self,
+        parameters: list[torch.Tensor],
+        forward: Callable[[], torch.Tensor],
+        optimizer: torch.optim.Optimizer,
+        request: StepsRequest,
+    ) -> None:
+        self.parameters = parameters
+        self.forward = forward
+        self.optimizer = optimizer
+        self.request = request
+        self.before: list[torch.Tensor] | None = None
+
+    def step(self, step: int, loss: torch.Tensor | None) -> TrainingStep:
+        parameters, request = self.parameters, self.request
+        record = is_recorded(step, request.every)
+        if loss is None:
+            for p in parameters:  # zero_grad(set_to_none=True), for every parameter
+                p.grad = None
+            loss = self.forward()
+        loss.backward()
+        loss_value = float(loss.detach())
+        grads = [p.grad for p in parameters]
+        present = [i for i, g in enumerate(grads) if g is not None]
+        with torch.no_grad():
+            # Before optimizer.step(), which may change .grad (a user's optimizer
+            # that clips it): the gradients' norms and, on a recorded step, the
+            # parameters' (from their copy), in one call.
+            # Detached each step: code that replaces a parameter's .data gets it seen.
+            values = [p.detach() for p in parameters] if record else []
+            before = self._copy(values) if record else []
+            measured = _norms([grads[i].detach() for i in present] + before)
+        self.optimizer.step()
+        norms: list[float | None] = [None] * len(parameters)
+        for i, norm in zip(present, measured, strict=False):
+            norms[i] = norm
+        flags = tuple(_flag(p, n, request) for p, n in zip(parameters, norms, strict=True))
+        if not record:
+            return TrainingStep(step, loss_value, (), (), (), (), flags)
+        with torch.no_grad():
+            moved = _norms(_subtracted(before, values))  # before - after: -Δp
+        sizes = measured[len(present) :]
+        # A parameter of norm 0 has no ratio; a NaN one gives NaN (NaN > 0 is false).
+        ratios = tuple(None if s == 0 else m / s for m, s in zip(moved, sizes, strict=True))
+        nan_counts, inf_counts = _nonfinite_counts(grads, norms)
+        return TrainingStep(step, loss_value, tuple(norms), ratios, nan_counts, inf_counts, flags)
+
+    def _copy(self, values: list[torch.Tensor]) -> list[torch.Tensor]:
+        if self.before is None or any(
+            b.shape != v.shape or b.dtype != v.dtype
+            for b, v in zip(self.before, values, strict=True)
+        ):
+            self.before = [v.clone() for v in values]
+            return self.before
+        foreach_copy = getattr(torch, "_foreach_copy_", None)  # private: fall back
+        if foreach_copy is not None:
+            try:
+                foreach_copy(self.before, values)
+                return self.before
+            except (TypeError, RuntimeError):
+                pass
+        for b, v in zip(self.before, values, strict=True):
+            b.copy_(v)
+        return self.before
 
 
 def _flag(parameter: torch.Tensor, norm: float | None, request: StepsRequest) -> str | None:
@@ -153,20 +215,11 @@ def _flag(parameter: torch.Tensor, norm: float | None, request: StepsRequest) ->
     return flags[0] if flags else None
 
 
-def _recorded(
-    step: int,
-    loss: float,
-    parameters: list[torch.Tensor],
-    grads: list[torch.Tensor | None],
-    norms: list[float | None],
-    before: list[torch.Tensor],
-    sizes: list[float],
-    flags: tuple[str | None, ...],
-) -> TrainingStep:
-    with torch.no_grad():
-        moved = _norms(_differences([p.detach() for p in parameters], before))
-    # A parameter of norm 0 has no ratio; a NaN one gives NaN (NaN > 0 is false).
-    ratios = tuple(None if s == 0 else m / s for m, s in zip(moved, sizes, strict=True))
+def _nonfinite_counts(
+    grads: list[torch.Tensor | None], norms: list[float | None]
+) -> tuple[tuple[int | None, ...], tuple[int | None, ...]]:
+    """NaN and inf counts per gradient: 0 and 0 where the norm is finite (a NaN or an
+    inf in it would make the norm NaN or inf), counted only where it is not."""
     nan_counts: list[int | None] = []
     inf_counts: list[int | None] = []
     for g, norm in zip(grads, norms, strict=True):
@@ -179,9 +232,7 @@ def _recorded(
         else:
             nan_counts.append(int(torch.isnan(g).sum()))
             inf_counts.append(int(torch.isinf(g).sum()))
-    return TrainingStep(
-        step, loss, tuple(norms), ratios, tuple(nan_counts), tuple(inf_counts), flags
-    )
+    return tuple(nan_counts), tuple(inf_counts)
 
 
 class Tally:

@@ -56,15 +56,17 @@ if TYPE_CHECKING:
 NAME = "inspect"
 ROOT = "loss"
 SHOWN_AS_GIVEN = ("arguments", "seed", "vanish", "explode", "fail_on")
-# The JSON keys in the order the command has always written them.
-LAYOUT = (
+# The JSON keys in the order the command has always written them; then the fields
+# of a run with --steps, which is written as JSON Lines instead (documents()).
+ONE_PASS_KEYS = (
     "target arguments seed form model loss_fn loss vanish explode parameters "
-    "flag_counts graph_summary graph anomaly fail_on failing training"
+    "flag_counts graph_summary graph anomaly fail_on failing"
 )
+LAYOUT = ONE_PASS_KEYS + " training optimizer lr steps every"
 # With --steps: the JSON Lines records' keys, after the head (docs/json.md).
 STEP_KEYS = ("record", "step", "loss", "parameters")
-MAX_STEPS = 10_000  # inspection/training.py's, without importing torch here
-OPTIMIZERS = ("sgd", "adam")
+MAX_STEPS = 10_000  # recorded stats: steps / --every x parameters floats
+OPTIMIZERS = ("sgd", "adam")  # inspection/training.make_optimizer's
 DEFAULT_LR = 0.01
 EXAMPLES = (
     "agrad inspect examples/mlp.py:build",
@@ -117,7 +119,7 @@ class InspectReport(Report, command=NAME, layout=LAYOUT):
 
     def json_keys(self) -> tuple[str, ...]:
         # One backward pass: the keys it has always had.
-        return tuple(k for k in LAYOUT.split() if k != "training")
+        return tuple(ONE_PASS_KEYS.split())
 
     def documents(self) -> Any:
         if self.training is None:
