@@ -351,3 +351,34 @@ def test_sparkline_levels_on_a_log_scale():
     # Runs of two: each character is the larger value; NaN anywhere in a run wins.
     assert sparkline([1.0, 100.0, 1.0, math.nan], 2, (1.0, 100.0)) == BLOCKS[7] + NONFINITE
     assert largest([None, None]) is None and largest([2.0, None, 3.0]) == 3.0
+
+
+def test_the_progress_bar_counts_steps():
+    from autograd_cli.progress import count_text
+
+    assert count_text("steps", 16, 200) == "16 of 200 steps"
+
+
+def test_dot_draws_step_1s_graph_without_running_the_steps(agrad, tmp_path):
+    """--format dot draws one backward graph: step 1's, the same as without --steps;
+    the steps are not run for nothing (a target that counts its forward passes)."""
+    target = tmp_path / "counted.py"
+    target.write_text(
+        "import torch\n"
+        "calls = []\n"
+        "class Net(torch.nn.Linear):\n"
+        "    def forward(self, x):\n"
+        "        calls.append(1)\n"
+        "        if len(calls) > 1:\n"
+        "            raise RuntimeError('a second forward pass')\n"
+        "        return super().forward(x)\n"
+        "def build():\n"
+        "    return Net(2, 1), torch.ones(3, 2), torch.zeros(3, 1), torch.nn.MSELoss()\n",
+        encoding="utf-8",
+    )
+    plain = agrad("inspect", f"{target}:build", "--format", "dot")
+    steps = agrad("inspect", f"{target}:build", "--format", "dot", "--steps", "50")
+    assert plain.exit_code == 0 and steps.exit_code == 0, steps.stderr
+    assert steps.stdout == plain.stdout
+    ran = agrad("inspect", f"{target}:build", "--steps", "2", "--json")
+    assert ran.exit_code == 1 and "a second forward pass" in ran.stderr

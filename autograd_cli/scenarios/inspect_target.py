@@ -164,7 +164,9 @@ class InspectReport(Report, command=NAME, layout=LAYOUT):
         yield Record(NAME, tuple(values.items()))
 
     def failure(self) -> str | None:
-        if self.training is None or not self.training.summary.failing:
+        # No --fail-on: nothing to judge, and no step to run for it (--format dot
+        # draws step 1's graph and reads none of them).
+        if self.training is None or not self.fail_on or not self.training.summary.failing:
             return None
         summary = self.training.summary
         named = []
