@@ -118,8 +118,10 @@ def training_view(
     norms = [[s.grad_norms[i] for s in recorded] for i in range(len(names))]
     ratios = [[s.update_ratios[i] for s in recorded] for i in range(len(names))]
     norm_scale, ratio_scale = log_range(norms), log_range(ratios)
+    # A no-break space: a flag and its step stay on one line when the column wraps.
     first_flags = [
-        ", ".join(f"{span.flag} {span.first_step}" for span in p.flags) for p in summary.parameters
+        ", ".join(f"{span.flag}\u00a0{span.first_step}" for span in p.flags)
+        for p in summary.parameters
     ]
     columns = [
         Column.of(_("parameter"), names, wrap="name"),
