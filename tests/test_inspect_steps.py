@@ -382,3 +382,12 @@ def test_dot_draws_step_1s_graph_without_running_the_steps(agrad, tmp_path):
     assert steps.stdout == plain.stdout
     ran = agrad("inspect", f"{target}:build", "--steps", "2", "--json")
     assert ran.exit_code == 1 and "a second forward pass" in ran.stderr
+
+
+def test_json_lines_are_the_same_bytes_in_every_language(agrad):
+    args = ("inspect", f"{EXPLODE}:build", "--steps", "45", "--every", "9", "--json")
+    english = agrad(*args, "--fail-on", "nonfinite")
+    vietnamese = agrad(*args, "--fail-on", "nonfinite", "--lang", "vi")
+    assert english.exit_code == vietnamese.exit_code == 3
+    assert english.stdout == vietnamese.stdout
+    assert english.stderr != vietnamese.stderr  # the exit-3 line is in the reader's language
