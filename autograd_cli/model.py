@@ -343,6 +343,103 @@ class NanOrigin:
     forward_trace: tuple[ForwardFrame, ...]  # the forward call stack, outermost first
 
 
+@dataclass(frozen=True)
+class TrainingStep:
+    """One recorded step of `agrad inspect --steps`: the loss its forward pass gave,
+    and per parameter (in named_parameters() order) what its backward and its
+    optimizer step did. None where a parameter had no .grad (unused or frozen)."""
+
+    step: int  # 1-based
+    loss: float
+    grad_norms: tuple[float | None, ...]  # ‖.grad‖ (L2, in float64)
+    update_ratios: tuple[float | None, ...]  # ‖p_after - p_before‖ / ‖p_before‖
+    nan_counts: tuple[int | None, ...]
+    inf_counts: tuple[int | None, ...]
+    flags: tuple[str | None, ...]  # the one flag of HEALTH_FLAGS raised at this step
+
+
+@dataclass(frozen=True)
+class FlagSpan:
+    """A flag a parameter raised during training: the first step, and on how many."""
+
+    flag: str
+    first_step: int
+    steps: int
+
+
+@dataclass(frozen=True)
+class TrainedParameter:
+    name: str
+    shape: tuple[int, ...]
+    numel: int
+    requires_grad: bool
+    flags: tuple[FlagSpan, ...]  # in the order they were first raised
+
+
+@dataclass(frozen=True)
+class TrainingSummary:
+    """What a whole run of `agrad inspect --steps` found, written after its steps."""
+
+    recorded: int  # steps recorded (step 1, then every --every-th)
+    parameters: tuple[TrainedParameter, ...]
+    loss_first: float
+    loss_last: float
+    loss_min: float  # over the finite losses; NaN when there is none
+    first_nonfinite_loss: int | None  # the first step whose loss was NaN or ±inf
+    first_steps: dict[str, int | None]  # flag of HEALTH_FLAGS -> the first step any raised it
+    anomaly_step: int | None  # the step rerun under anomaly mode (--anomaly)
+    anomaly: NanOrigin | None
+    failing: tuple[str, ...]  # flags of --fail-on raised at some step
+
+
+@dataclass(frozen=True)
+class Record:
+    """One JSON document of a report written as JSON Lines, not a report of its own
+    (agrad inspect --steps: a record per step, then a summary)."""
+
+    command: str
+    fields: tuple[tuple[str, Any], ...]
+
+    def items(self) -> Iterator[tuple[str, Any]]:
+        for name, value in self.fields:
+            yield name, _plain(value)
+
+
+class Training:
+    """The steps of `agrad inspect --steps`, run as they are first read: the JSON
+    Lines view writes each step's record as soon as the step ran (a reader follows a
+    long run live); the table reads them all, then the summary. Later reads replay
+    the recorded steps. It holds the run's generator, not tensors."""
+
+    def __init__(
+        self,
+        run: Iterator[TrainingStep],
+        summary: Callable[[list[TrainingStep]], TrainingSummary],
+    ) -> None:
+        self._run: Iterator[TrainingStep] | None = run
+        self._finish = summary
+        self.recorded: list[TrainingStep] = []
+        self._summary: TrainingSummary | None = None
+
+    def steps(self) -> Iterator[TrainingStep]:
+        yield from list(self.recorded)
+        while self._run is not None:
+            step = next(self._run, None)
+            if step is None:
+                self._run = None
+                break
+            self.recorded.append(step)
+            yield step
+
+    @property
+    def summary(self) -> TrainingSummary:
+        if self._summary is None:
+            for _step in self.steps():  # the steps nobody read yet (--format dot)
+                pass
+            self._summary = self._finish(self.recorded)
+        return self._summary
+
+
 _FIRST_KEYS = ("seed", "statements", "tensors", "graph", "gradients")
 _LAST_KEYS = ("check", "device", "dtype")
 

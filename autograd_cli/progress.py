@@ -44,7 +44,7 @@ from typing import Any, Literal, TextIO
 from autograd_cli.i18n import N_, group, ngettext
 
 Tick = Callable[[int], None]
-Unit = Literal["nodes", "seeds"]
+Unit = Literal["nodes", "seeds", "steps"]
 
 # What the long tasks are called, for the code that opens them: task(_(WALKING)).
 WALKING = N_("walking the graph")
@@ -382,7 +382,9 @@ class _Bar:
 
 def count_text(unit: Unit, done: int, total: int | None) -> str:
     """`12,288 nodes`, `45 of 300 seeds`, in the reader's language."""
-    if unit == "seeds":
+    if unit == "steps":  # agrad inspect --steps: the total is always known
+        text = ngettext("{count} of {total} step", "{count} of {total} steps", total or 0)
+    elif unit == "seeds":
         if total is None:
             text = ngettext("{count} seed", "{count} seeds", done)
         else:

@@ -31,6 +31,11 @@ CASES_80 = {
     "jvp_80_vi.txt": ["jvp", "--lang", "vi"],
     "inspect_rnn_80.txt": ["inspect", "examples/rnn.py:build"],
     "inspect_rnn_80_vi.txt": ["inspect", "examples/rnn.py:build", "--lang", "vi"],
+    "inspect_steps_80.txt": ["inspect", "examples/explode_lr.py:build", "--steps", "200"],
+    "inspect_steps_80_vi.txt": [
+        *("inspect", "examples/explode_lr.py:build", "--steps", "200", "--every", "4"),
+        *("--lang", "vi"),
+    ],
     "dynamic_80.txt": ["dynamic"],
     "dynamic_80_vi.txt": ["dynamic", "--lang", "vi"],
     "pitfalls_80.txt": ["pitfalls"],

@@ -98,6 +98,28 @@ MORE_CASES: dict[str, list[str]] = {
     ],
     "inspect_cnn_max_nodes": ["inspect", "examples/cnn.py:build", "--max-nodes", "5"],
     "inspect_dead_frozen": ["inspect", "examples/dead_relu.py:build", "--fail-on", "frozen"],
+    # --steps: JSON Lines, a record per recorded step, then a summary.
+    "inspect_steps_anomaly": [
+        "inspect",
+        "examples/explode_lr.py:build",
+        "--steps",
+        "50",
+        "--every",
+        "10",
+        "--anomaly",
+        "--fail-on",
+        "nonfinite",
+    ],
+    "inspect_steps_frozen_adam": [
+        "inspect",
+        "examples/dead_relu.py:build",
+        "--steps",
+        "3",
+        "--optimizer",
+        "adam",
+        "--lr",
+        "0.1",
+    ],
     "gradcheck_ok_all_kinds": [
         "gradcheck",
         "examples/gradcheck_ok.py:build",
@@ -381,6 +403,38 @@ def test_a_broken_document_is_rejected(real, kind, path, how, value):
     broken = _mutated(document, path, how, value)
     assert json.dumps(broken) != json.dumps(document)  # True == 1.0 in Python, not in JSON
     assert _errors(DOCUMENT, broken) != []
+
+
+def test_inspect_steps_records_are_valid_and_broken_ones_rejected(agrad):
+    result = agrad("inspect", "examples/explode_lr.py:build", "--steps", "45", "--json")
+    assert result.exit_code == 0, result.stderr
+    *steps, summary = _lines(result.stdout)
+    for record in (*steps, summary):
+        assert _errors(DOCUMENT, record) == []
+    step = steps[-1]  # NaN by then: "NaN" strings where numbers were
+    for path, how, value, document in [
+        (("step",), "set", 0, step),
+        (("record",), "set", "steps", step),
+        (("loss",), "set", "nan", step),
+        (("parameters", 0, "flag"), "set", "broken", step),
+        (("parameters", 0, "update_ratio"), "remove", None, step),
+        (("parameters", 0, "grad"), "add", 1.0, step),
+        (("graph",), "add", {}, step),  # a step record has no graph
+        (("first_steps", "exploding"), "set", 0, summary),
+        (("first_steps", "sideways"), "add", 1, summary),
+        (("parameters", 0, "flags", 0, "first_step"), "remove", None, summary),
+        (("loss", "first_nonfinite_step"), "remove", None, summary),
+        (("form",), "set", "loss", summary),  # --steps trains a model
+        (("flag_counts",), "add", {}, summary),
+    ]:
+        broken = _mutated(document, path, how, value)
+        assert _errors(DOCUMENT, broken) != [], path
+    batch = agrad("batch", input="inspect examples/mlp.py:build --steps 3 --every 2\n")
+    assert batch.exit_code == 0, batch.stderr
+    records = list(_lines(batch.stdout))
+    assert [r["result"]["record"] for r in records] == ["step", "step", "summary"]
+    for record in records:
+        assert _errors(RECORD, record) == []
 
 
 def test_a_broken_batch_record_is_rejected(real):

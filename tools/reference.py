@@ -191,6 +191,11 @@ def _caps() -> list[tuple[str, str]]:
             f"{listed(model.HEALTH_FLAGS)}, or `any` (all but `frozen` and `round-off`)",
         ),
         (
+            "`--steps` (inspect)",
+            f"1 to {inspect_target.MAX_STEPS:,}; `--every` 1 to N; `--optimizer` "
+            f"{listed(inspect_target.OPTIMIZERS)}",
+        ),
+        (
             "`expr` budgets",
             f"at most {expr.MAX_MEMORY // 2**20} MiB of memory and "
             f"{expr.MAX_OPERATIONS:,} element operations, estimated on the `meta` "

@@ -50,6 +50,8 @@ _SPELLED = {
     "✓": "ok",
     "✗": "x",
     "•": "*",
+    # agrad inspect --steps's sparklines: the eight levels as digits.
+    **{block: str(level) for level, block in enumerate("▁▂▃▄▅▆▇█", 1)},
 }
 
 

@@ -28,6 +28,18 @@ class Format(StrEnum):
 # (an iterator: json, dot, mermaid), written by a sink as they come.
 Rendered = list[Any] | Iterator[str]
 
+
+class LiveText(Iterator[str]):
+    """Pieces of text each written as soon as it is made (JSON Lines of a run that
+    lasts: agrad inspect --steps), so that a reader (`jq`, `head -1`) follows them."""
+
+    def __init__(self, pieces: Iterator[str]) -> None:
+        self._pieces = pieces
+
+    def __next__(self) -> str:
+        return next(self._pieces)
+
+
 TREE_MAX_NODES = 200  # default cap of the tree view; the other formats carry all nodes
 
 
@@ -57,7 +69,8 @@ def render(report: Report, scenario: Scenario, fmt: Format, style: Style) -> Ren
     if fmt is Format.JSON:
         from autograd_cli.render.json_doc import report_chunks
 
-        return report_chunks(report, style.saved)
+        chunks = report_chunks(report, style.saved)
+        return LiveText(chunks) if getattr(report, "training", None) is not None else chunks
     if fmt is Format.TABLE:
         return table(report, scenario, style)
     from autograd_cli.render.labels import graph_parts

@@ -29,7 +29,7 @@ from typing import Any, Literal, Protocol
 from autograd_cli.errors import AgradError, RuntimeProblem, UsageProblem
 from autograd_cli.i18n import N_, _, group
 from autograd_cli.model import WalkRequest
-from autograd_cli.render.formats import TREE_MAX_NODES, Format, Rendered, Style
+from autograd_cli.render.formats import TREE_MAX_NODES, Format, LiveText, Rendered, Style
 
 IMAGE_SUFFIXES = (".svg", ".png")
 INSTALL_DOT = N_(
@@ -355,6 +355,10 @@ class Stdout:
             return
         from autograd_cli.render.emit import write_text
 
+        if isinstance(rendered, LiveText):  # each line as soon as it is made
+            for piece in rendered:
+                write_text(piece)
+            return
         # Written as it is made, a mebibyte at a time: a long document is never whole
         # in memory, and one that fits is one write, so that an interrupt leaves
         # stdout empty or holding the whole of it (tests/test_signals.py).

@@ -1,4 +1,5 @@
-"""`agrad inspect`: gradient health of the user's own model, after one backward().
+"""`agrad inspect`: gradient health of the user's own model, after one backward(),
+or over N training steps (--steps: inspection/training.py, render/training.py).
 
 TARGET names a Python file or module and a callable in it (targets.py); the user's
 code is loaded and called by scenarios/user_code.py, its gradients measured by
@@ -20,20 +21,25 @@ import typer
 
 from autograd_cli.completion import complete_target
 from autograd_cli.errors import UsageProblem
-from autograd_cli.i18n import _
+from autograd_cli.i18n import _, group
 from autograd_cli.model import (
     HEALTH_FLAGS,
     PROBLEM_FLAGS,
     GraphSummary,
     NanOrigin,
     ParameterHealth,
+    Record,
     Report,
+    Training,
+    TrainingStep,
     WalkRequest,
 )
 from autograd_cli.options import (
     ASCII_DECIMAL,
+    choice,
     flag_option,
     from_text,
+    integer,
     integer_option,
     option,
     positive,
@@ -45,20 +51,27 @@ from autograd_cli.targets import TargetSpec, parse_target
 if TYPE_CHECKING:
     from autograd_cli.model import ForwardFrame
     from autograd_cli.render.formats import TreeOptions
-    from autograd_cli.scenarios.user_code import UserCallable
+    from autograd_cli.scenarios.user_code import UserCallable, UserRun
 
 NAME = "inspect"
 ROOT = "loss"
 SHOWN_AS_GIVEN = ("arguments", "seed", "vanish", "explode", "fail_on")
-# The JSON keys in the order the command has always written them.
-LAYOUT = (
+# The JSON keys in the order the command has always written them; then the fields
+# of a run with --steps, which is written as JSON Lines instead (documents()).
+ONE_PASS_KEYS = (
     "target arguments seed form model loss_fn loss vanish explode parameters "
     "flag_counts graph_summary graph anomaly fail_on failing"
 )
+LAYOUT = ONE_PASS_KEYS + " training optimizer lr steps every"
+# With --steps: the JSON Lines records' keys, after the head (docs/json.md).
+STEP_KEYS = ("record", "step", "loss", "parameters")
+MAX_STEPS = 10_000  # recorded stats: steps / --every x parameters floats
+OPTIMIZERS = ("sgd", "adam")  # inspection/training.make_optimizer's
+DEFAULT_LR = 0.01
 EXAMPLES = (
     "agrad inspect examples/mlp.py:build",
     "agrad inspect examples/nan_sqrt.py:loss --anomaly",
-    "agrad inspect examples/rnn.py:build --json --fail-on vanishing,nonfinite",
+    "agrad inspect examples/explode_lr.py:build --steps 200",
 )
 
 
@@ -71,6 +84,10 @@ class Params:
     explode: float = 1e3
     fail_on: tuple[str, ...] = ()
     anomaly: bool = False
+    steps: int | None = None  # --steps N: train N steps (None: one backward pass)
+    every: int = 1
+    optimizer: str | None = None  # None: sgd, or the optimizer NAME returns
+    lr: float | None = None  # None: DEFAULT_LR
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -92,6 +109,91 @@ class InspectReport(Report, command=NAME, layout=LAYOUT):
     anomaly: NanOrigin | None = None  # with --anomaly and non-finite gradients
     fail_on: tuple[str, ...] = ()
     failing: tuple[str, ...] = ()  # flags of fail_on that were raised
+    # With --steps: the run, made as it is read; then the report's fields are those of
+    # step 1's backward pass, and its JSON is JSON Lines (documents()).
+    training: Training | None = None
+    optimizer: str | None = None  # with --steps: "SGD", "Adam", or the user's class name
+    lr: float | None = None  # agrad's optimizer's learning rate; None for the user's
+    steps: int | None = None
+    every: int = 1
+
+    def json_keys(self) -> tuple[str, ...]:
+        # One backward pass: the keys it has always had.
+        return tuple(ONE_PASS_KEYS.split())
+
+    def documents(self) -> Any:
+        if self.training is None:
+            return (self,)
+        return self._records(self.training)
+
+    def _records(self, training: Training) -> Iterator[Record]:
+        names = [p.name for p in self.parameters]
+        for step in training.steps():
+            yield Record(
+                NAME, tuple(zip(STEP_KEYS, ("step", *_step_fields(step, names)), strict=True))
+            )
+        summary = training.summary
+        values = {
+            "record": "summary",
+            "target": self.target,
+            "arguments": self.arguments,
+            "seed": self.seed,
+            "form": self.form,
+            "model": self.model,
+            "loss_fn": self.loss_fn,
+            "optimizer": self.optimizer,
+            "lr": self.lr,
+            "steps": self.steps,
+            "every": self.every,
+            "recorded": summary.recorded,
+            "vanish": self.vanish,
+            "explode": self.explode,
+            "loss": {
+                "first": summary.loss_first,
+                "last": summary.loss_last,
+                "min": summary.loss_min,
+                "first_nonfinite_step": summary.first_nonfinite_loss,
+            },
+            "parameters": summary.parameters,
+            "first_steps": summary.first_steps,
+            "anomaly_step": summary.anomaly_step,
+            "anomaly": summary.anomaly,
+            "fail_on": self.fail_on,
+            "failing": summary.failing,
+        }
+        yield Record(NAME, tuple(values.items()))
+
+    def failure(self) -> str | None:
+        # No --fail-on: nothing to judge, and no step to run for it (--format dot
+        # draws step 1's graph and reads none of them).
+        if self.training is None or not self.fail_on or not self.training.summary.failing:
+            return None
+        summary = self.training.summary
+        named = []
+        for flag in summary.failing:
+            raised = [
+                _("{name} from step {step}").format(name=p.name, step=span.first_step)
+                for p in summary.parameters
+                for span in p.flags
+                if span.flag == flag
+            ]
+            named.append(f"{flag} ({', '.join(raised)})")
+        return _("--fail-on: gradient health flags raised: {flags}").format(flags="; ".join(named))
+
+
+def _step_fields(step: TrainingStep, names: list[str]) -> tuple[Any, ...]:
+    parameters = [
+        {
+            "name": name,
+            "grad_norm": step.grad_norms[i],
+            "update_ratio": step.update_ratios[i],
+            "nan_count": step.nan_counts[i],
+            "inf_count": step.inf_counts[i],
+            "flag": step.flags[i],
+        }
+        for i, name in enumerate(names)
+    ]
+    return (step.step, step.loss, parameters)
 
 
 # The command line -------------------------------------------------------------
@@ -215,7 +317,41 @@ AnomalyFlag = flag_option(
     "--anomaly",
     "With non-finite gradients, run NAME once more under "
     "torch.autograd.detect_anomaly() and name the first backward Function that "
-    "returned NaN and the line of your code that created it.",
+    "returned NaN and the line of your code that created it (with --steps: the "
+    "first step whose gradients were non-finite, run again).",
+)
+StepsOption = option(
+    int | None,
+    "--steps",
+    parse=integer(1, MAX_STEPS),
+    metavar="N",
+    help="Train N steps (1 to 10,000) and show gradient health over them: zero_grad, "
+    "forward, backward, record, optimizer step. NAME must return a model, not a bare loss.",
+    show_default=False,
+)
+EveryOption = option(
+    int | None,
+    "--every",
+    parse=integer(1, MAX_STEPS),
+    metavar="K",
+    help="With --steps: record step 1 and every K-th step (1 to N; default 1).",
+    show_default=False,
+)
+OptimizerOption = option(
+    str | None,
+    "--optimizer",
+    parse=choice(OPTIMIZERS),
+    metavar="[sgd|adam]",
+    help="With --steps: agrad's optimizer when NAME returns none (default sgd).",
+    show_default=False,
+)
+LrOption = option(
+    float | None,
+    "--lr",
+    parse=positive("--lr"),
+    metavar="X",
+    help="With --steps: the learning rate of --optimizer (default 0.01).",
+    show_default=False,
 )
 
 
@@ -227,7 +363,8 @@ def options(
             parser=from_text(parse_target),
             autocompletion=complete_target,
             help="PATH.py:NAME or module.path:NAME. NAME is called and returns a scalar "
-            "loss tensor, or (model, inputs, loss_fn), or (model, inputs, targets, loss_fn).",
+            "loss tensor, or (model, inputs, loss_fn), or (model, inputs, targets, loss_fn), "
+            "or (model, inputs, targets, loss_fn, optimizer).",
             show_default=False,
         ),
     ],
@@ -237,8 +374,12 @@ def options(
     explode: ExplodeOption = 1e3,
     fail_on: FailOnOption = "",
     anomaly: AnomalyFlag = False,
+    steps: StepsOption = None,
+    every: EveryOption = None,
+    optimizer: OptimizerOption = None,
+    lr: LrOption = None,
 ) -> dict[str, Any]:
-    """Gradient health of your own model, after one backward() pass.
+    """Gradient health of your own model, after one backward() pass or over N steps.
 
     agrad imports TARGET's file or module and calls NAME(**--arg values) after
     torch.manual_seed(S). NOTE: your file is run as Python, like pytest runs test
@@ -253,6 +394,10 @@ def options(
     nonfinite (NaN or inf), dead (all zeros), round-off (a bias whose gradient is 0
     in exact arithmetic, left non-zero by float rounding, e.g. an attention key
     bias), vanishing (norm below --vanish) or exploding (above --explode).
+    With --steps N, agrad trains N steps instead (with the optimizer NAME returns as
+    a fifth element, or --optimizer and --lr) and shows, per parameter, ‖grad‖ and
+    the update ratio ‖Δp‖/‖p‖ over the steps, and the step at which each flag was
+    first raised; with --json, JSON Lines: a record per step, then a summary.
     Then the backward graph: its size, depth and nodes per grad_fn class, and the
     tree (or --format json|dot|mermaid). print() in your code goes to stderr.
     Exit 0 whatever the flags, unless --fail-on names one that is raised (exit 3);
@@ -265,6 +410,20 @@ def options(
                 vanish=vanish, explode=explode
             )
         )
+    if steps is None:
+        for name, given in (("--every", every), ("--optimizer", optimizer), ("--lr", lr)):
+            if given is not None:
+                raise UsageProblem(
+                    _("{option} applies to training: add --steps N (1 to {cap})").format(
+                        option=name, cap=group(MAX_STEPS)
+                    )
+                )
+    elif every is not None and every > steps:
+        raise UsageProblem(
+            _("--every {every} is more than --steps {steps}; allowed: 1 to {steps}").format(
+                every=every, steps=steps
+            )
+        )
     return {
         "target": target,
         "arguments": arguments,
@@ -273,6 +432,10 @@ def options(
         "explode": explode,
         "fail_on": tuple(fail_on.split(",")) if fail_on else (),
         "anomaly": anomaly,
+        "steps": steps,
+        "every": every or 1,
+        "optimizer": optimizer,
+        "lr": lr,
     }
 
 
@@ -288,6 +451,8 @@ def report(params: Params, walk: WalkRequest) -> InspectReport:
 
     call = load_callable(params.target, params.arguments, params.seed)
     run = call.run(params.arguments, params.seed)
+    if params.steps is not None:
+        _check_training(params, run)
     named = dict(run.named)
     if run.form == "loss":  # leaves the names missed still get a row
         known = {id(t) for t in named.values()}
@@ -298,13 +463,16 @@ def report(params: Params, walk: WalkRequest) -> InspectReport:
     probe = roundoff_probe(run.loss.grad_fn, named.items())  # hooks that backward() runs
 
     with call.guard():  # a custom autograd.Function's backward is the user's code too
-        run.loss.backward()
-    bounds = probe.bounds()
+        # --steps: step 1 runs this backward again, on the same forward pass.
+        run.loss.backward(retain_graph=params.steps is not None)
+    bounds = probe.bounds()  # its hooks are removed: the steps do not run them
     parameters = tuple(
         parameter_health(n, t, params.vanish, params.explode, bounds.get(n))
         for n, t in named.items()
     )
     counts = flag_counts(parameters)
+    if params.steps is not None:
+        return _training_report(params, call, run, parameters, counts, summary, graph)
     origin = None
     if params.anomaly and counts["nonfinite"]:
         origin = _anomaly(call, params)
@@ -325,14 +493,123 @@ def report(params: Params, walk: WalkRequest) -> InspectReport:
     )
 
 
-def _anomaly(call: UserCallable, params: Params) -> NanOrigin:
+def _check_training(params: Params, run: UserRun) -> None:
+    if run.form != "model":
+        raise UsageProblem(
+            _(
+                "--steps trains a model: {target} returned a loss; --steps takes NAME "
+                "returning (model, inputs, loss_fn), (model, inputs, targets, loss_fn) or "
+                "(model, inputs, targets, loss_fn, optimizer)"
+            ).format(target=params.target.text)
+        )
+    if run.optimizer is not None:
+        given = [n for n, v in (("--optimizer", params.optimizer), ("--lr", params.lr)) if v]
+        if given:
+            raise UsageProblem(
+                _(
+                    "{options}: {target} returns its own optimizer ({optimizer}); drop "
+                    "{options}, or return four elements to use agrad's"
+                ).format(
+                    options="/".join(given),
+                    target=params.target.text,
+                    optimizer=type(run.optimizer).__name__,
+                )
+            )
+
+
+def _training_report(
+    params: Params,
+    call: UserCallable,
+    run: UserRun,
+    parameters: tuple[ParameterHealth, ...],
+    counts: dict[str, int],
+    summary: GraphSummary,
+    graph: Any,
+) -> InspectReport:
+    """Step 1's facts, as one backward pass shows them, and the run of the steps: step
+    1 continues from the backward pass just made (its .grad are in place)."""
+    from autograd_cli.inspection.training import (
+        StepsRequest,
+        Tally,
+        make_optimizer,
+        training_steps,
+    )
+    from autograd_cli.render.labels import printable
+
+    assert params.steps is not None and run.forward is not None
+    named = dict(run.named)
+    if run.optimizer is not None:
+        optimizer, lr = run.optimizer, None
+    else:
+        lr = params.lr or DEFAULT_LR
+        optimizer = make_optimizer(params.optimizer or "sgd", list(named.values()), lr)
+    roundoff = frozenset(k for k, h in enumerate(parameters) if "round-off" in h.flags)
+    request = StepsRequest(
+        params.steps, params.every, params.vanish, params.explode, params.fail_on, roundoff
+    )
+    # Step 1's backward already ran: the steps start from its loss, with a first
+    # backward that must not add to the .grad already there.
+    for p in named.values():
+        p.grad = None
+    tally = Tally(list(named))
+    steps = tally.watch(
+        training_steps(run.loss, run.forward, named, optimizer, call.guard, request),
+        params.every,
+    )
+
+    def finish(recorded: list[TrainingStep]) -> Any:
+        anomaly = (lambda step: _anomaly(call, params, step)) if params.anomaly else None
+        return tally.summary(named, len(recorded), request, anomaly)
+
+    given = {name: getattr(params, name) for name in SHOWN_AS_GIVEN}
+    return InspectReport(
+        **given,
+        form=run.form,
+        model=run.model,
+        loss_fn=run.loss_fn,
+        target=params.target.text,
+        loss=float(run.loss.detach()),
+        parameters=parameters,
+        flag_counts=counts,
+        graph_summary=summary,
+        graph=graph,
+        training=Training(steps, finish),
+        optimizer=printable(type(optimizer).__name__),
+        lr=lr,
+        steps=params.steps,
+        every=params.every,
+    )
+
+
+def _replay_step(params: Params, step: int) -> None:
+    """Training step `step`'s forward and backward, from a fresh call of NAME (its file
+    run again, so that a model built at import starts over too), steps 1 to `step` - 1
+    replayed first."""
+    from autograd_cli.inspection.training import make_optimizer, replayed
+    from autograd_cli.scenarios.user_code import load_callable
+
+    fresh = load_callable(params.target, params.arguments, params.seed)
+    run = fresh.run(params.arguments, params.seed)
+    assert run.forward is not None
+    optimizer = run.optimizer or make_optimizer(
+        params.optimizer or "sgd", list(run.named.values()), params.lr or DEFAULT_LR
+    )
+    with fresh.guard():
+        loss = replayed(run.loss, run.forward, dict(run.named), optimizer, step)
+    loss.backward()  # unguarded: nan_origin reads detect_anomaly()'s RuntimeError
+
+
+def _anomaly(call: UserCallable, params: Params, step: int | None = None) -> NanOrigin:
     from autograd_cli.inspection.anomaly import nan_origin
     from autograd_cli.model import ForwardFrame
     from autograd_cli.scenarios.user_code import is_user_file, shown_path
 
     def backward_again() -> None:
         # Same seed, same arguments: the same forward pass, now recorded with stacks.
-        call.run(params.arguments, params.seed).loss.backward()
+        if step is None:
+            call.run(params.arguments, params.seed).loss.backward()
+        else:
+            _replay_step(params, step)
 
     found = nan_origin(backward_again, lambda name: is_user_file(name, call.file))
 
@@ -356,6 +633,11 @@ def view(report: InspectReport, precision: int, tree: TreeOptions) -> Iterator[A
     from autograd_cli.render import table
     from autograd_cli.render.health import graph_summary_lines, health_view
 
+    if report.training is not None:
+        from autograd_cli.render.training import training_view
+
+        yield from training_view(report, report.training, precision)
+        return
     yield from health_view(report, precision)
     yield from table.graph_section(report.graph, ROOT, tree, precision)
     yield from graph_summary_lines(report)

@@ -53,6 +53,11 @@ class UserRun:
     named: dict[str, torch.Tensor]  # parameters (or leaves) by name, in a stable order
     model: str | None  # class name of the model, in the "model" form
     loss_fn: str | None
+    # The "model" form only, for agrad inspect --steps: the forward pass again (not
+    # guarded: the caller guards each training step once), and the optimizer NAME
+    # returned as a fifth element, if any.
+    forward: Callable[[], torch.Tensor] | None = None
+    optimizer: Any = None
 
 
 @dataclass(frozen=True)
@@ -66,7 +71,7 @@ class UserCallable:
         torch.manual_seed(seed)
         with self.guard():
             result, frame_locals = _call_keeping_locals(self.function, arguments)
-        if isinstance(result, tuple) and len(result) in (3, 4):
+        if isinstance(result, tuple) and len(result) in (3, 4, 5):
             return self._model_run(result)
         if isinstance(result, torch.Tensor):
             what = _("the loss {name}() returned").format(name=self.target.name)
@@ -86,13 +91,26 @@ class UserCallable:
 
     def _model_run(self, result: tuple[Any, ...]) -> UserRun:
         target = self.target
+        optimizer = None
         if len(result) == 3:
             model, inputs, loss_fn = result
             targets: tuple[Any, ...] = ()
-        else:
+        elif len(result) == 4:
             model, inputs, target_values, loss_fn = result
             targets = (target_values,)
+        else:
+            model, inputs, target_values, loss_fn, optimizer = result
+            targets = (target_values,)
         shape = "(model, inputs, targets, loss_fn)" if targets else "(model, inputs, loss_fn)"
+        if optimizer is not None:
+            shape = "(model, inputs, targets, loss_fn, optimizer)"
+            if not isinstance(optimizer, torch.optim.Optimizer):
+                raise UsageProblem(
+                    _(
+                        "{target} returned {shape} with optimizer {kind}; it must be a "
+                        "torch.optim.Optimizer"
+                    ).format(target=target.text, shape=shape, kind=kind_of(optimizer))
+                )
         if not isinstance(model, torch.nn.Module):
             raise UsageProblem(
                 _(
@@ -107,13 +125,19 @@ class UserCallable:
             )
         for parameter in model.parameters():
             parameter.grad = None  # this backward() alone, not what the user's code left
-        with self.guard("model(inputs)"):
+
+        def output_of() -> Any:
             if isinstance(inputs, dict):
-                output = model(**inputs)
-            elif isinstance(inputs, tuple | list):
-                output = model(*inputs)
-            else:
-                output = model(inputs)
+                return model(**inputs)
+            if isinstance(inputs, tuple | list):
+                return model(*inputs)
+            return model(inputs)
+
+        def forward() -> torch.Tensor:
+            return _checked_loss(target, loss_fn(output_of(), *targets), _("loss_fn's result"))
+
+        with self.guard("model(inputs)"):
+            output = output_of()
         with self.guard("loss_fn(output, targets)" if targets else "loss_fn(output)"):
             loss = loss_fn(output, *targets)
         loss = _checked_loss(target, loss, _("loss_fn's result"))
@@ -123,6 +147,8 @@ class UserCallable:
             {printable(name): p for name, p in model.named_parameters()},
             model=printable(type(model).__name__),
             loss_fn=_callable_name(loss_fn),
+            forward=forward,
+            optimizer=optimizer,
         )
 
 

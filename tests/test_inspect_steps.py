@@ -1,0 +1,425 @@
+"""agrad inspect --steps N: gradient health over training steps.
+
+The oracle is a training loop written here in plain PyTorch (zero_grad, forward,
+backward, optimizer.step()), with its own float64 norms: agrad's ‖grad‖, update
+ratios, the step a too-high learning rate explodes at, and the step the loss turns
+NaN are held to it. Then the JSON Lines contract, the live writing, the refusals
+(exit 2, one line), --fail-on over a run (exit 3), and the sparklines' arithmetic.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+import math
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import pytest
+import torch
+
+from autograd_cli.render.training import BLOCKS, EMPTY, NONFINITE, largest, runs, sparkline
+
+ROOT = Path(__file__).resolve().parent.parent
+MLP = str(ROOT / "examples" / "mlp.py")
+EXPLODE = str(ROOT / "examples" / "explode_lr.py")
+AGRAD = (sys.executable, "-m", "autograd_cli", "inspect")
+
+
+def _strict(name: str) -> None:
+    raise AssertionError(f"non-strict JSON constant {name}")
+
+
+def _records(text: str) -> list[dict[str, Any]]:
+    return [json.loads(line, parse_constant=_strict) for line in text.splitlines()]
+
+
+def _number(value: Any) -> float:
+    return float(value) if isinstance(value, str) else value  # "NaN", "Infinity"
+
+
+def _module(path: str) -> Any:
+    spec = importlib.util.spec_from_file_location(f"oracle_{Path(path).stem}", path)
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def hand_loop(
+    path: str, steps: int, optimizer: str | None = None, lr: float = 0.01, seed: int = 0, **kw
+) -> list[dict[str, Any]]:
+    """The loop a user writes, seeded as agrad seeds: per step the loss, and per
+    parameter ‖grad‖ and ‖p_after - p_before‖ / ‖p_before‖, all in float64."""
+    torch.manual_seed(seed)
+    module = _module(path)
+    torch.manual_seed(seed)
+    model, inputs, targets, loss_fn, *rest = module.build(**kw)
+    if rest:
+        opt = rest[0]
+    elif optimizer == "adam":
+        opt = torch.optim.Adam(model.parameters(), lr=lr)
+    else:
+        opt = torch.optim.SGD(model.parameters(), lr=lr)
+    out = []
+    for step in range(1, steps + 1):
+        opt.zero_grad(set_to_none=True)
+        loss = loss_fn(model(inputs), targets)
+        loss.backward()
+        norms = [p.grad.double().pow(2).sum().sqrt().item() for p in model.parameters()]
+        before = [p.detach().double().clone() for p in model.parameters()]
+        opt.step()
+        ratios = [
+            ((p.detach().double() - b).pow(2).sum().sqrt() / b.pow(2).sum().sqrt()).item()
+            for p, b in zip(model.parameters(), before, strict=True)
+        ]
+        out.append({"step": step, "loss": loss.item(), "norms": norms, "ratios": ratios})
+    return out
+
+
+def _steps_json(agrad, *args: str, code: int = 0) -> list[dict[str, Any]]:
+    result = agrad("inspect", *args, "--json")
+    assert result.exit_code == code, result.stderr
+    return _records(result.stdout)
+
+
+@pytest.mark.parametrize(
+    ("options", "optimizer", "lr"),
+    [([], None, 0.01), (["--optimizer", "adam", "--lr", "0.003"], "adam", 0.003)],
+    ids=["sgd", "adam"],
+)
+def test_norms_and_update_ratios_match_a_hand_written_loop(agrad, options, optimizer, lr):
+    records = _steps_json(agrad, f"{MLP}:build", "--steps", "12", *options)
+    expected = hand_loop(MLP, 12, optimizer, lr)
+    steps = [r for r in records if r["record"] == "step"]
+    assert [r["step"] for r in steps] == list(range(1, 13))
+    for record, oracle in zip(steps, expected, strict=True):
+        assert record["loss"] == pytest.approx(oracle["loss"], rel=1e-6)
+        for p, norm, ratio in zip(
+            record["parameters"], oracle["norms"], oracle["ratios"], strict=True
+        ):
+            assert p["grad_norm"] == pytest.approx(norm, rel=1e-9)
+            assert p["update_ratio"] == pytest.approx(ratio, rel=1e-4)
+            assert p["nan_count"] == p["inf_count"] == 0
+    summary = records[-1]
+    assert summary["record"] == "summary" and summary["optimizer"] == (
+        "Adam" if optimizer else "SGD"
+    )
+    assert summary["lr"] == lr
+
+
+def test_a_too_high_learning_rate_explodes_at_the_step_the_hand_loop_finds(agrad):
+    # --explode 1e3 (the default): the first step at which any ‖grad‖ passes it.
+    expected = hand_loop(EXPLODE, 60)
+    exploding = next(e["step"] for e in expected if any(n > 1e3 for n in e["norms"]))
+    nonfinite = next(e["step"] for e in expected if any(not math.isfinite(n) for n in e["norms"]))
+    loss_nan = next(e["step"] for e in expected if not math.isfinite(e["loss"]))
+    summary = _steps_json(agrad, f"{EXPLODE}:build", "--steps", "60")[-1]
+    assert summary["first_steps"]["exploding"] == exploding
+    assert summary["first_steps"]["nonfinite"] == nonfinite
+    assert summary["loss"]["first_nonfinite_step"] == loss_nan
+    assert 1 < exploding < nonfinite  # the example shows the whole story
+    # The same learning rate given to agrad's own SGD, on the 4-element form: the same run.
+    assert _steps_json(agrad, f"{MLP}:build", "--steps", "3", "--lr", "1.5")[-1]["lr"] == 1.5
+
+
+def test_the_table_says_from_which_step_each_flag_was_raised(agrad):
+    expected = hand_loop(EXPLODE, 60)
+    exploding = next(e["step"] for e in expected if any(n > 1e3 for n in e["norms"]))
+    result = agrad("inspect", f"{EXPLODE}:build", "--steps", "60", env={"COLUMNS": "80"})
+    assert result.exit_code == 0, result.stderr
+    assert f"exploding from step {exploding}" in result.stdout
+    assert "Around 1e-3 is the usual healthy range" in result.stdout
+    assert max(len(line) for line in result.stdout.splitlines()) <= 80
+
+
+def test_json_lines_one_record_per_recorded_step_then_a_summary(agrad):
+    records = _steps_json(agrad, f"{MLP}:build", "--steps", "20", "--every", "5")
+    assert [r["record"] for r in records] == ["step"] * 5 + ["summary"]
+    assert [r["step"] for r in records[:-1]] == [1, 5, 10, 15, 20]
+    for record in records:
+        assert list(record)[:5] == [
+            "schema_version",
+            "agrad_version",
+            "torch_version",
+            "command",
+            "record",
+        ]
+        assert record["command"] == "inspect"
+    assert list(records[0])[4:] == ["record", "step", "loss", "parameters"]
+    names = [p["name"] for p in records[0]["parameters"]]
+    assert names == ["fc1.weight", "fc1.bias", "fc2.weight", "fc2.bias", "out.weight", "out.bias"]
+    summary = records[-1]
+    assert summary["steps"] == 20 and summary["every"] == 5 and summary["recorded"] == 5
+    assert [p["name"] for p in summary["parameters"]] == names
+    assert summary["failing"] == [] and summary["anomaly"] is None
+
+
+def test_nan_is_the_string_nan_and_the_run_is_deterministic(agrad):
+    first = agrad("inspect", f"{EXPLODE}:build", "--steps", "60", "--json")
+    again = agrad("inspect", f"{EXPLODE}:build", "--steps", "60", "--json")
+    assert first.exit_code == 0 and first.stdout == again.stdout
+    last = _records(first.stdout)[-2]
+    assert last["loss"] == "NaN"
+    assert all(p["flag"] == "nonfinite" and p["nan_count"] > 0 for p in last["parameters"])
+
+
+def test_each_line_is_written_as_soon_as_its_step_ran(monkeypatch):
+    """The JSON Lines of --steps reach stdout one write per record (a reader such as
+    jq follows them live), not held until a mebibyte is ready."""
+    from autograd_cli.model import WalkRequest
+    from autograd_cli.render import emit, output
+    from autograd_cli.render.formats import Format, LiveText, Style, render
+    from autograd_cli.scenarios import scenario
+    from autograd_cli.scenarios.inspect_target import Params
+    from autograd_cli.targets import parse_target
+
+    inspect = scenario("inspect")
+    params = Params(target=parse_target(f"{MLP}:build"), arguments={}, steps=7, every=2)
+    report = inspect.report(params, WalkRequest())
+    written: list[str] = []
+    made: list[int] = []  # recorded steps run when each write happened
+    monkeypatch.setattr(
+        emit,
+        "write_text",
+        lambda text: (written.append(text), made.append(len(report.training.recorded))),
+    )
+    rendered = render(report, inspect, Format.JSON, Style())
+    assert isinstance(rendered, LiveText)
+    output.Stdout().deliver(rendered, "never")
+    assert len(written) == 5 and all(w.endswith("}\n") and w.count("\n") == 1 for w in written)
+    assert made == [1, 2, 3, 4, 4]  # steps 1, 2, 4, 6 each written before the next ran
+
+
+def test_the_optimizer_form_uses_the_users_optimizer(agrad, tmp_path):
+    target = tmp_path / "own_opt.py"
+    target.write_text(
+        "import torch\n"
+        "def build():\n"
+        "    model = torch.nn.Linear(3, 1)\n"
+        "    x, y = torch.randn(8, 3), torch.randn(8, 1)\n"
+        "    opt = torch.optim.SGD(model.parameters(), lr=0.1, momentum=0.9)\n"
+        "    return model, x, y, torch.nn.functional.mse_loss, opt\n",
+        encoding="utf-8",
+    )
+    records = _steps_json(agrad, f"{target}:build", "--steps", "6")
+    expected = hand_loop(str(target), 6)
+    for record, oracle in zip(records[:-1], expected, strict=True):
+        got = [p["update_ratio"] for p in record["parameters"]]
+        assert got == pytest.approx(oracle["ratios"], rel=1e-4)
+    assert records[-1]["optimizer"] == "SGD" and records[-1]["lr"] is None
+    # Without --steps, the same file is one backward pass, as the 4-element form.
+    single = agrad("inspect", f"{target}:build", "--json")
+    assert single.exit_code == 0 and json.loads(single.stdout)["form"] == "model"
+    refused = agrad("inspect", f"{target}:build", "--steps", "3", "--lr", "0.5")
+    assert refused.exit_code == 2 and refused.stdout == ""
+    assert "--lr" in refused.stderr and "own optimizer" in refused.stderr
+
+
+@pytest.mark.parametrize(
+    ("args", "words"),
+    [
+        (["examples/nan_sqrt.py:loss", "--steps", "5"], "(model, inputs, loss_fn)"),
+        (["examples/mlp.py:build", "--steps", "0"], "1 to 10000"),
+        (["examples/mlp.py:build", "--steps", "10001"], "1 to 10000"),
+        (["examples/mlp.py:build", "--steps", "5", "--every", "6"], "--every 6"),
+        (["examples/mlp.py:build", "--every", "2"], "--steps"),
+        (["examples/mlp.py:build", "--lr", "0.1"], "--steps"),
+        (["examples/mlp.py:build", "--steps", "5", "--optimizer", "rmsprop"], "sgd, adam"),
+        (["examples/mlp.py:build", "--steps", "5", "--lr", "-1"], "--lr"),
+    ],
+)
+def test_bad_steps_usage_is_one_line_exit_2(agrad, args, words):
+    result = agrad("inspect", *args)
+    assert result.exit_code == 2, result.stdout
+    assert result.stdout == ""
+    lines = result.stderr.splitlines()
+    assert len(lines) == 1 and lines[0].startswith("agrad: error:") and words in lines[0]
+
+
+def test_a_fifth_element_that_is_not_an_optimizer_is_refused(agrad, tmp_path):
+    target = tmp_path / "bad_opt.py"
+    target.write_text(
+        "import torch\n"
+        "def build():\n"
+        "    m = torch.nn.Linear(2, 1)\n"
+        "    return m, torch.ones(1, 2), torch.ones(1, 1), torch.nn.MSELoss(), 0.1\n",
+        encoding="utf-8",
+    )
+    result = agrad("inspect", f"{target}:build", "--steps", "2")
+    assert result.exit_code == 2 and result.stdout == ""
+    assert "torch.optim.Optimizer" in result.stderr and len(result.stderr.splitlines()) == 1
+
+
+def test_fail_on_a_flag_raised_at_any_step_exits_3_after_the_output(agrad):
+    # At step 1 nothing is wrong yet: only a run sees the explosion.
+    one = agrad("inspect", f"{EXPLODE}:build", "--fail-on", "exploding")
+    assert one.exit_code == 0
+    run = agrad("inspect", f"{EXPLODE}:build", "--steps", "30", "--fail-on", "exploding", "--json")
+    assert run.exit_code == 3
+    assert _records(run.stdout)[-1]["failing"] == ["exploding"]
+    (line,) = run.stderr.splitlines()
+    assert "exploding" in line and "from step" in line
+    quiet = agrad("inspect", f"{MLP}:build", "--steps", "5", "--fail-on", "exploding")
+    assert quiet.exit_code == 0 and "none raised" in quiet.stdout
+
+
+@pytest.mark.filterwarnings("ignore::UserWarning")
+def test_anomaly_names_the_first_nonfinite_step_and_the_backward_function(agrad):
+    records = _steps_json(agrad, f"{EXPLODE}:build", "--steps", "60", "--anomaly")
+    summary = records[-1]
+    assert summary["anomaly_step"] == summary["first_steps"]["nonfinite"]
+    # The same step, rerun by hand under detect_anomaly(): torch names the same Function.
+    step = summary["anomaly_step"]
+    torch.manual_seed(0)
+    model, x, y, loss_fn, opt = _module(EXPLODE).build()
+    for _ in range(step - 1):
+        opt.zero_grad(set_to_none=True)
+        loss_fn(model(x), y).backward()
+        opt.step()
+    opt.zero_grad(set_to_none=True)
+    with pytest.raises(RuntimeError) as raised, torch.autograd.detect_anomaly():
+        loss_fn(model(x), y).backward()
+    assert summary["anomaly"]["grad_fn"] in str(raised.value)
+
+
+def test_frozen_and_unused_parameters_over_steps(agrad, tmp_path):
+    target = tmp_path / "frozen.py"
+    target.write_text(
+        "import torch\n"
+        "class Net(torch.nn.Module):\n"
+        "    def __init__(self):\n"
+        "        super().__init__()\n"
+        "        self.used = torch.nn.Linear(2, 1)\n"
+        "        self.spare = torch.nn.Linear(2, 1)\n"
+        "        self.used.bias.requires_grad_(False)\n"
+        "    def forward(self, x):\n"
+        "        return self.used(x)\n"
+        "def build():\n"
+        "    return Net(), torch.ones(4, 2), torch.zeros(4, 1), torch.nn.MSELoss()\n",
+        encoding="utf-8",
+    )
+    records = _steps_json(agrad, f"{target}:build", "--steps", "3", "--optimizer", "adam")
+    flags = {p["name"]: p["flag"] for p in records[0]["parameters"]}
+    assert flags == {
+        "used.weight": None,
+        "used.bias": "frozen",
+        "spare.weight": "unused",
+        "spare.bias": "unused",
+    }
+    norms = {p["name"]: p["grad_norm"] for p in records[0]["parameters"]}
+    assert norms["spare.weight"] is None and norms["used.bias"] is None
+    ratios = {p["name"]: p["update_ratio"] for p in records[-2]["parameters"]}
+    assert ratios["used.bias"] == 0.0 and ratios["spare.weight"] == 0.0  # never moved
+    assert records[-1]["first_steps"]["unused"] == 1
+
+
+def test_head_1_on_a_long_run_ends_quietly():
+    process = subprocess.Popen(
+        [*AGRAD, f"{MLP}:build", "--steps", "10000", "--json"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        cwd=ROOT,
+    )
+    assert process.stdout is not None and process.stderr is not None
+    first = process.stdout.readline()
+    process.stdout.close()
+    err = process.stderr.read()
+    code = process.wait(timeout=300)
+    assert json.loads(first)["step"] == 1
+    assert err == b"" and code in (0, 1)  # 1: the pipe closed before the end, as sweeps
+
+
+# The sparklines' arithmetic, against numbers worked out by hand.
+
+
+def test_runs_cover_every_step_once_and_evenly():
+    for count in (1, 7, 16, 17, 100, 10_000):
+        cut = runs(count, 16)
+        assert [i for r in cut for i in r] == list(range(count))
+        assert max(map(len, cut)) - min(map(len, cut)) <= 1 and len(cut) == min(count, 16)
+
+
+def test_sparkline_levels_on_a_log_scale():
+    # log10 spans 0..2 over 8 blocks: 10 is half way, level round(3.5) = 4.
+    assert sparkline([1.0, 10.0, 100.0], 16, (1.0, 100.0)) == BLOCKS[0] + BLOCKS[4] + BLOCKS[7]
+    assert sparkline([1.0, None, 0.0, math.nan, math.inf], 16, (1.0, 100.0)) == (
+        BLOCKS[0] + EMPTY + EMPTY + NONFINITE + NONFINITE
+    )
+    # Runs of two: each character is the larger value; NaN anywhere in a run wins.
+    assert sparkline([1.0, 100.0, 1.0, math.nan], 2, (1.0, 100.0)) == BLOCKS[7] + NONFINITE
+    assert largest([None, None]) is None and largest([2.0, None, 3.0]) == 3.0
+
+
+def test_the_progress_bar_counts_steps():
+    from autograd_cli.progress import count_text
+
+    assert count_text("steps", 16, 200) == "16 of 200 steps"
+
+
+def test_dot_draws_step_1s_graph_without_running_the_steps(agrad, tmp_path):
+    """--format dot draws one backward graph: step 1's, the same as without --steps;
+    the steps are not run for nothing (a target that counts its forward passes)."""
+    target = tmp_path / "counted.py"
+    target.write_text(
+        "import torch\n"
+        "calls = []\n"
+        "class Net(torch.nn.Linear):\n"
+        "    def forward(self, x):\n"
+        "        calls.append(1)\n"
+        "        if len(calls) > 1:\n"
+        "            raise RuntimeError('a second forward pass')\n"
+        "        return super().forward(x)\n"
+        "def build():\n"
+        "    return Net(2, 1), torch.ones(3, 2), torch.zeros(3, 1), torch.nn.MSELoss()\n",
+        encoding="utf-8",
+    )
+    plain = agrad("inspect", f"{target}:build", "--format", "dot")
+    steps = agrad("inspect", f"{target}:build", "--format", "dot", "--steps", "50")
+    assert plain.exit_code == 0 and steps.exit_code == 0, steps.stderr
+    assert steps.stdout == plain.stdout
+    ran = agrad("inspect", f"{target}:build", "--steps", "2", "--json")
+    assert ran.exit_code == 1 and "a second forward pass" in ran.stderr
+
+
+def test_json_lines_are_the_same_bytes_in_every_language(agrad):
+    args = ("inspect", f"{EXPLODE}:build", "--steps", "45", "--every", "9", "--json")
+    english = agrad(*args, "--fail-on", "nonfinite")
+    vietnamese = agrad(*args, "--fail-on", "nonfinite", "--lang", "vi")
+    assert english.exit_code == vietnamese.exit_code == 3
+    assert english.stdout == vietnamese.stdout
+    assert english.stderr != vietnamese.stderr  # the exit-3 line is in the reader's language
+
+
+def test_a_round_off_gradient_keeps_its_flag_over_the_steps_because_it_stays_zero(agrad):
+    # The key bias is round-off in the backward pass before the steps; the claim that it
+    # stays so is checked by training the same model in float64 by hand (SGD, lr 0.01):
+    # at every step its gradient is 0 up to float64 rounding, the others are not.
+    import runpy
+
+    import torch
+
+    result = agrad("inspect", "examples/attention.py:build", "--steps", "20", "--json")
+    assert result.exit_code == 0, result.stderr
+    *steps, summary = (json.loads(line) for line in result.stdout.splitlines())
+    flagged = {p["name"]: p["flags"] for p in summary["parameters"] if p["flags"]}
+    assert flagged == {"key.bias": [{"flag": "round-off", "first_step": 1, "steps": 20}]}
+    assert all(
+        next(p for p in s["parameters"] if p["name"] == "key.bias")["flag"] == "round-off"
+        for s in steps
+    )
+
+    torch.manual_seed(0)
+    model, inputs, targets, loss_fn = runpy.run_path("examples/attention.py")["build"]()
+    model, inputs, targets = model.double(), inputs.double(), targets.double()
+    for _step in range(20):
+        model.zero_grad(set_to_none=True)
+        loss_fn(model(inputs), targets).backward()
+        norms = {n: float(p.grad.norm()) for n, p in model.named_parameters()}
+        assert norms["key.bias"] < 1e-14 * norms["query.bias"]
+        assert min(v for n, v in norms.items() if n != "key.bias") > 1e-6
+        with torch.no_grad():
+            for p in model.parameters():
+                p -= 0.01 * p.grad
