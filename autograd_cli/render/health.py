@@ -151,14 +151,7 @@ def _flag_summary(report: InspectReport) -> Iterator[RenderableType]:
         for flag in HEALTH_FLAGS
     ]
     yield Flow(counts, lead=Text(_("Flags: "), style=TITLE))
-    from autograd_cli.inspection.roundoff import ROUNDOFF_FACTOR
-
-    bounds = {"vanish": report.vanish, "explode": report.explode, "factor": ROUNDOFF_FACTOR}
-    meanings = [
-        Text(f"{flag}: {_(FLAG_MEANING[flag]).format(**bounds)}", style=NOTE)
-        for flag in HEALTH_FLAGS
-    ]
-    yield Flow(meanings, separator=" · ", indent=0)
+    yield flag_legend(report)
     if report.fail_on:
         named = ",".join(report.fail_on)
         verdict = (
@@ -200,3 +193,15 @@ def _anomaly_section(found: NanOrigin) -> Iterator[RenderableType]:
             yield Text(
                 "  " + _("{at}, in {function}").format(at=at, function=frame.function), style=NOTE
             )
+
+
+def flag_legend(report: InspectReport) -> Flow:
+    """What each flag means, with this run's --vanish and --explode (one pass or steps)."""
+    from autograd_cli.inspection.roundoff import ROUNDOFF_FACTOR
+
+    bounds = {"vanish": report.vanish, "explode": report.explode, "factor": ROUNDOFF_FACTOR}
+    meanings = [
+        Text(f"{flag}: {_(FLAG_MEANING[flag]).format(**bounds)}", style=NOTE)
+        for flag in HEALTH_FLAGS
+    ]
+    return Flow(meanings, separator=" · ", indent=0)

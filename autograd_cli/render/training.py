@@ -20,7 +20,7 @@ from rich.text import Text
 
 from autograd_cli.i18n import _, group
 from autograd_cli.model import HEALTH_FLAGS, Training
-from autograd_cli.render.health import FLAG_MEANING, FLAG_STYLE
+from autograd_cli.render.health import FLAG_STYLE, flag_legend
 from autograd_cli.render.labels import significant
 from autograd_cli.render.layout import Column, FittedTable, Flow, significant_forms
 from autograd_cli.render.table import NOTE, TITLE
@@ -241,14 +241,7 @@ def _flag_lines(report: InspectReport, first_steps: dict[str, int | None]) -> It
         shown = _("{flag} from step {step}").format(flag=flag, step=group(step)) if step else flag
         items.append(Text(shown if step else f"{flag} —", style=FLAG_STYLE[flag] if step else ""))
     yield Flow(items, lead=Text(_("Flags: "), style=TITLE))
-    from autograd_cli.inspection.roundoff import ROUNDOFF_FACTOR
-
-    bounds = {"vanish": report.vanish, "explode": report.explode, "factor": ROUNDOFF_FACTOR}
-    meanings = [
-        Text(f"{flag}: {_(FLAG_MEANING[flag]).format(**bounds)}", style=NOTE)
-        for flag in HEALTH_FLAGS
-    ]
-    yield Flow(meanings, separator=" · ", indent=0)
+    yield flag_legend(report)
     if report.fail_on and report.training is not None:
         failing = report.training.summary.failing
         named = ",".join(report.fail_on)
