@@ -423,3 +423,58 @@ def test_a_round_off_gradient_keeps_its_flag_over_the_steps_because_it_stays_zer
         with torch.no_grad():
             for p in model.parameters():
                 p -= 0.01 * p.grad
+
+
+STEP_ONE_ZERO = """
+import torch
+from torch import nn
+
+
+def build():
+    model = nn.Linear(4, 1)
+    x = torch.randn(64, 4) + 1.0
+    with torch.no_grad():
+        residual = torch.randn(64, 1)
+        targets = model(x) + residual - residual.mean()  # the bias's gradient: 0, by data
+    return model, x, targets, nn.MSELoss(), torch.optim.SGD(model.parameters(), lr=0.01)
+
+
+def lbfgs():
+    model = nn.Linear(4, 1)
+    return model, torch.randn(8, 4), torch.randn(8, 1), nn.MSELoss(), torch.optim.LBFGS(
+        model.parameters()
+    )
+
+
+def other():
+    model, elsewhere = nn.Linear(4, 1), nn.Linear(4, 1)
+    return model, torch.randn(8, 4), torch.randn(8, 1), nn.MSELoss(), torch.optim.SGD(
+        elsewhere.parameters(), lr=0.1
+    )
+"""
+
+
+def test_a_gradient_zero_by_one_steps_data_loses_round_off_when_it_grows(agrad, tmp_path):
+    # Residuals of mean 0 make the bias's gradient 0 at step 1 (round-off); once the
+    # weights move, the residuals no longer cancel and the gradient is real: the flag
+    # must go (held to the first pass's bound, not kept for good).
+    path = tmp_path / "data_zero.py"
+    path.write_text(STEP_ONE_ZERO, encoding="utf-8")
+    result = agrad("inspect", f"{path}:build", "--steps", "5", "--json")
+    assert result.exit_code == 0, result.stderr
+    steps = [json.loads(line) for line in result.stdout.splitlines()][:-1]
+    bias = [next(p for p in s["parameters"] if p["name"] == "bias") for s in steps]
+    assert bias[0]["flag"] == "round-off"
+    assert all(b["flag"] is None and b["grad_norm"] > 1e-3 for b in bias[1:])
+
+
+@pytest.mark.parametrize(
+    ("name", "said"),
+    [("lbfgs", "needs a closure"), ("other", "holds none of the model's trainable parameters")],
+)
+def test_an_optimizer_steps_cannot_drive_is_refused(agrad, tmp_path, name, said):
+    path = tmp_path / "optimizers.py"
+    path.write_text(STEP_ONE_ZERO, encoding="utf-8")
+    result = agrad("inspect", f"{path}:{name}", "--steps", "3")
+    assert result.exit_code == 2 and result.stdout == ""
+    assert said in result.stderr and len(result.stderr.splitlines()) == 1

@@ -23,7 +23,7 @@ import contextlib
 import math
 import time
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import torch
 
@@ -52,11 +52,12 @@ class StepsRequest:
     vanish: float
     explode: float
     fail_on: tuple[str, ...] = ()
-    # The parameters (by position) whose gradient was round-off in the one backward pass
-    # before the steps: 0 in exact arithmetic by the model's structure (a key bias that
-    # softmax ignores), which training does not change, so they keep the flag over the
-    # steps; the steps run no probe of their own (inspection/roundoff.py).
-    roundoff: frozenset[int] = frozenset()
+    # The round-off bounds (by parameter position) of the one backward pass before the
+    # steps (inspection/roundoff.py): the steps run no probe of their own, so each step
+    # holds a gradient to its first pass's bound. A key bias that softmax ignores stays
+    # under it; a gradient that was 0 by that step's data alone grows past it, and is
+    # then flagged as any other.
+    roundoff: dict[int, float] = field(default_factory=dict)
 
 
 def make_optimizer(name: str, parameters: list[torch.Tensor], lr: float) -> torch.optim.Optimizer:
@@ -174,7 +175,7 @@ class _Steps:
         for i, norm in zip(present, measured, strict=False):
             norms[i] = norm
         flags = tuple(
-            _flag(p, n, request, k in request.roundoff)
+            _flag(p, n, request, request.roundoff.get(k))
             for k, (p, n) in enumerate(zip(parameters, norms, strict=True))
         )
         if not record:
@@ -207,14 +208,12 @@ class _Steps:
 
 
 def _flag(
-    parameter: torch.Tensor, norm: float | None, request: StepsRequest, roundoff: bool
+    parameter: torch.Tensor, norm: float | None, request: StepsRequest, bound: float | None
 ) -> str | None:
     if not parameter.requires_grad:
         return "frozen"
     if norm is None:
         return "unused"
-    if roundoff and math.isfinite(norm):
-        return "round-off"
     # All zeros exactly when the norm is 0 (it is taken in float64): the share of
     # zeros is not needed for the flags otherwise, and counting it costs a pass.
     flags = health_flags(
@@ -223,6 +222,7 @@ def _flag(
         1.0 if norm == 0 else 0.0,
         request.vanish,
         request.explode,
+        bound,
     )
     return flags[0] if flags else None
 

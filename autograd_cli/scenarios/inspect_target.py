@@ -9,6 +9,7 @@ inspection/health.py. Torch is imported inside the functions that build the repo
 
 from __future__ import annotations
 
+import inspect
 import keyword
 import math
 import re
@@ -472,7 +473,7 @@ def report(params: Params, walk: WalkRequest) -> InspectReport:
     )
     counts = flag_counts(parameters)
     if params.steps is not None:
-        return _training_report(params, call, run, parameters, counts, summary, graph)
+        return _training_report(params, call, run, parameters, counts, summary, graph, bounds)
     origin = None
     if params.anomaly and counts["nonfinite"]:
         origin = _anomaly(call, params)
@@ -502,6 +503,25 @@ def _check_training(params: Params, run: UserRun) -> None:
                 "(model, inputs, targets, loss_fn, optimizer)"
             ).format(target=params.target.text)
         )
+    optimizer = run.optimizer
+    if optimizer is not None:
+        step = inspect.signature(optimizer.step).parameters.get("closure")
+        if step is not None and step.default is inspect.Parameter.empty:
+            raise UsageProblem(
+                _(
+                    "--steps: {target} returns {optimizer}, whose step() needs a closure "
+                    "(it evaluates the loss itself); --steps calls step() without one: "
+                    "return an optimizer such as SGD or Adam, or none to use --optimizer"
+                ).format(target=params.target.text, optimizer=type(optimizer).__name__)
+            )
+        held = {id(p) for group in optimizer.param_groups for p in group["params"]}
+        if not any(id(p) in held for p in run.named.values() if p.requires_grad):
+            raise UsageProblem(
+                _(
+                    "--steps: {target} returns an optimizer that holds none of the "
+                    "model's trainable parameters; build it over model.parameters()"
+                ).format(target=params.target.text)
+            )
     if run.optimizer is not None:
         given = [n for n, v in (("--optimizer", params.optimizer), ("--lr", params.lr)) if v]
         if given:
@@ -525,6 +545,7 @@ def _training_report(
     counts: dict[str, int],
     summary: GraphSummary,
     graph: Any,
+    bounds: dict[str, float],
 ) -> InspectReport:
     """Step 1's facts, as one backward pass shows them, and the run of the steps: step
     1 continues from the backward pass just made (its .grad are in place)."""
@@ -543,7 +564,7 @@ def _training_report(
     else:
         lr = params.lr or DEFAULT_LR
         optimizer = make_optimizer(params.optimizer or "sgd", list(named.values()), lr)
-    roundoff = frozenset(k for k, h in enumerate(parameters) if "round-off" in h.flags)
+    roundoff = {k: bounds[n] for k, n in enumerate(named) if n in bounds}
     request = StepsRequest(
         params.steps, params.every, params.vanish, params.explode, params.fail_on, roundoff
     )
