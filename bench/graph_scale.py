@@ -67,6 +67,8 @@ import time
 from collections.abc import Callable
 from typing import Any
 
+from processes import child_cost  # bench/, the script's own folder
+
 from autograd_cli.model import WalkRequest
 from autograd_cli.scenarios import chain
 from autograd_cli.worker import run_work
@@ -273,23 +275,6 @@ def plain_script(length: int, hidden: int) -> str:
     """What a user would write for the same graph: chain's own statements, then backward."""
     body = "\n".join(chain.statements(length, hidden))
     return f"import torch\nseed = 0\n{body}\nloss.backward()\n"
-
-
-def child_cost(argv: list[str]) -> tuple[float, float]:
-    """Wall seconds and peak RSS (MiB) of one child process, its stdout to /dev/null."""
-    start = time.perf_counter()
-    pid = os.posix_spawn(
-        argv[0],
-        argv,
-        os.environ,
-        file_actions=[(os.POSIX_SPAWN_OPEN, 1, os.devnull, os.O_WRONLY, 0)],
-    )
-    _, status, usage = os.wait4(pid, 0)
-    wall = time.perf_counter() - start
-    code = os.waitstatus_to_exitcode(status)
-    if code != 0:
-        raise RuntimeError(f"{argv[1:4]}... exited with {code}")
-    return wall, usage.ru_maxrss / 1024  # KiB on Linux
 
 
 def own_peak_mib() -> float:

@@ -19,14 +19,13 @@ each; prints the medians and their ratio. Target (issue 19 item 5): <= 1.2, for
 from __future__ import annotations
 
 import argparse
-import os
 import statistics
 import sys
-import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
+from processes import child_cost
 from startup import _agrad, compare
 
 MODEL = Path(__file__).resolve().parent / "model_1m.py"
@@ -45,23 +44,6 @@ TARGET = 1.5
 BIG_MODEL = MODEL.with_name("model_100m.py")
 BIG_FLOOR = FLOOR.replace("model_1m", BIG_MODEL.stem)
 MEMORY_TARGET = 1.2
-
-
-def child_cost(argv: list[str]) -> tuple[float, float]:
-    """Wall seconds and peak RSS (MiB) of one child process, its stdout to /dev/null."""
-    start = time.perf_counter()
-    pid = os.posix_spawn(
-        argv[0],
-        argv,
-        os.environ,
-        file_actions=[(os.POSIX_SPAWN_OPEN, 1, os.devnull, os.O_WRONLY, 0)],
-    )
-    _, status, usage = os.wait4(pid, 0)
-    wall = time.perf_counter() - start
-    code = os.waitstatus_to_exitcode(status)
-    if code != 0:
-        raise RuntimeError(f"{argv[1:4]}... exited with {code}")
-    return wall, usage.ru_maxrss / 1024  # KiB on Linux
 
 
 def compare_memory(runs: int) -> bool:
