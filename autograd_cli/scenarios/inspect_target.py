@@ -472,26 +472,26 @@ def report(params: Params, walk: WalkRequest) -> InspectReport:
         for n, t in named.items()
     )
     counts = flag_counts(parameters)
+    # The parameters the report shows as they were given, then what the pass found:
+    # the report of one backward pass, and the first part of a --steps one.
+    facts = {name: getattr(params, name) for name in SHOWN_AS_GIVEN} | {
+        "form": run.form,
+        "model": run.model,
+        "loss_fn": run.loss_fn,
+        "target": params.target.text,
+        "loss": float(run.loss.detach()),
+        "parameters": parameters,
+        "flag_counts": counts,
+        "graph_summary": summary,
+        "graph": graph,
+    }
     if params.steps is not None:
-        return _training_report(params, call, run, parameters, counts, summary, graph, bounds)
+        return _training_report(params, call, run, facts, bounds)
     origin = None
     if params.anomaly and counts["nonfinite"]:
         origin = _anomaly(call, params)
-    # The parameters the report shows as they were given, then what the run found.
-    given = {name: getattr(params, name) for name in SHOWN_AS_GIVEN}
-    found = {"form": run.form, "model": run.model, "loss_fn": run.loss_fn}
-    return InspectReport(
-        **given,
-        **found,
-        target=params.target.text,
-        loss=float(run.loss.detach()),
-        parameters=parameters,
-        flag_counts=counts,
-        graph_summary=summary,
-        graph=graph,
-        anomaly=origin,
-        failing=tuple(flag for flag in params.fail_on if counts[flag]),
-    )
+    failing = tuple(flag for flag in params.fail_on if counts[flag])
+    return InspectReport(**facts, anomaly=origin, failing=failing)
 
 
 def _check_training(params: Params, run: UserRun) -> None:
@@ -541,14 +541,11 @@ def _training_report(
     params: Params,
     call: UserCallable,
     run: UserRun,
-    parameters: tuple[ParameterHealth, ...],
-    counts: dict[str, int],
-    summary: GraphSummary,
-    graph: Any,
+    facts: dict[str, Any],
     bounds: dict[str, float],
 ) -> InspectReport:
-    """Step 1's facts, as one backward pass shows them, and the run of the steps: step
-    1 continues from the backward pass just made (its .grad are in place)."""
+    """The one backward pass's facts, then the run of the steps: step 1 runs backward
+    again on that pass's forward (kept with retain_graph=True), from no .grad."""
     from autograd_cli.inspection.training import (
         StepsRequest,
         Tally,
@@ -582,18 +579,8 @@ def _training_report(
         anomaly = (lambda step: _anomaly(call, params, step)) if params.anomaly else None
         return tally.summary(named, len(recorded), request, anomaly)
 
-    given = {name: getattr(params, name) for name in SHOWN_AS_GIVEN}
     return InspectReport(
-        **given,
-        form=run.form,
-        model=run.model,
-        loss_fn=run.loss_fn,
-        target=params.target.text,
-        loss=float(run.loss.detach()),
-        parameters=parameters,
-        flag_counts=counts,
-        graph_summary=summary,
-        graph=graph,
+        **facts,
         training=Training(steps, finish),
         optimizer=printable(type(optimizer).__name__),
         lr=lr,
