@@ -237,6 +237,24 @@ def flag_option(flag: str, help: str) -> Any:
     return Annotated[bool, typer.Option(flag, help=help)]
 
 
+def target_argument(help: str) -> Any:
+    """inspect's and gradcheck's TARGET, PATH.py:NAME or module.path:NAME, completed from
+    the file's syntax (completion.py); `help` says what NAME is for the command."""
+    from autograd_cli.completion import complete_target
+    from autograd_cli.targets import TargetSpec, parse_target
+
+    return Annotated[
+        TargetSpec,
+        typer.Argument(
+            metavar="TARGET",
+            parser=from_text(parse_target),
+            autocompletion=complete_target,
+            help=help,
+            show_default=False,
+        ),
+    ]
+
+
 def repeated_option(flag: str, metavar: str, help: str) -> Any:
     """An option given any number of times (--var, --arg), its texts as typed."""
     return Annotated[

@@ -14,26 +14,23 @@ import dataclasses
 import math
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, fields
-from typing import TYPE_CHECKING, Annotated, Any
+from typing import TYPE_CHECKING, Any
 
-import typer
-
-from autograd_cli.completion import complete_target
 from autograd_cli.errors import UsageProblem
 from autograd_cli.i18n import N_, _, group, ngettext
 from autograd_cli.model import Report, WalkRequest
 from autograd_cli.options import (
     flag_option,
-    from_text,
     integer_option,
     non_negative,
     option,
     positive,
     repeated_option,
+    target_argument,
 )
 from autograd_cli.scenarios import Scenario
 from autograd_cli.scenarios.inspect_target import ArgOption, parse_arguments
-from autograd_cli.targets import TargetSpec, parse_target
+from autograd_cli.targets import TargetSpec
 
 if TYPE_CHECKING:
     from autograd_cli.expression.variables import VariableSpec
@@ -180,18 +177,14 @@ KeepDtypeFlag = flag_option(
 )
 
 
+TargetArgument = target_argument(
+    "PATH.py:NAME or module.path:NAME: NAME() returns (fn, inputs), or with --input NAME "
+    "is the function (an autograd.Function subclass: its .apply)."
+)
+
+
 def options(
-    target: Annotated[
-        TargetSpec,
-        typer.Argument(
-            metavar="TARGET",
-            parser=from_text(parse_target),
-            autocompletion=complete_target,
-            help="PATH.py:NAME or module.path:NAME: NAME() returns (fn, inputs), or with "
-            "--input NAME is the function (an autograd.Function subclass: its .apply).",
-            show_default=False,
-        ),
-    ],
+    target: TargetArgument,
     input: InputOption = None,
     arg: ArgOption = None,
     seed: SeedOption = 0,

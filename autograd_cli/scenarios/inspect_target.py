@@ -16,11 +16,8 @@ import re
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated, Any
+from typing import TYPE_CHECKING, Any
 
-import typer
-
-from autograd_cli.completion import complete_target
 from autograd_cli.errors import UsageProblem
 from autograd_cli.i18n import _, group
 from autograd_cli.model import (
@@ -39,15 +36,15 @@ from autograd_cli.options import (
     ASCII_DECIMAL,
     choice,
     flag_option,
-    from_text,
     integer,
     integer_option,
     option,
     positive,
     repeated_option,
+    target_argument,
 )
 from autograd_cli.scenarios import Scenario
-from autograd_cli.targets import TargetSpec, parse_target
+from autograd_cli.targets import TargetSpec
 
 if TYPE_CHECKING:
     from autograd_cli.model import ForwardFrame
@@ -356,19 +353,15 @@ LrOption = option(
 )
 
 
+TargetArgument = target_argument(
+    "PATH.py:NAME or module.path:NAME. NAME is called and returns a scalar loss tensor, or "
+    "(model, inputs, loss_fn), or (model, inputs, targets, loss_fn), or (model, inputs, "
+    "targets, loss_fn, optimizer)."
+)
+
+
 def options(
-    target: Annotated[
-        TargetSpec,
-        typer.Argument(
-            metavar="TARGET",
-            parser=from_text(parse_target),
-            autocompletion=complete_target,
-            help="PATH.py:NAME or module.path:NAME. NAME is called and returns a scalar "
-            "loss tensor, or (model, inputs, loss_fn), or (model, inputs, targets, loss_fn), "
-            "or (model, inputs, targets, loss_fn, optimizer).",
-            show_default=False,
-        ),
-    ],
+    target: TargetArgument,
     arg: ArgOption = None,
     seed: SeedOption = 0,
     vanish: VanishOption = 1e-7,
