@@ -168,13 +168,9 @@ def _scenario_command(found: Scenario) -> Callable[..., Any]:
             return run_sweep(found, params, seeds.seeds, plan)
         return run_scenario(found, params, plan)
 
-    first = list(own.values())[: found.own_first]
-    rest = list(own.values())[len(first) :]
+    # Its own options, then the shared ones; --help lists them under their headings.
     shared = shared_options((*found.shared, *OUTPUT_GROUPS), graph=found.graph)
-    # --seed, --dtype and --device, then the rest of its own options, then the output's.
-    scenario_groups = [p for p in shared if p.name in ("seed", "dtype", "device")]
-    others = [p for p in shared if p not in scenario_groups]
-    params = [context, *first, *scenario_groups, *rest, *others]
+    params = [context, *own.values(), *shared]
     return _typer_function(found.options.__doc__, params, run)
 
 

@@ -107,8 +107,6 @@ class Scenario:
     # work (threads.py); None where they cannot be known.
     largest_numel: Callable[[Any], int | None] = lambda params: None
     shared: tuple[str, ...] = (SEED, TENSOR, CHECK)  # the shared option groups it takes
-    # In --help, how many of its own options come before the shared ones (None: all).
-    own_first: int | None = None
     graph: bool = True  # it draws a backward graph (--format dot|mermaid, pictures)
     epilog: str = ""  # ends its --help, after the options (expr: the grammar)
 

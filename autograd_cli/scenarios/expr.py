@@ -949,5 +949,5 @@ EXAMPLES = (
     "agrad expr \"h = x * x; out = h.sum()\" --var 'x=ones(3)' --retain-grad h",
 )
 SCENARIO = Scenario(
-    NAME, ROOT, options, Params, report, view, EXAMPLES, largest_numel, own_first=3, epilog=EPILOG
+    NAME, ROOT, options, Params, report, view, EXAMPLES, largest_numel, epilog=EPILOG
 )
