@@ -405,6 +405,37 @@ class Record:
             yield name, _plain(value)
 
 
+# The keys of a step's record (agrad inspect --steps), and of each parameter in it.
+STEP_KEYS = ("record", "step", "loss", "parameters")
+STEP_PARAMETER_KEYS = ("name", "grad_norm", "update_ratio", "nan_count", "inf_count", "flag")
+
+
+@dataclass(frozen=True)
+class StepRecord:
+    """The JSON Lines record of one recorded training step: a Record of STEP_KEYS, with
+    the step kept whole, since the JSON view writes thousands of them
+    (render/json_doc.py's `step_line`; items() is the same record as plain data)."""
+
+    command: str
+    step: TrainingStep
+    names: tuple[str, ...]  # the parameters', in the step's order
+
+    def items(self) -> Iterator[tuple[str, Any]]:
+        step = self.step
+        columns = (
+            step.grad_norms,
+            step.update_ratios,
+            step.nan_counts,
+            step.inf_counts,
+            step.flags,
+        )
+        parameters = [
+            dict(zip(STEP_PARAMETER_KEYS, (name, *(column[i] for column in columns)), strict=True))
+            for i, name in enumerate(self.names)
+        ]
+        yield from zip(STEP_KEYS, ("step", step.step, step.loss, parameters), strict=True)
+
+
 class Training:
     """The steps of `agrad inspect --steps`, run as they are first read: the JSON
     Lines view writes each step's record as soon as the step ran (a reader follows a

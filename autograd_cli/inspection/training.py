@@ -5,11 +5,12 @@ backward, record, optimizer.step(). Recorded per parameter: ‖.grad‖, NaN/inf
 the flag of inspection/health.py's `health_flags`, and the update ratio
 ‖p_after - p_before‖ / ‖p_before‖ of the optimizer's step.
 
-Cost (the 1.2x target of bench/inspect_steps.py): the norms of all gradients are one
-`torch._foreach_norm` in float64 (no overflow of float32 squares; a plain
-vector_norm per parameter where torch lacks it), moved to Python once per step
-(`tolist`), never one `.item()` per parameter. NaN and inf are counted only where a
-norm is not finite: a finite norm means neither is there.
+Cost (the 1.2x target of bench/inspect_steps.py): a small model's step takes a few
+hundred microseconds, so what agrad adds to it is counted in torch calls and Python
+lines. The norms take a handful of calls per step, whatever the number of parameters
+(inspection/step_norms.py), and reach Python once (`tolist`), never one `.item()` per
+parameter. NaN and inf are counted only where a norm is not finite: a finite norm
+means neither is there. The flags of a healthy parameter cost one comparison.
 
 The update ratio comes from a copy of the parameters taken just before
 optimizer.step(), on recorded steps only: memory for one copy of the parameters.
@@ -30,6 +31,7 @@ import torch
 from autograd_cli import progress
 from autograd_cli.i18n import N_, _
 from autograd_cli.inspection.health import health_flags
+from autograd_cli.inspection.step_norms import StepNorms
 from autograd_cli.model import (
     HEALTH_FLAGS,
     FlagSpan,
@@ -74,32 +76,6 @@ def is_recorded(step: int, every: int) -> bool:
     return step == 1 or step % every == 0
 
 
-def _norms(tensors: list[torch.Tensor]) -> list[float]:
-    if not tensors:
-        return []
-    foreach_norm = getattr(torch, "_foreach_norm", None)  # private: fall back without it
-    if foreach_norm is not None:
-        try:
-            return torch.stack(foreach_norm(tensors, 2, dtype=torch.float64)).tolist()
-        except (TypeError, RuntimeError):
-            pass
-    return torch.stack([torch.linalg.vector_norm(t, dtype=torch.float64) for t in tensors]).tolist()
-
-
-def _subtracted(before: list[torch.Tensor], after: list[torch.Tensor]) -> list[torch.Tensor]:
-    """before - after, in before's tensors (they are written again next time)."""
-    foreach_sub = getattr(torch, "_foreach_sub_", None)  # private: fall back without it
-    if foreach_sub is not None:
-        try:
-            foreach_sub(before, after)
-            return before
-        except (TypeError, RuntimeError):
-            pass
-    for b, a in zip(before, after, strict=True):
-        b.sub_(a)
-    return before
-
-
 def training_steps(
     loss: torch.Tensor,
     forward: Callable[[], torch.Tensor],
@@ -120,23 +96,30 @@ def training_steps(
     step = 1
     with progress.task(_(TRAINING), total=request.steps, unit="steps") as tick:
         while step <= request.steps:
-            batch: list[TrainingStep] = []
             deadline = time.monotonic() + BATCH_S
             with guard():
                 while step <= request.steps:
-                    batch.append(run.step(step, loss if step == 1 else None))
+                    run.step(step, loss if step == 1 else None)
                     step += 1
                     if not step % 16:
                         tick(step - 1)
-                    if time.monotonic() > deadline:
+                    if run.full() or time.monotonic() > deadline:
                         break
-            yield from batch
+            yield from run.flush()
         tick(request.steps)
 
 
+_NONE_ABSENT: dict[int, str] = {}  # read only
+# What torch.set_grad_enabled(mode) calls, without making an object (private: fall back).
+_set_grad_enabled: Callable[[bool], object] = getattr(
+    torch._C, "_set_grad_enabled", torch.set_grad_enabled
+)
+
+
 class _Steps:
-    """One training step at a time, with the buffers reused from step to step: the
-    parameters' copy before optimizer.step(), on recorded steps."""
+    """The training steps, run one at a time and turned into TrainingSteps a batch at
+    a time (`flush()`): the norms' maths runs once for a batch of a small model's steps
+    (inspection/step_norms.py)."""
 
     def __init__(
         self,
@@ -149,71 +132,107 @@ class _Steps:
         self.forward = forward
         self.optimizer = optimizer
         self.request = request
-        self.before: list[torch.Tensor] | None = None
+        self.norms = StepNorms(parameters, request.steps)
+        self.bounds = [request.roundoff.get(k) for k in range(len(parameters))]
+        self.bounded = list(request.roundoff.items())
+        self.healthy: tuple[str | None, ...] = (None,) * len(parameters)  # no flag raised
+        # The steps run since the last flush(): number, loss, recorded, and the flag
+        # of each parameter that had no .grad ("frozen" or "unused", as it was then).
+        self.pending: list[tuple[int, float, bool, dict[int, str]]] = []
 
-    def step(self, step: int, loss: torch.Tensor | None) -> TrainingStep:
-        parameters, request = self.parameters, self.request
-        record = is_recorded(step, request.every)
+    def full(self) -> bool:
+        return self.norms.full()
+
+    def step(self, step: int, loss: torch.Tensor | None) -> None:
+        parameters = self.parameters
+        record = step == 1 or step % self.request.every == 0  # is_recorded(), inlined
         if loss is None:
             for p in parameters:  # zero_grad(set_to_none=True), for every parameter
                 p.grad = None
             loss = self.forward()
         loss.backward()
-        loss_value = float(loss.detach())
+        loss_value = loss.item()
         grads = [p.grad for p in parameters]
-        present = [i for i, g in enumerate(grads) if g is not None]
-        with torch.no_grad():
+        # Not `None in grads`: that compares each tensor with None (~10 µs apiece).
+        missing = [i for i, g in enumerate(grads) if g is None]
+        # Gradient mode off around agrad's copies (of tensors that require grad), as
+        # torch.no_grad() would, at a twentieth of its cost.
+        mode = torch.is_grad_enabled()
+        _set_grad_enabled(False)
+        try:
             # Before optimizer.step(), which may change .grad (a user's optimizer
-            # that clips it): the gradients' norms and, on a recorded step, the
-            # parameters' (from their copy), in one call.
-            # Detached each step: code that replaces a parameter's .data gets it seen.
-            values = [p.detach() for p in parameters] if record else []
-            before = self._copy(values) if record else []
-            measured = _norms([grads[i].detach() for i in present] + before)
+            # that clips it) and, on a recorded step, the parameters' values.
+            self.norms.take(grads, missing, record)
+        finally:
+            _set_grad_enabled(mode)
         self.optimizer.step()
-        norms: list[float | None] = [None] * len(parameters)
-        for i, norm in zip(present, measured, strict=False):
-            norms[i] = norm
-        flags = tuple(
-            _flag(p, n, request, request.roundoff.get(k))
-            for k, (p, n) in enumerate(zip(parameters, norms, strict=True))
+        _set_grad_enabled(False)
+        try:
+            self.norms.keep()
+        finally:
+            _set_grad_enabled(mode)
+        # The flag of a parameter without .grad, as it is now: "frozen" or "unused".
+        absent = (
+            {i: "unused" if parameters[i].requires_grad else "frozen" for i in missing}
+            if missing
+            else _NONE_ABSENT
         )
-        if not record:
-            return TrainingStep(step, loss_value, (), (), (), (), flags)
-        with torch.no_grad():
-            moved = _norms(_subtracted(before, values))  # before - after: -Δp
-        sizes = measured[len(present) :]
-        # A parameter of norm 0 has no ratio; a NaN one gives NaN (NaN > 0 is false).
-        ratios = tuple(None if s == 0 else m / s for m, s in zip(moved, sizes, strict=True))
-        nan_counts, inf_counts = _nonfinite_counts(grads, norms)
-        return TrainingStep(step, loss_value, tuple(norms), ratios, nan_counts, inf_counts, flags)
+        self.pending.append((step, loss_value, record, absent))
 
-    def _copy(self, values: list[torch.Tensor]) -> list[torch.Tensor]:
-        if self.before is None or any(
-            b.shape != v.shape or b.dtype != v.dtype
-            for b, v in zip(self.before, values, strict=True)
+    def flush(self) -> list[TrainingStep]:
+        pending, self.pending = self.pending, []
+        measured = self.norms.results([record for _, _, record, _ in pending])
+        steps = []
+        for (step, loss, record, missing), (norms, ratios, nans, infs) in zip(
+            pending, measured, strict=True
         ):
-            self.before = [v.clone() for v in values]
-            return self.before
-        foreach_copy = getattr(torch, "_foreach_copy_", None)  # private: fall back
-        if foreach_copy is not None:
-            try:
-                foreach_copy(self.before, values)
-                return self.before
-            except (TypeError, RuntimeError):
-                pass
-        for b, v in zip(self.before, values, strict=True):
-            b.copy_(v)
-        return self.before
+            flags = self._flags(norms, missing)
+            if record:
+                steps.append(TrainingStep(step, loss, norms, ratios, nans, infs, flags))
+            else:
+                steps.append(TrainingStep(step, loss, (), (), (), (), flags))
+        return steps
+
+    def _flags(
+        self, norms: tuple[float | None, ...], missing: dict[int, str]
+    ) -> tuple[str | None, ...]:
+        request = self.request
+        vanish, explode = request.vanish, request.explode
+        if not missing and self._healthy(norms):
+            return self.healthy
+        flags: list[str | None] = []
+        for norm, bound in zip(norms, self.bounds, strict=True):
+            # What health_flags() decides, in one comparison for the usual case: a
+            # finite, non-zero norm inside the thresholds, above any bound.
+            if norm is None:
+                flags.append(None)  # missing's, below
+            elif norm > 0 and vanish <= norm <= explode and (bound is None or norm > bound):
+                flags.append(None)
+            else:
+                flags.append(_flag(norm, request, bound))
+        for i, flag in missing.items():
+            flags[i] = flag
+        return tuple(flags)
+
+    def _healthy(self, norms: tuple[float | None, ...]) -> bool:
+        """Whether no norm raises a flag, in a few comparisons for them all."""
+        try:
+            finite = math.isfinite(sum(norms))  # type: ignore[arg-type]
+        except TypeError:  # a None
+            return False
+        if not norms or not finite:  # min() and max() skip a NaN: checked first
+            return False
+        smallest = min(norms)  # type: ignore[type-var]
+        request = self.request
+        return (
+            smallest > 0
+            and request.vanish <= smallest
+            and max(norms) <= request.explode  # type: ignore[type-var]
+            and all(norms[i] > bound for i, bound in self.bounded)  # type: ignore[operator]
+        )
 
 
-def _flag(
-    parameter: torch.Tensor, norm: float | None, request: StepsRequest, bound: float | None
-) -> str | None:
-    if not parameter.requires_grad:
-        return "frozen"
-    if norm is None:
-        return "unused"
+def _flag(norm: float, request: StepsRequest, bound: float | None) -> str | None:
     # All zeros exactly when the norm is 0 (it is taken in float64): the share of
     # zeros is not needed for the flags otherwise, and counting it costs a pass.
     flags = health_flags(
@@ -227,26 +246,6 @@ def _flag(
     return flags[0] if flags else None
 
 
-def _nonfinite_counts(
-    grads: list[torch.Tensor | None], norms: list[float | None]
-) -> tuple[tuple[int | None, ...], tuple[int | None, ...]]:
-    """NaN and inf counts per gradient: 0 and 0 where the norm is finite (a NaN or an
-    inf in it would make the norm NaN or inf), counted only where it is not."""
-    nan_counts: list[int | None] = []
-    inf_counts: list[int | None] = []
-    for g, norm in zip(grads, norms, strict=True):
-        if g is None or norm is None:
-            nan_counts.append(None)
-            inf_counts.append(None)
-        elif math.isfinite(norm):
-            nan_counts.append(0)
-            inf_counts.append(0)
-        else:
-            nan_counts.append(int(torch.isnan(g).sum()))
-            inf_counts.append(int(torch.isinf(g).sum()))
-    return tuple(nan_counts), tuple(inf_counts)
-
-
 class Tally:
     """What the summary needs from every step, recorded or not: the losses and the
     first step (and number of steps) of each flag of each parameter."""
@@ -258,13 +257,14 @@ class Tally:
     def watch(self, steps: Iterator[TrainingStep], every: int) -> Iterator[TrainingStep]:
         for step in steps:
             self.losses.append(step.loss)
-            for spans, flag in zip(self.spans, step.flags, strict=True):
-                if flag is not None:
-                    span = spans.get(flag)
-                    if span is None:
-                        spans[flag] = [step.step, 1]
-                    else:
-                        span[1] += 1
+            if any(step.flags):  # most steps of most runs raise none
+                for spans, flag in zip(self.spans, step.flags, strict=True):
+                    if flag is not None:
+                        span = spans.get(flag)
+                        if span is None:
+                            spans[flag] = [step.step, 1]
+                        else:
+                            span[1] += 1
             if is_recorded(step.step, every):
                 yield step
 

@@ -12,6 +12,8 @@ writes (tests/test_json_stream.py holds them to it).
 
 from __future__ import annotations
 
+import functools
+import itertools
 import json
 import marshal
 import math
@@ -20,7 +22,14 @@ from typing import Any
 
 from autograd_cli import __version__, progress
 from autograd_cli.i18n import _
-from autograd_cli.model import SCHEMA_VERSION, Graph, LeafGraph, Report, SavedFacts
+from autograd_cli.model import (
+    SCHEMA_VERSION,
+    Graph,
+    LeafGraph,
+    Report,
+    SavedFacts,
+    StepRecord,
+)
 from autograd_cli.versions import torch_version
 
 NON_FINITE = {"nan": "NaN", "inf": "Infinity", "-inf": "-Infinity"}
@@ -40,17 +49,14 @@ def report_chunks(report: Report, saved: bool = False) -> Iterator[str]:
     `saved`: the nodes carry `saved_tensors` and `saved_attributes` (--saved; the graph
     must have been walked with them)."""
     for document in report.documents():
-        yield from _document_chunks(document, saved)
+        if isinstance(document, StepRecord):  # thousands of them: no generator each
+            yield step_line(document)
+        else:
+            yield from _document_chunks(document, saved)
 
 
 def _document_chunks(report: Report, saved: bool) -> Iterator[str]:
-    head = {
-        "schema_version": SCHEMA_VERSION,
-        "agrad_version": __version__,
-        "torch_version": torch_version(),
-        "command": report.command,
-    }
-    text = encode(head)[:-1]
+    text = _head(report.command)
     for key, value in report.items():
         text += f",{encode(key)}:"
         if isinstance(value, Graph):
@@ -70,6 +76,102 @@ def _document_chunks(report: Report, saved: bool) -> Iterator[str]:
         else:
             text += encode(value)
     yield text + "}\n"
+
+
+@functools.cache
+def _head(command: str) -> str:
+    """A document's first keys, up to its command (without the closing brace): the
+    same for every document of a run, so made once."""
+    head = {
+        "schema_version": SCHEMA_VERSION,
+        "agrad_version": __version__,
+        "torch_version": torch_version(),
+        "command": command,
+    }
+    return encode(head)[:-1]
+
+
+def step_line(record: StepRecord) -> str:
+    """A training step's record as one line of JSON, the bytes encode() writes for
+    record.items() (tests/test_json_stream.py holds it to them).
+
+    Formatted here rather than by the encoder: `agrad inspect --steps` writes one per
+    step, and the encoder's walk of the parameters' dicts cost a tenth of a small
+    model's step (bench/inspect_steps.py). The usual step, all numbers finite, is one
+    %-format of a template made once per run: `%r` writes a finite float or an int
+    as encode() does."""
+    step = record.step
+    norms, ratios = step.grad_norms, step.update_ratios
+    try:  # a None, NaN or infinity makes the sum fail, or not finite
+        usual = math.isfinite(step.loss + sum(norms) + sum(ratios))
+    except TypeError:
+        usual = False
+    if usual:
+        flags = step.flags
+        if any(flags):
+            flags = tuple(_FLAGS.get(flag) or encode(flag) for flag in flags)
+        else:
+            flags = ("null",) * len(flags)
+        values = zip(norms, ratios, step.nan_counts, step.inf_counts, flags, strict=True)
+        return _step_template(record.command, record.names) % (
+            step.step,
+            step.loss,
+            *itertools.chain.from_iterable(values),
+        )
+    columns = zip(
+        _name_keys(record.names),
+        _numbers(norms),
+        _numbers(ratios),
+        _numbers(step.nan_counts),
+        _numbers(step.inf_counts),
+        [_FLAGS.get(flag) or encode(flag) for flag in step.flags],
+        strict=True,
+    )
+    parameters = ",".join(
+        f'{name}{norm},"update_ratio":{ratio},"nan_count":{nans},"inf_count":{infs},"flag":{flag}}}'
+        for name, norm, ratio, nans, infs, flag in columns
+    )
+    return (
+        f'{_head(record.command)},"record":"step","step":{step.step},'
+        f'"loss":{_number(step.loss)},"parameters":[{parameters}]}}\n'
+    )
+
+
+_FLAGS: dict[str | None, str] = {None: "null"}  # a flag's JSON, once made
+
+
+@functools.lru_cache(maxsize=8)
+def _name_keys(names: tuple[str, ...]) -> tuple[str, ...]:
+    """Each parameter's object up to its gradient norm: `{"name":"fc1.weight","grad_norm":`."""
+    return tuple(f'{{"name":{encode(name)},"grad_norm":' for name in names)
+
+
+@functools.lru_cache(maxsize=8)
+def _step_template(command: str, names: tuple[str, ...]) -> str:
+    """step_line()'s %-template: the step, the loss, then per parameter its norm,
+    ratio, NaN and inf counts (%r) and its flag's JSON (%s)."""
+    parameter = '%r,"update_ratio":%r,"nan_count":%r,"inf_count":%r,"flag":%s}'
+    text = ",".join(key.replace("%", "%%") + parameter for key in _name_keys(names))
+    head = _head(command).replace("%", "%%")
+    return f'{head},"record":"step","step":%d,"loss":%r,"parameters":[{text}]}}\n'
+
+
+def _number(value: float | int | None) -> str:
+    """A number (or None) as encode() writes it: repr for a finite float or an int."""
+    if value is None:
+        return "null"
+    if value.__class__ is int or math.isfinite(value):
+        return repr(value)
+    return encode(value)
+
+
+def _numbers(values: tuple[float | int | None, ...]) -> list[str]:
+    """Each number as _number() writes it; in one repr() of them all when there is no
+    None, NaN or infinity among them (their reprs are the only ones with an "n")."""
+    text = repr(values)
+    if "n" in text:
+        return [_number(value) for value in values]
+    return text.strip("(),").split(", ") if values else []
 
 
 def encode(value: Any) -> str:

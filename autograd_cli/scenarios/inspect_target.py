@@ -28,6 +28,7 @@ from autograd_cli.model import (
     ParameterHealth,
     Record,
     Report,
+    StepRecord,
     Training,
     TrainingStep,
     WalkRequest,
@@ -61,8 +62,6 @@ ONE_PASS_KEYS = (
     "flag_counts graph_summary graph anomaly fail_on failing"
 )
 LAYOUT = ONE_PASS_KEYS + " training optimizer lr steps every"
-# With --steps: the JSON Lines records' keys, after the head (docs/json.md).
-STEP_KEYS = ("record", "step", "loss", "parameters")
 MAX_STEPS = 10_000  # recorded stats: steps / --every x parameters floats
 OPTIMIZERS = ("sgd", "adam")  # inspection/training.make_optimizer's
 DEFAULT_LR = 0.01
@@ -124,12 +123,10 @@ class InspectReport(Report, command=NAME, layout=LAYOUT):
             return (self,)
         return self._records(self.training)
 
-    def _records(self, training: Training) -> Iterator[Record]:
-        names = [p.name for p in self.parameters]
+    def _records(self, training: Training) -> Iterator[Record | StepRecord]:
+        names = tuple(p.name for p in self.parameters)
         for step in training.steps():
-            yield Record(
-                NAME, tuple(zip(STEP_KEYS, ("step", *_step_fields(step, names)), strict=True))
-            )
+            yield StepRecord(NAME, step, names)
         summary = training.summary
         values = {
             "record": "summary",
@@ -177,21 +174,6 @@ class InspectReport(Report, command=NAME, layout=LAYOUT):
             ]
             named.append(f"{flag} ({', '.join(raised)})")
         return _("--fail-on: gradient health flags raised: {flags}").format(flags="; ".join(named))
-
-
-def _step_fields(step: TrainingStep, names: list[str]) -> tuple[Any, ...]:
-    parameters = [
-        {
-            "name": name,
-            "grad_norm": step.grad_norms[i],
-            "update_ratio": step.update_ratios[i],
-            "nan_count": step.nan_counts[i],
-            "inf_count": step.inf_counts[i],
-            "flag": step.flags[i],
-        }
-        for i, name in enumerate(names)
-    ]
-    return (step.step, step.loss, parameters)
 
 
 # The command line -------------------------------------------------------------

@@ -133,14 +133,16 @@ class UserCallable:
                 return model(*inputs)
             return model(inputs)
 
+        what = _("loss_fn's result")  # once: forward() runs at every training step
+
         def forward() -> torch.Tensor:
-            return _checked_loss(target, loss_fn(output_of(), *targets), _("loss_fn's result"))
+            return _checked_loss(target, loss_fn(output_of(), *targets), what)
 
         with self.guard("model(inputs)"):
             output = output_of()
         with self.guard("loss_fn(output, targets)" if targets else "loss_fn(output)"):
             loss = loss_fn(output, *targets)
-        loss = _checked_loss(target, loss, _("loss_fn's result"))
+        loss = _checked_loss(target, loss, what)
         return UserRun(
             loss,
             "model",

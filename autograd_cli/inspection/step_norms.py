@@ -1,0 +1,327 @@
+"""The norms a training step records (`agrad inspect --steps`), at the fewest torch
+calls the model allows.
+
+Per step and parameter: ‖.grad‖, and on a recorded step ‖p_before‖ and
+‖p_after - p_before‖ of the optimizer's step; NaN and inf counts where a norm is not
+finite. Every norm is a sum of squares of the exact values in float64: no float32
+square overflows, and a gradient of 1e-12 beside ones of 1 keeps its digits.
+
+A small model's step takes a few hundred microseconds, and a call into torch costs a
+few whatever its size, more right after the step's own work has run. A norm and a
+copy per tensor and quantity made the MLP's step 1.6 times as long as the plain loop
+(bench/inspect_steps.py). So there are two ways:
+
+- Flat, for a small model on the CPU (at most FLAT_MAX elements): before
+  optimizer.step(), one `_foreach_copy_` puts the gradients and the parameters into a
+  slot of a buffer kept for the run; after it, another puts the parameters again. The
+  maths waits until the batch of steps is read (`results()`), then runs once for all
+  the slots: float64, after - before, squares, and NumPy's `add.reduceat` for each
+  parameter's own sum (so one parameter's inf or NaN stays its own).
+- Per tensor otherwise (a big model, a GPU, bfloat16, a sparse .grad, a parameter
+  whose shape changed): one `_foreach_norm` in float64 for the gradients and the
+  parameters, and one for the differences, from a copy of the parameters kept between
+  steps; taken at once. A big tensor's norm costs its size, not the call.
+
+Both copy or measure before optimizer.step(), so a user's optimizer that clips .grad
+in step() does not change what is recorded.
+"""
+
+from __future__ import annotations
+
+import itertools
+import math
+from typing import Any
+
+import numpy as np
+import torch
+
+# Elements of a model the flat way takes; past it the tensors are big enough that a
+# call costs their size, not its own, and a slot of the buffer is memory.
+FLAT_MAX = 2**16
+# The buffer of a batch of steps: at most this many elements (float32: 1 MiB; its
+# float64 maths twice that).
+BUFFER_ELEMENTS = 2**18
+MAX_SLOTS = 64
+_FLAT_DTYPES = (torch.float32, torch.float64, torch.float16)  # NumPy has no bfloat16
+
+
+# One step's facts, per parameter in order: ‖.grad‖ (None: no .grad); on a recorded
+# step the update ratio ‖p_after - p_before‖ / ‖p_before‖ (None where ‖p_before‖ is 0),
+# else (); NaN and inf counts (None: no .grad). A tuple, not a dataclass: a run makes
+# one per step, and a small model's step is counted in microseconds.
+Measured = tuple[
+    tuple[float | None, ...],
+    tuple[float | None, ...],
+    tuple[int | None, ...],
+    tuple[int | None, ...],
+]
+
+
+class StepNorms:
+    """Each step: `take()` before optimizer.step(), `keep()` after; then `results()`
+    for the steps taken since the last call (at most `slots` of them: `full()`)."""
+
+    def __init__(self, parameters: list[torch.Tensor], steps: int = MAX_SLOTS) -> None:
+        self.parameters = parameters
+        self.sizes = [p.numel() for p in parameters]
+        self._shapes = [p.shape for p in parameters]
+        self._pending: list[int | Measured] = []  # a slot of the buffer, or done
+        self._slot: int | None = None  # the slot of the step being taken
+        self._record = False
+        self._before: list[torch.Tensor] | None = None  # the per-tensor way's copy
+        self._taken: tuple[list[int], list[float], list[torch.Tensor | None]] | None = None
+        self.slots = 1
+        self._buffer: torch.Tensor | None = None
+        total = sum(self.sizes)
+        if (
+            parameters
+            and min(self.sizes) > 0  # reduceat sums an empty segment as its next element
+            and total <= FLAT_MAX
+            and len({p.dtype for p in parameters}) == 1
+            and parameters[0].dtype in _FLAT_DTYPES
+            and all(p.device.type == "cpu" and p.layout == torch.strided for p in parameters)
+        ):
+            self.slots = max(
+                1,
+                min(MAX_SLOTS, steps, BUFFER_ELEMENTS // (3 * total)),
+            )
+            dtype = parameters[0].dtype
+            # Not zeroed: a slot's rows are written before they are read, but for those
+            # a step not recorded leaves, whose sums are not read.
+            self._buffer = torch.empty(self.slots, 3, total, dtype=dtype)
+            # The step being taken is copied into `_staging` through views shaped like
+            # the parameters ([gradients, before] for take()'s one copy, [after] for
+            # keep()'s), then into its slot by one copy: views of every slot would cost
+            # a few milliseconds to make, more than a short run's steps.
+            self._staging = torch.zeros(3, total, dtype=dtype)
+            self._slots = self._buffer.unbind()  # each slot's rows, made once
+            self._slot_grads = [rows[0] for rows in self._slots]
+            self._into = self._shaped(self._staging[0]) + self._shaped(self._staging[1])
+            self._after = self._shaped(self._staging[2])
+            self._starts = np.cumsum([0, *self.sizes[:-1]])
+            self._zeros: dict[int, torch.Tensor] = {}  # stand-ins for a missing .grad
+            self._missing: dict[int, list[int]] = {}  # by slot: parameters without .grad
+            self._no_counts: tuple[int | None, ...] = (0,) * len(parameters)
+
+    def _shaped(self, row: torch.Tensor) -> list[torch.Tensor]:
+        views, start = [], 0
+        for shape, size in zip(self._shapes, self.sizes, strict=True):
+            views.append(row[start : start + size].view(shape))
+            start += size
+        return views
+
+    def full(self) -> bool:
+        return len(self._pending) >= self.slots
+
+    def take(self, grads: list[torch.Tensor | None], missing: list[int], record: bool) -> None:
+        """Before optimizer.step(), with gradient mode off; `missing`: the indices of
+        the parameters without .grad."""
+        self._record = record
+        self._slot = None
+        if self._buffer is not None and [p.shape for p in self.parameters] == self._shapes:
+            slot = len(self._pending)
+            sources = grads
+            if missing:
+                sources = [g if g is not None else self._zero(i) for i, g in enumerate(grads)]
+            into = self._into
+            try:
+                if record:
+                    torch._foreach_copy_(into, sources + self.parameters)
+                else:  # the gradients alone: the slot's other rows are not read
+                    torch._foreach_copy_(into[: len(sources)], sources)
+            except (RuntimeError, TypeError, AttributeError):  # a sparse .grad; no foreach
+                pass
+            else:
+                self._slot = slot
+                self._missing[slot] = missing
+                return
+        present = [i for i, g in enumerate(grads) if g is not None]
+        before = self._copy() if record else []
+        measured = _norms([grads[i] for i in present] + before)  # type: ignore[misc]
+        self._taken = (present, measured, grads)
+
+    def keep(self) -> None:
+        """After optimizer.step(), with gradient mode off."""
+        slot = self._slot
+        if slot is not None:
+            if self._record:
+                torch._foreach_copy_(self._after, self.parameters)
+                self._slots[slot].copy_(self._staging)
+            else:
+                self._slot_grads[slot].copy_(self._staging[0])
+            self._pending.append(slot)
+            return
+        assert self._taken is not None
+        present, measured, grads = self._taken
+        self._taken = None
+        norms: list[float | None] = [None] * len(self.parameters)
+        for i, norm in zip(present, measured, strict=False):
+            norms[i] = norm
+        ratios: tuple[float | None, ...] = ()
+        if self._record:
+            assert self._before is not None
+            moved = _norms(_subtracted(self._before, self.parameters))  # before - after
+            ratios = _ratios(moved, measured[len(present) :])
+        nans, infs = _nonfinite_counts(grads, norms)
+        self._pending.append((tuple(norms), ratios, nans, infs))
+
+    def results(self, recorded: list[bool]) -> list[Measured]:
+        """The steps kept since the last call, in order; `recorded`: which of them
+        were recorded steps."""
+        pending, self._pending = self._pending, []
+        if not any(isinstance(entry, int) for entry in pending):
+            return pending  # type: ignore[return-value]
+        # The slots up to the last one used (a step taken the per-tensor way keeps
+        # its place in the batch, and leaves its slot unused).
+        norms, ratios, finite = self._flat_norms(len(pending))
+        if (
+            all(entry == k for k, entry in enumerate(pending))
+            and all(finite)
+            and all(recorded)
+            and not any(self._missing[k] for k in range(len(pending)))
+        ):  # the usual batch, in a few calls
+            counts = itertools.repeat(self._no_counts)
+            return list(zip(map(tuple, norms), map(tuple, ratios), counts, counts, strict=False))
+        out: list[Measured] = []
+        for entry, record in zip(pending, recorded, strict=True):
+            if not isinstance(entry, int):
+                out.append(entry)
+                continue
+            step_norms: list[float | None] = norms[entry]  # type: ignore[assignment]
+            missing = self._missing[entry]
+            for i in missing:
+                step_norms[i] = None
+            if finite[entry]:
+                nans = infs = self._zero_counts(missing)
+            else:
+                nans, infs = self._flat_counts(entry, step_norms)
+            out.append(
+                (
+                    tuple(step_norms),
+                    tuple(ratios[entry]) if record else (),
+                    nans,
+                    infs,
+                )
+            )
+        return out
+
+    def _flat_norms(self, used: int) -> tuple[list[list[float]], list[list[float | None]], Any]:
+        """For each of the first `used` slots: ‖.grad‖ per parameter, the update
+        ratios, and whether every gradient was finite."""
+        assert self._buffer is not None
+        rows = self._buffer[:used].double()  # exact: float32 values in float64
+        rows[:, 2].sub_(rows[:, 1])
+        rows.square_()
+        sums = np.add.reduceat(rows.numpy(), self._starts, axis=2)
+        norms = np.sqrt(sums, out=sums)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            ratios = norms[:, 2] / norms[:, 1]
+        ratio_lists: list[list[float | None]] = ratios.tolist()
+        if not norms[:, 1].all():  # a parameter of norm 0 has no ratio
+            for row, sizes in zip(ratio_lists, norms[:, 1].tolist(), strict=True):
+                for i, size in enumerate(sizes):
+                    if size == 0:
+                        row[i] = None
+        finite = np.isfinite(norms[:, 0]).all(axis=1).tolist()
+        return norms[:, 0].tolist(), ratio_lists, finite
+
+    def _zero_counts(self, missing: list[int]) -> tuple[int | None, ...]:
+        if not missing:
+            return self._no_counts
+        return tuple(None if i in missing else 0 for i in range(len(self.parameters)))
+
+    def _flat_counts(
+        self, slot: int, norms: list[float | None]
+    ) -> tuple[tuple[int | None, ...], tuple[int | None, ...]]:
+        assert self._buffer is not None
+        row = self._buffer[slot, 0].numpy()
+        nans: list[int | None] = []
+        infs: list[int | None] = []
+        for norm, start, size in zip(norms, self._starts, self.sizes, strict=True):
+            if norm is None:
+                nans.append(None)
+                infs.append(None)
+            else:
+                part = row[start : start + size]
+                nans.append(int(np.isnan(part).sum()))
+                infs.append(int(np.isinf(part).sum()))
+        return tuple(nans), tuple(infs)
+
+    def _zero(self, index: int) -> torch.Tensor:
+        # A parameter without .grad (frozen, unused) gets zeros in the slot: its norm
+        # is reported as None all the same.
+        zeros = self._zeros.get(index)
+        if zeros is None:
+            zeros = self._zeros[index] = torch.zeros_like(self.parameters[index])
+        return zeros
+
+    def _copy(self) -> list[torch.Tensor]:
+        """The parameters now, in the buffers kept from the last recorded step."""
+        values = self.parameters
+        before = self._before
+        if before is None or any(
+            b.shape != v.shape or b.dtype != v.dtype for b, v in zip(before, values, strict=True)
+        ):
+            self._before = [v.detach().clone() for v in values]
+            return self._before
+        foreach_copy = getattr(torch, "_foreach_copy_", None)  # private: fall back
+        if foreach_copy is not None:
+            try:
+                foreach_copy(before, values)
+                return before
+            except (TypeError, RuntimeError):
+                pass
+        for b, v in zip(before, values, strict=True):
+            b.copy_(v)
+        return before
+
+
+def _norms(tensors: list[torch.Tensor]) -> list[float]:
+    if not tensors:
+        return []
+    foreach_norm = getattr(torch, "_foreach_norm", None)  # private: fall back without it
+    if foreach_norm is not None:
+        try:
+            return torch.stack(foreach_norm(tensors, 2, dtype=torch.float64)).tolist()
+        except (TypeError, RuntimeError):
+            pass
+    return torch.stack([torch.linalg.vector_norm(t, dtype=torch.float64) for t in tensors]).tolist()
+
+
+def _subtracted(before: list[torch.Tensor], after: list[torch.Tensor]) -> list[torch.Tensor]:
+    """before - after, in before's tensors (they are written again next time)."""
+    foreach_sub = getattr(torch, "_foreach_sub_", None)  # private: fall back without it
+    if foreach_sub is not None:
+        try:
+            foreach_sub(before, after)
+            return before
+        except (TypeError, RuntimeError):
+            pass
+    for b, a in zip(before, after, strict=True):
+        b.sub_(a)
+    return before
+
+
+def _ratios(moved: list[float], sizes: list[float]) -> tuple[float | None, ...]:
+    # A parameter of norm 0 has no ratio; a NaN one gives NaN (NaN == 0 is false).
+    return tuple(None if s == 0 else m / s for m, s in zip(moved, sizes, strict=True))
+
+
+def _nonfinite_counts(
+    grads: list[torch.Tensor | None], norms: list[float | None]
+) -> tuple[tuple[int | None, ...], tuple[int | None, ...]]:
+    """NaN and inf counts per gradient: 0 and 0 where the norm is finite (a NaN or an
+    inf in it would make the norm NaN or inf), counted only where it is not."""
+    nan_counts: list[int | None] = []
+    inf_counts: list[int | None] = []
+    for g, norm in zip(grads, norms, strict=True):
+        if g is None or norm is None:
+            nan_counts.append(None)
+            inf_counts.append(None)
+        elif math.isfinite(norm):
+            nan_counts.append(0)
+            inf_counts.append(0)
+        else:
+            nan_counts.append(int(torch.isnan(g).sum()))
+            inf_counts.append(int(torch.isinf(g).sum()))
+    return tuple(nan_counts), tuple(inf_counts)
