@@ -267,3 +267,26 @@ def test_a_non_contiguous_grad_is_read_in_place(small_blocks: int, layout: Any, 
         parameter_health("p", parameter, 1e-7, 1e3)
     assert seen.largest <= small_blocks, seen.largest
     check(parameter)  # the same numbers as float64 maths in row-major order
+
+
+@pytest.mark.parametrize("with_nan", [False, True])
+def test_a_sparse_grad_has_the_statistics_of_its_dense_form(small_blocks: int, with_nan: bool):
+    """nn.Embedding(sparse=True)'s .grad: a sparse COO tensor whose rows repeat (a
+    word used twice); its statistics are those of the dense gradient, in which the rows
+    it leaves out are zeros."""
+    torch.manual_seed(0)
+    embedding = torch.nn.Embedding(3000, 4, sparse=True)  # 12,000 elements: 12 blocks
+    words = torch.tensor([5, 7, 5, 2999, 7, 5, 1200])
+    weights = torch.randn(len(words), 4)
+    if with_nan:
+        weights[3, 1] = math.nan
+    (embedding(words) * weights).sum().backward()
+    grad = embedding.weight.grad
+    assert grad is not None and grad.is_sparse and not grad.is_coalesced()
+    report = parameter_health("p", embedding.weight, 1e-7, 1e3)
+    want = oracle(as_float64(grad.to_dense()))
+    for key in ("grad_norm", "mean_abs", "max_abs"):
+        assert close(getattr(report, key), want[key]), (key, getattr(report, key), want[key])
+    for key in ("zero_fraction", "nan_count", "inf_count"):
+        assert getattr(report, key) == want[key], (key, getattr(report, key), want[key])
+    assert report.flags == (("nonfinite",) if with_nan else ())

@@ -478,3 +478,40 @@ def test_an_optimizer_steps_cannot_drive_is_refused(agrad, tmp_path, name, said)
     result = agrad("inspect", f"{path}:{name}", "--steps", "3")
     assert result.exit_code == 2 and result.stdout == ""
     assert said in result.stderr and len(result.stderr.splitlines()) == 1
+
+
+SPARSE_MODEL = """
+import torch
+from torch import nn
+
+
+def build():
+    model = nn.Sequential(nn.Embedding(50, 4, sparse=True), nn.Flatten(), nn.Linear(12, 1))
+    words = torch.tensor([[1, 2, 2], [3, 40, 1], [2, 2, 2]])  # rows used twice: summed
+    return model, words, torch.randn(3, 1), nn.MSELoss()
+"""
+
+
+def test_a_sparse_embedding_gradient_over_steps(agrad, tmp_path):
+    """nn.Embedding(sparse=True) gives a sparse .grad with repeated rows: its norm is
+    the dense gradient's, in the one backward pass and at every step."""
+    path = tmp_path / "sparse_model.py"
+    path.write_text(SPARSE_MODEL)
+    records = _steps_json(agrad, f"{path}:build", "--steps", "70")
+    torch.manual_seed(0)
+    model, words, targets, loss_fn = _module(str(path)).build()
+    opt = torch.optim.SGD(model.parameters(), lr=0.01)
+    steps = [r for r in records if r["record"] == "step"]
+    for record in steps:
+        opt.zero_grad(set_to_none=True)
+        loss_fn(model(words), targets).backward()
+        assert model[0].weight.grad.is_sparse
+        norms = [p.grad.to_dense().double().norm().item() for p in model.parameters()]
+        opt.step()
+        got = [p["grad_norm"] for p in record["parameters"]]
+        assert got == pytest.approx(norms, rel=1e-12)
+    assert len(steps) == 70 and records[-1]["record"] == "summary"
+    one_pass = agrad("inspect", f"{path}:build", "--json")
+    assert one_pass.exit_code == 0, one_pass.stderr
+    first = json.loads(one_pass.stdout)["parameters"][0]
+    assert first["grad_norm"] == pytest.approx(steps[0]["parameters"][0]["grad_norm"], rel=1e-12)

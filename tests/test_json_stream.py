@@ -17,9 +17,18 @@ import math
 from typing import Any
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from autograd_cli import __version__, runner
-from autograd_cli.model import Graph, LeafGraph
+from autograd_cli.model import (
+    HEALTH_FLAGS,
+    SCHEMA_VERSION,
+    Graph,
+    LeafGraph,
+    StepRecord,
+    TrainingStep,
+)
 from autograd_cli.render.json_doc import CHUNK
 from autograd_cli.versions import torch_version
 from tests.test_json_identity import CASES
@@ -226,3 +235,64 @@ def test_equal_saved_values_of_different_types_keep_their_own_json():
     text = "".join(graph_chunks(Graph.of("n0", nodes, []), saved=True))
     written = [n["saved_attributes"]["alpha"] for n in json.loads(text)["nodes"]]
     assert [json.dumps(v) for v in written] == [json.dumps(v) for v in values]
+
+
+_NUMBERS = st.one_of(
+    st.none(),
+    st.floats(allow_nan=True, allow_infinity=True),
+    st.sampled_from([0.0, -0.0, 1e-300, 5e-324, 1.7976931348623157e308, 1e16, 0.1]),
+)
+_COUNTS = st.one_of(st.none(), st.integers(min_value=0, max_value=10**12))
+_FLAG = st.one_of(st.none(), st.sampled_from(HEALTH_FLAGS), st.text(max_size=5))
+_NAME = st.one_of(  # quotes, backslashes, %, any Unicode
+    st.text(min_size=1, max_size=12),
+    st.sampled_from(["fc.weight%s", "100%", "%%d", 'a"b', "c\\d", "trọng_số.w", "\x00"]),
+)
+
+
+@settings(max_examples=300, derandomize=True, deadline=None)
+@given(
+    st.integers(min_value=1, max_value=10_000),
+    st.one_of(st.floats(allow_nan=True), st.sampled_from([0.25, 1e-7])),
+    st.lists(st.tuples(_NAME, _NUMBERS, _NUMBERS, _COUNTS, _COUNTS, _FLAG), max_size=6),
+    st.booleans(),
+)
+def test_a_steps_line_is_what_the_encoder_writes_for_its_record(step, loss, columns, usual):
+    """step_line() formats a training step's record itself (a template when every
+    number is finite): its bytes are those json.dumps writes for the record's items,
+    and it parses strictly."""
+    from autograd_cli.render.json_doc import step_line
+
+    if usual:  # the template's case: finite numbers, counts, known flags
+        columns = [
+            (name, abs(hash(name)) / 7.0, 1e-3, 0, 0, None if k % 2 else "vanishing")
+            for k, (name, *_) in enumerate(columns)
+        ]
+    names = tuple(column[0] for column in columns)
+    values = list(zip(*(column[1:] for column in columns), strict=True)) or [()] * 5
+    record = StepRecord("inspect", TrainingStep(step, loss, *(tuple(v) for v in values)), names)
+    document = {
+        "schema_version": SCHEMA_VERSION,
+        "agrad_version": __version__,
+        "torch_version": torch_version(),
+        "command": "inspect",
+        **dict(record.items()),
+    }
+    expected = json.dumps(_strict(document), ensure_ascii=False, separators=(",", ":"))
+    line = step_line(record)
+    assert line == expected + "\n"
+    json.loads(line, parse_constant=_refuse)
+
+
+def _strict(value: Any) -> Any:
+    if isinstance(value, float) and not math.isfinite(value):
+        return "NaN" if math.isnan(value) else ("Infinity" if value > 0 else "-Infinity")
+    if isinstance(value, dict):
+        return {k: _strict(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_strict(v) for v in value]
+    return value
+
+
+def _refuse(name: str) -> None:
+    raise AssertionError(f"{name} is not strict JSON")

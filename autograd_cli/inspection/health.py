@@ -110,12 +110,23 @@ def blocks(tensor: torch.Tensor) -> Iterator[torch.Tensor]:
     statistics do not depend on it): views of the tensor when its elements fill one
     stretch of memory (contiguous, transposed, channels_last; a .grad is laid out like
     its parameter), else of one copy in its own dtype (e.g. an expand()ed tensor)."""
-    tensor = tensor.detach()
+    tensor = stored_values(tensor.detach())
     by_stride = sorted(range(tensor.dim()), key=tensor.stride, reverse=True)
     ordered = tensor.permute(by_stride)
     flat = ordered.view(-1) if ordered.is_contiguous() else tensor.reshape(-1)
     for start in range(0, flat.numel(), BLOCK):
         yield flat[start : start + BLOCK]
+
+
+def stored_values(tensor: torch.Tensor) -> torch.Tensor:
+    """The values a sparse tensor holds (nn.Embedding(sparse=True)'s gradient),
+    duplicates summed: its norm, sums, maximum and NaNs are theirs, and the elements it
+    leaves out are zeros. A dense tensor as it is."""
+    if tensor.layout == torch.strided:
+        return tensor
+    if tensor.layout == torch.sparse_coo:
+        return tensor.coalesce().values()
+    return tensor.values()  # compressed layouts hold each element once
 
 
 def total(values: list[float]) -> float:

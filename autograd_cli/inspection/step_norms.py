@@ -35,6 +35,8 @@ from typing import Any
 import numpy as np
 import torch
 
+from autograd_cli.inspection.health import stored_values
+
 # Elements of a model the flat way takes; past it the tensors are big enough that a
 # call costs their size, not its own, and a slot of the buffer is memory.
 FLAT_MAX = 2**16
@@ -145,7 +147,11 @@ class StepNorms:
         slot = self._slot
         if slot is not None:
             if self._record:
-                torch._foreach_copy_(self._after, self.parameters)
+                try:
+                    torch._foreach_copy_(self._after, self.parameters)
+                except RuntimeError:  # the optimizer gave a parameter another shape
+                    self._pending.append(self._staged(slot))
+                    return
                 self._slots[slot].copy_(self._staging)
             else:
                 self._slot_grads[slot].copy_(self._staging[0])
@@ -160,10 +166,27 @@ class StepNorms:
         ratios: tuple[float | None, ...] = ()
         if self._record:
             assert self._before is not None
-            moved = _norms(_subtracted(self._before, self.parameters))  # before - after
-            ratios = _ratios(moved, measured[len(present) :])
+            ratios = _ratios(_moved(self._before, self.parameters), measured[len(present) :])
         nans, infs = _nonfinite_counts(grads, norms)
         self._pending.append((tuple(norms), ratios, nans, infs))
+
+    def _staged(self, slot: int) -> Measured:
+        """The step in the staging buffer, measured per tensor (a parameter changed
+        shape in optimizer.step(): it has no ratio)."""
+        count = len(self.parameters)
+        missing = self._missing[slot]
+        grads: list[torch.Tensor | None] = list(self._into[:count])
+        for i in missing:
+            grads[i] = None
+        measured = _norms([g for g in grads if g is not None] + self._into[count:])
+        present = [i for i, g in enumerate(grads) if g is not None]
+        norms: list[float | None] = [None] * count
+        for i, norm in zip(present, measured, strict=False):
+            norms[i] = norm
+        before = [b.clone() for b in self._into[count:]]
+        ratios = _ratios(_moved(before, self.parameters), measured[len(present) :])
+        nans, infs = _nonfinite_counts(grads, norms)
+        return (tuple(norms), ratios, nans, infs)
 
     def results(self, recorded: list[bool]) -> list[Measured]:
         """The steps kept since the last call, in order; `recorded`: which of them
@@ -279,6 +302,7 @@ class StepNorms:
 def _norms(tensors: list[torch.Tensor]) -> list[float]:
     if not tensors:
         return []
+    tensors = [stored_values(t) for t in tensors]
     foreach_norm = getattr(torch, "_foreach_norm", None)  # private: fall back without it
     if foreach_norm is not None:
         try:
@@ -302,9 +326,20 @@ def _subtracted(before: list[torch.Tensor], after: list[torch.Tensor]) -> list[t
     return before
 
 
-def _ratios(moved: list[float], sizes: list[float]) -> tuple[float | None, ...]:
+def _moved(before: list[torch.Tensor], after: list[torch.Tensor]) -> list[float | None]:
+    """‖before - after‖ per parameter, computed in before's tensors; None where the
+    optimizer gave a parameter another shape."""
+    same = [b.shape == a.shape for b, a in zip(before, after, strict=True)]
+    if all(same):
+        return _norms(_subtracted(before, after))  # type: ignore[return-value]
+    kept = [k for k, alike in enumerate(same) if alike]
+    norms = iter(_norms(_subtracted([before[k] for k in kept], [after[k] for k in kept])))
+    return [next(norms) if alike else None for alike in same]
+
+
+def _ratios(moved: list[float | None], sizes: list[float]) -> tuple[float | None, ...]:
     # A parameter of norm 0 has no ratio; a NaN one gives NaN (NaN == 0 is false).
-    return tuple(None if s == 0 else m / s for m, s in zip(moved, sizes, strict=True))
+    return tuple(None if s == 0 or m is None else m / s for m, s in zip(moved, sizes, strict=True))
 
 
 def _nonfinite_counts(
@@ -322,6 +357,7 @@ def _nonfinite_counts(
             nan_counts.append(0)
             inf_counts.append(0)
         else:
-            nan_counts.append(int(torch.isnan(g).sum()))
-            inf_counts.append(int(torch.isinf(g).sum()))
+            values = stored_values(g)
+            nan_counts.append(int(torch.isnan(values).sum()))
+            inf_counts.append(int(torch.isinf(values).sum()))
     return tuple(nan_counts), tuple(inf_counts)

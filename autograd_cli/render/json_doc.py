@@ -104,14 +104,15 @@ def step_line(record: StepRecord) -> str:
     norms, ratios = step.grad_norms, step.update_ratios
     try:  # a None, NaN or infinity makes the sum fail, or not finite
         usual = math.isfinite(step.loss + sum(norms) + sum(ratios))
+        usual = usual and None not in step.nan_counts and None not in step.inf_counts
     except TypeError:
         usual = False
     if usual:
         flags = step.flags
-        if any(flags):
-            flags = tuple(_FLAGS.get(flag) or encode(flag) for flag in flags)
-        else:
+        if flags.count(None) == len(flags):
             flags = ("null",) * len(flags)
+        else:
+            flags = tuple(_FLAGS.get(flag) or encode(flag) for flag in flags)
         values = zip(norms, ratios, step.nan_counts, step.inf_counts, flags, strict=True)
         return _step_template(record.command, record.names) % (
             step.step,

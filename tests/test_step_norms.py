@@ -1,0 +1,344 @@
+"""The norms of `agrad inspect --steps` (inspection/step_norms.py) against float64 maths
+written here: ‖.grad‖, ‖p_after - p_before‖ / ‖p_before‖ and NaN/inf counts of every
+step, taken the flat way (a small CPU model: copies per step, maths per batch) and the
+per-tensor way, alone and mixed in one batch.
+
+Each test drives StepNorms as training.py does (take() before the optimizer's step,
+keep() after, results() per batch) with gradients and updates it makes itself, and
+keeps its own float64 copies of them to compute what must come out.
+"""
+
+from __future__ import annotations
+
+import math
+import random
+
+import pytest
+import torch
+
+from autograd_cli.inspection import step_norms
+from autograd_cli.inspection.step_norms import StepNorms
+
+SHAPES = [(4, 3), (3,), (5, 4), (1,), (2, 2, 2)]
+
+
+def _oracle(
+    grads: list[torch.Tensor | None], before: list[torch.Tensor], after: list[torch.Tensor]
+):
+    """The step's facts in float64, from the test's own copies."""
+    norms, ratios, nans, infs = [], [], [], []
+    for g, b, a in zip(grads, before, after, strict=True):
+        if g is None:
+            norms.append(None)
+            nans.append(None)
+            infs.append(None)
+        else:
+            g = g.to_dense()  # a sparse one's duplicates summed
+            g64 = g.double()
+            norms.append(math.sqrt(float((g64 * g64).sum())))
+            nans.append(int(torch.isnan(g).sum()))
+            infs.append(int(torch.isinf(g).sum()))
+        size = math.sqrt(float((b.double() ** 2).sum()))
+        if a.shape != b.shape:  # no ratio between two shapes
+            ratios.append(None)
+            continue
+        moved = math.sqrt(float(((a.double() - b.double()) ** 2).sum()))
+        ratios.append(None if size == 0 else moved / size)
+    return norms, ratios, nans, infs
+
+
+def _close(got, want, rel):
+    assert len(got) == len(want)
+    for x, y in zip(got, want, strict=True):
+        if y is None:
+            assert x is None
+        elif math.isnan(y):
+            assert math.isnan(x)
+        else:
+            assert x == pytest.approx(y, rel=rel, abs=0.0)
+
+
+def _run(
+    parameters: list[torch.Tensor],
+    steps: int,
+    recorded=lambda step: True,
+    grads_of=None,
+    update=None,
+    batch: int | None = None,
+):
+    """Runs `steps` steps through a StepNorms; returns what it measured and what the
+    test computed, step by step."""
+    rng = torch.Generator().manual_seed(0)
+    meter = StepNorms(parameters, steps)
+    got, want, flags = [], [], []
+
+    def flush():
+        got.extend(meter.results(flags))
+        flags.clear()
+
+    for step in range(1, steps + 1):
+        if grads_of is not None:
+            grads = grads_of(step, rng)
+        else:
+            grads = [torch.randn(p.shape, generator=rng).to(p.dtype) for p in parameters]
+        record = recorded(step)
+        before = [p.detach().clone() for p in parameters]
+        missing = [i for i, g in enumerate(grads) if g is None]
+        with torch.no_grad():
+            meter.take(grads, missing, record)
+            if update is not None:
+                update(step, parameters, grads)
+            else:
+                for p, g in zip(parameters, grads, strict=True):
+                    if g is not None:
+                        p.sub_(0.01 * torch.nan_to_num(g.to_dense()).to(p.dtype))
+            meter.keep()
+        after = [p.detach().clone() for p in parameters]
+        want.append((_oracle(grads, before, after), record))
+        flags.append(record)
+        if meter.full() or (batch is not None and step % batch == 0):
+            flush()
+    flush()
+    assert len(got) == len(want) == steps
+    return got, want
+
+
+def _check(got, want, rel=1e-12, dtype=torch.float32):
+    """Norms to float64's precision; ratios to the parameters' own (the per-tensor way
+    subtracts in their dtype: exact between values within a factor 2 of each other,
+    rounded otherwise)."""
+    ratio_rel = max(1e-12, 8 * torch.finfo(dtype).eps)
+    for (norms, ratios, nans, infs), ((w_norms, w_ratios, w_nans, w_infs), record) in zip(
+        got, want, strict=True
+    ):
+        _close(norms, w_norms, rel)
+        assert list(nans) == w_nans
+        assert list(infs) == w_infs
+        if record:
+            _close(ratios, w_ratios, ratio_rel)
+        else:
+            assert ratios == ()
+
+
+def _parameters(dtype=torch.float32, shapes=SHAPES, seed=1):
+    generator = torch.Generator().manual_seed(seed)
+    return [
+        torch.nn.Parameter(torch.randn(shape, generator=generator).to(dtype)) for shape in shapes
+    ]
+
+
+@pytest.fixture(params=["flat", "per-tensor"])
+def way(request, monkeypatch):
+    """Both ways: the per-tensor one forced by a flat limit of 0 elements."""
+    if request.param == "per-tensor":
+        monkeypatch.setattr(step_norms, "FLAT_MAX", 0)
+    return request.param
+
+
+def _is_flat(parameters) -> bool:
+    return StepNorms(parameters)._buffer is not None
+
+
+def test_the_small_model_is_taken_the_flat_way_unless_forced(way):
+    assert _is_flat(_parameters()) == (way == "flat")
+
+
+@pytest.mark.parametrize("steps", [1, 63, 64, 65, 150])
+def test_norms_and_ratios_match_float64_over_batches(way, steps):
+    got, want = _run(_parameters(), steps)
+    _check(got, want)
+
+
+@pytest.mark.parametrize("every", [2, 3, 64, 100])
+def test_steps_not_recorded_have_norms_and_no_ratios(way, every):
+    got, want = _run(_parameters(), 130, recorded=lambda s: s == 1 or s % every == 0)
+    _check(got, want)
+    assert sum(bool(ratios) for _, ratios, _, _ in got) == 1 + 130 // every - (every == 1)
+
+
+@pytest.mark.parametrize("dtype", [torch.float16, torch.float64, torch.bfloat16])
+def test_other_dtypes(way, dtype):
+    parameters = _parameters(dtype)
+    if dtype is torch.bfloat16:  # NumPy has none: always the per-tensor way
+        assert not _is_flat(parameters)
+    got, want = _run(parameters, 70)
+    _check(got, want, dtype=dtype)
+
+
+def test_float32_squares_do_not_overflow_nor_vanish(way):
+    """1e20 squared is past float32's range, 1e-30 squared below it: the sums are
+    float64's."""
+    parameters = _parameters()
+
+    def grads_of(step, rng):
+        scale = 1e20 if step % 2 else 1e-30
+        return [torch.randn(p.shape, generator=rng) * scale for p in parameters]
+
+    got, want = _run(parameters, 10, grads_of=grads_of)
+    _check(got, want)
+    assert all(0 < n < math.inf for norms, _, _, _ in got for n in norms)
+
+
+def test_one_parameters_nan_and_inf_stay_its_own(way):
+    """Steps 60-70 cross a batch boundary (64 slots) with a NaN and an inf in the
+    third parameter's gradient; the others' norms are still exact."""
+    parameters = _parameters()
+
+    def grads_of(step, rng):
+        grads = [torch.randn(p.shape, generator=rng) for p in parameters]
+        if 60 <= step <= 70:
+            grads[2][0, 0] = math.nan
+            grads[2][1, 1] = math.inf
+            grads[2][2, 2] = -math.inf
+        if step == 66:
+            grads[4].fill_(math.inf)
+        return grads
+
+    got, want = _run(parameters, 80, grads_of=grads_of)
+    _check(got, want)
+    nonfinite = [s for s, (norms, _, _, _) in enumerate(got, 1) if not math.isfinite(norms[2])]
+    assert nonfinite == list(range(60, 71))
+    assert got[65][2][4] == 0 and got[65][3][4] == 8  # step 66: 8 infs, no NaN
+    assert got[60][2][2] == 1 and got[60][3][2] == 2
+
+
+def test_missing_gradients_and_a_zero_parameter(way):
+    """No .grad: None for the norm and the counts, on the steps it is missing; a
+    parameter of norm 0 has no update ratio."""
+    parameters = _parameters()
+    with torch.no_grad():
+        parameters[3].zero_()
+
+    def grads_of(step, rng):
+        grads = [torch.randn(p.shape, generator=rng) for p in parameters]
+        grads[1] = None  # frozen
+        if step % 5 == 0:
+            grads[4] = None  # unused on some steps
+        grads[3] = torch.zeros(1)  # stays at 0
+        return grads
+
+    got, want = _run(parameters, 70, grads_of=grads_of)
+    _check(got, want)
+    assert got[4][0][4] is None and got[3][0][4] is not None
+    assert all(ratios[3] is None for _, ratios, _, _ in got)
+    assert all(norms[3] == 0.0 for norms, _, _, _ in got)
+
+
+def test_a_step_taken_per_tensor_inside_a_batch_of_flat_ones():
+    """A sparse .grad on some steps sends them the per-tensor way; the flat steps
+    around them, in the same batch, keep their own slots' values."""
+    parameters = _parameters(shapes=[(6, 3), (3,)])
+    assert _is_flat(parameters)
+
+    def grads_of(step, rng):
+        grads = [torch.randn(p.shape, generator=rng) for p in parameters]
+        if step in (1, 5, 6, 40):  # row 3 twice: summed (coalesced) before its norm
+            index = torch.tensor([[0, 3, 3]])
+            grads[0] = torch.sparse_coo_tensor(
+                index, torch.randn(3, 3, generator=rng), (6, 3), check_invariants=True
+            )
+        return grads
+
+    got, want = _run(parameters, 70, grads_of=grads_of)
+    _check(got, want)
+
+
+def test_a_parameter_whose_shape_changes_in_the_optimizers_step(way):
+    """Its step has no ratio (before and after differ in shape); the other parameter
+    keeps its, and the steps after it are measured on the new tensor."""
+    parameters = _parameters(shapes=[(4, 3), (3,)])
+
+    def update(step, params, grads):
+        for p, g in zip(params, grads, strict=True):
+            p.sub_(0.01 * g)
+        if step == 10:
+            params[0].data = torch.randn(3, 4)  # a new shape, from this step on
+
+    def grads_of(step, rng):
+        return [torch.randn(p.shape, generator=rng) for p in parameters]
+
+    got, want = _run(parameters, 20, grads_of=grads_of, update=update)
+    _check(got, want)
+    assert got[9][1][0] is None and got[9][1][1] > 0
+
+
+def test_parameters_replaced_through_data_by_the_optimizer(way):
+    """A hand-written optimizer that assigns p.data (a new tensor) each step."""
+    parameters = _parameters()
+
+    def update(step, params, grads):
+        for p, g in zip(params, grads, strict=True):
+            p.data = p.data - 0.1 * g
+
+    got, want = _run(parameters, 70, update=update)
+    _check(got, want)
+    assert all(r > 0 for _, ratios, _, _ in got for r in ratios)
+
+
+def test_gradients_are_read_before_an_optimizer_that_clips_them(way):
+    parameters = _parameters()
+
+    def update(step, params, grads):
+        for p, g in zip(params, grads, strict=True):
+            g.clamp_(-1e-3, 1e-3)  # in place: what take() copied must not change
+            p.sub_(g)
+
+    got, want_after = _run(parameters, 10, update=update)
+    # The oracle read the gradients after the clipping: agrad's must be larger.
+    for (norms, _, _, _), ((clipped, _, _, _), _) in zip(got, want_after, strict=True):
+        assert all(n > c for n, c in zip(norms, clipped, strict=True))
+
+
+def test_a_big_model_is_taken_per_tensor_with_the_same_answers():
+    shapes = [(300, 250), (250,)]  # past FLAT_MAX
+    parameters = _parameters(shapes=shapes)
+    assert not _is_flat(parameters)
+    got, want = _run(parameters, 3)
+    _check(got, want, rel=1e-10)
+
+
+def test_a_zero_element_parameter_is_not_taken_flat():
+    parameters = _parameters(shapes=[(3,), (0,), (2, 2)])
+    assert not _is_flat(parameters)
+    got, want = _run(parameters, 5)
+    _check(got, want)
+
+
+@pytest.mark.parametrize("seed", range(3))
+def test_random_mixes_of_everything(way, seed):
+    """Random recorded steps, missing gradients, sparse ones and non-finite values, in
+    batches cut at random places."""
+    chooser = random.Random(seed)
+    parameters = _parameters(shapes=[(5, 2), (2,), (3, 3)], seed=seed)
+    plan = {
+        step: (
+            chooser.random() < 0.5,
+            chooser.random() < 0.1,
+            chooser.random() < 0.1,
+            chooser.random() < 0.1,
+        )
+        for step in range(1, 201)
+    }
+
+    def grads_of(step, rng):
+        _, missing, sparse, nonfinite = plan[step]
+        grads = [torch.randn(p.shape, generator=rng) for p in parameters]
+        if missing:
+            grads[1] = None
+        if sparse:
+            index = torch.tensor([[1, 4]])
+            grads[0] = torch.sparse_coo_tensor(
+                index, torch.randn(2, 2, generator=rng), (5, 2), check_invariants=True
+            )
+        if nonfinite:
+            grads[2][0, 1] = math.nan
+        return grads
+
+    got, want = _run(
+        parameters,
+        200,
+        recorded=lambda s: s == 1 or plan[s][0],
+        grads_of=grads_of,
+        batch=chooser.randint(3, 50),
+    )
+    _check(got, want)
