@@ -290,11 +290,47 @@ def test_gradients_are_read_before_an_optimizer_that_clips_them(way):
 
 
 def test_a_big_model_is_taken_per_tensor_with_the_same_answers():
-    shapes = [(300, 250), (250,)]  # past FLAT_MAX
+    """Past FLAT_MAX; its big tensors' norms are float32 sums over rows of 256 joined in
+    float64: within 1e-7 of float64's."""
+    shapes = [(300, 250), (250,)]
     parameters = _parameters(shapes=shapes)
     assert not _is_flat(parameters)
+    assert parameters[0].numel() >= step_norms.ROWS_FROM
     got, want = _run(parameters, 3)
-    _check(got, want, rel=1e-10)
+    _check(got, want, rel=1e-7)
+
+
+@pytest.mark.parametrize("dtype", [torch.float32, torch.float16, torch.bfloat16])
+@pytest.mark.parametrize(
+    "case", ["random", "huge", "tiny", "zeros", "nan", "inf", "transposed", "tail"]
+)
+def test_a_big_tensors_norm(dtype, case):
+    """_row_norm against float64 maths, including what float32 rows cannot hold:
+    squares past its range (1e20² when the dtype has them), below it (1e-25²), NaN."""
+    generator = torch.Generator().manual_seed(3)
+    size = step_norms.ROWS_FROM * 2 + (37 if case == "tail" else 0)
+    values = torch.randn(size, generator=generator, dtype=torch.float64)
+    values *= torch.rand(size, generator=generator, dtype=torch.float64) ** 6  # spread
+    if case == "huge":
+        values *= 1e20 if dtype is not torch.float16 else 1e4
+    elif case == "tiny":
+        values *= 1e-25 if dtype is not torch.float16 else 1e-5
+    elif case == "zeros":
+        values.zero_()
+    elif case == "nan":
+        values[12345] = math.nan
+    elif case == "inf":
+        values[-1] = -math.inf
+    tensor = values.to(dtype)
+    if case == "transposed":
+        tensor = tensor.view(256, -1).t()  # not contiguous: read in memory order
+    exact = tensor.double()
+    want = math.sqrt(float((exact * exact).sum()))
+    got = step_norms._row_norm(tensor)
+    if math.isnan(want):
+        assert math.isnan(got)
+    else:
+        assert got == pytest.approx(want, rel=1e-7, abs=0.0)
 
 
 def test_a_zero_element_parameter_is_not_taken_flat():

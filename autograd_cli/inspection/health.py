@@ -110,12 +110,18 @@ def blocks(tensor: torch.Tensor) -> Iterator[torch.Tensor]:
     statistics do not depend on it): views of the tensor when its elements fill one
     stretch of memory (contiguous, transposed, channels_last; a .grad is laid out like
     its parameter), else of one copy in its own dtype (e.g. an expand()ed tensor)."""
+    flat = in_memory_order(tensor)
+    for start in range(0, flat.numel(), BLOCK):
+        yield flat[start : start + BLOCK]
+
+
+def in_memory_order(tensor: torch.Tensor) -> torch.Tensor:
+    """The tensor's elements (a sparse one's stored values), flat, in the order they
+    lie in memory: a view when they fill one stretch of it, else a copy."""
     tensor = stored_values(tensor.detach())
     by_stride = sorted(range(tensor.dim()), key=tensor.stride, reverse=True)
     ordered = tensor.permute(by_stride)
-    flat = ordered.view(-1) if ordered.is_contiguous() else tensor.reshape(-1)
-    for start in range(0, flat.numel(), BLOCK):
-        yield flat[start : start + BLOCK]
+    return ordered.view(-1) if ordered.is_contiguous() else tensor.reshape(-1)
 
 
 def stored_values(tensor: torch.Tensor) -> torch.Tensor:

@@ -35,7 +35,7 @@ from typing import Any
 import numpy as np
 import torch
 
-from autograd_cli.inspection.health import stored_values
+from autograd_cli.inspection.health import in_memory_order, l2_norm, stored_values
 
 # Elements of a model the flat way takes; past it the tensors are big enough that a
 # call costs their size, not its own, and a slot of the buffer is memory.
@@ -45,6 +45,12 @@ FLAT_MAX = 2**16
 BUFFER_ELEMENTS = 2**18
 MAX_SLOTS = 64
 _FLAT_DTYPES = (torch.float32, torch.float64, torch.float16)  # NumPy has no bfloat16
+# The per-tensor way: a tensor of at least ROWS_FROM elements has its norm summed in
+# float32 over rows of ROW (_row_norm); a result below TRUSTED_FROM may have lost
+# squares below float32's range, and is read again in float64.
+ROWS_FROM = 2**15
+ROW = 256
+TRUSTED_FROM = 1e-10
 
 
 # One step's facts, per parameter in order: ‖.grad‖ (None: no .grad); on a recorded
@@ -300,9 +306,26 @@ class StepNorms:
 
 
 def _norms(tensors: list[torch.Tensor]) -> list[float]:
+    """The L2 norm of each tensor: in float64 for a small one (one call for them all);
+    for a big one, from float32 norms of rows of ROW elements joined in float64."""
+    tensors = [stored_values(t) for t in tensors]
+    small = [
+        k
+        for k, t in enumerate(tensors)
+        if t.numel() < ROWS_FROM or t.dtype not in (torch.float32, torch.float16, torch.bfloat16)
+    ]
+    values = [math.nan] * len(tensors)
+    for k, value in zip(small, _float64_norms([tensors[k] for k in small]), strict=True):
+        values[k] = value
+    if len(small) < len(tensors):
+        for k in set(range(len(tensors))) - set(small):
+            values[k] = _row_norm(tensors[k])
+    return values
+
+
+def _float64_norms(tensors: list[torch.Tensor]) -> list[float]:
     if not tensors:
         return []
-    tensors = [stored_values(t) for t in tensors]
     foreach_norm = getattr(torch, "_foreach_norm", None)  # private: fall back without it
     if foreach_norm is not None:
         try:
@@ -310,6 +333,23 @@ def _norms(tensors: list[torch.Tensor]) -> list[float]:
         except (TypeError, RuntimeError):
             pass
     return torch.stack([torch.linalg.vector_norm(t, dtype=torch.float64) for t in tensors]).tolist()
+
+
+def _row_norm(tensor: torch.Tensor) -> float:
+    """‖tensor‖ from float32 sums of squares over rows of ROW elements (within ~1e-7 of
+    the exact value: a row is short), joined in float64. Reading float32 elements into
+    float64 sums is 4 times as slow here (0.6 against 0.15 ns an element), which made a
+    1M-parameter model's steps 2.4 times the plain loop. A square past float32's range
+    (|x| > 1.8e19), or one below it, is read again in float64, as is a NaN."""
+    flat = in_memory_order(tensor)
+    whole = flat.numel() - flat.numel() % ROW
+    rows = torch.linalg.vector_norm(flat[:whole].view(-1, ROW), dim=1, dtype=torch.float32)
+    norm = float(torch.linalg.vector_norm(rows, dtype=torch.float64))
+    if whole < flat.numel():
+        norm = math.hypot(norm, float(torch.linalg.vector_norm(flat[whole:], dtype=torch.float64)))
+    if not TRUSTED_FROM < norm < math.inf:
+        return l2_norm(tensor)  # float64, a block at a time
+    return norm
 
 
 def _subtracted(before: list[torch.Tensor], after: list[torch.Tensor]) -> list[torch.Tensor]:
