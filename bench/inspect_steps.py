@@ -1,5 +1,6 @@
 """What `agrad inspect TARGET --steps 100 --json` costs next to the same training loop
-written in plain PyTorch (issue 19, item 6: at most 1.2x).
+written in plain PyTorch (issue 19, item 6: at most 1.2x), for the examples and a
+1M-parameter model.
 
 Both on one intra-op thread (torch.set_num_threads(1); OMP_NUM_THREADS=1 for the
 processes), runs interleaved (agrad, plain, agrad, plain, ...) so that a noisy
@@ -8,15 +9,16 @@ process's, or its children's for the commands), not wall-clock: on a shared
 machine other work stretches wall-clock time by several times, CPU time much less.
 
 - loop: in one process, the 100 steps only. agrad: its report's JSON Lines made and
-  written to /dev/null (engine: zero_grad, forward, backward, the norms, the copy
-  for the update ratio, optimizer.step(); each record encoded), after NAME was called
-  and step 1's graph walked, as for one backward pass. Plain: zero_grad, forward,
-  backward, optimizer.step().
-- process: the whole commands, start-up included: `agrad inspect ... --json >
-  /dev/null` against `python -c` running NAME and the plain loop.
+  written to /dev/null (engine: zero_grad, forward, backward, the copies for the norms
+  and the update ratio, optimizer.step(), the norms' maths a batch of steps at a time;
+  each record encoded; the summary), after NAME was called and step 1's graph walked,
+  as for one backward pass. Plain: zero_grad, forward, backward, optimizer.step().
+- the whole commands (--process): `agrad inspect ... --json > /dev/null` against
+  `python -c` running NAME and the plain loop, start-up included.
 
-    python bench/inspect_steps.py                      # examples/mlp.py:build
-    python bench/inspect_steps.py --target examples/cnn.py:build --repeats 7
+    python bench/inspect_steps.py                      # the five of TARGETS
+    python bench/inspect_steps.py --target examples/cnn.py:build --repeats 9 --process
+    python bench/inspect_steps.py --target bench/model_1m.py:build --every 10
 """
 
 from __future__ import annotations
@@ -71,7 +73,7 @@ def plain_loop(path: str, name: str, steps: int) -> float:
     return time.process_time() - start
 
 
-def agrad_loop(target: str, steps: int) -> float:
+def agrad_loop(target: str, steps: int, every: int = 1) -> float:
     from autograd_cli.model import WalkRequest
     from autograd_cli.render.formats import Format, Style, render
     from autograd_cli.scenarios import scenario
@@ -79,7 +81,7 @@ def agrad_loop(target: str, steps: int) -> float:
     from autograd_cli.targets import parse_target
 
     inspect = scenario("inspect")
-    params = Params(target=parse_target(target), arguments={}, steps=steps)
+    params = Params(target=parse_target(target), arguments={}, steps=steps, every=every)
     report = inspect.report(params, WalkRequest())
     with open(os.devnull, "w", encoding="utf-8") as sink:
         start = time.process_time()
@@ -97,41 +99,67 @@ def process(command: list[str]) -> float:
     return (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
 
 
+# The models it compares by default: the examples, smallest step first, and a
+# 1M-parameter MLP whose step is bound by memory traffic, not arithmetic.
+TARGETS = (
+    "examples/mlp.py:build",  # 1,441 parameters, 0.25 ms a step: agrad's cost a step shows most
+    "examples/attention.py:build",
+    "examples/cnn.py:build",
+    "examples/rnn.py:build",
+    "bench/model_1m.py:build",  # 1.07M parameters: the per-tensor way's passes over them
+)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--target", default="examples/mlp.py:build")
+    parser.add_argument(
+        "--target",
+        action="append",
+        help="PATH.py:NAME (repeatable); default: " + ", ".join(TARGETS),
+    )
     parser.add_argument("--steps", type=int, default=100)
-    parser.add_argument("--repeats", type=int, default=9)
+    parser.add_argument("--every", type=int, default=1, help="agrad's --every")
+    parser.add_argument("--repeats", type=int, default=7)
+    parser.add_argument(
+        "--process", action="store_true", help="also the whole commands, start-up included"
+    )
     args = parser.parse_args()
     import torch
 
     torch.set_num_threads(1)
-    path, _, name = args.target.rpartition(":")
-    path = str(ROOT / path)
-    agrad_loop(args.target, args.steps)  # warm both up: first calls pay for imports
-    plain_loop(path, name, args.steps)
-    ours, theirs = [], []
-    for _ in range(args.repeats):
-        ours.append(agrad_loop(args.target, args.steps))
-        theirs.append(plain_loop(path, name, args.steps))
-    a, p = statistics.median(ours), statistics.median(theirs)
-    print(f"torch {torch.__version__}, {args.target}, --steps {args.steps}, one thread")
     print(
-        f"loop     agrad {a * 1e3:8.2f} ms   plain {p * 1e3:8.2f} ms   ratio {a / p:.2f}"
-        f"   (target <= {TARGET})"
+        f"torch {torch.__version__}, --steps {args.steps} --every {args.every}, one thread, "
+        f"CPU time, medians of {args.repeats} interleaved runs"
     )
-    agrad_cmd = [sys.executable, "-m", "autograd_cli", "inspect", args.target]
-    agrad_cmd += ["--steps", str(args.steps), "--json"]
-    plain_cmd = [sys.executable, "-c", PLAIN, path, name, str(args.steps)]
-    ours, theirs = [], []
-    for _ in range(max(args.repeats // 2, 3)):
-        ours.append(process(agrad_cmd))
-        theirs.append(process(plain_cmd))
-    a, p = statistics.median(ours), statistics.median(theirs)
-    print(
-        f"process  agrad {a * 1e3:8.1f} ms   plain {p * 1e3:8.1f} ms   ratio {a / p:.2f}"
-        "   (start-up included)"
-    )
+    print(f"{'target':30} {'plain a step':>13} {'agrad a step':>13} {'ratio':>6}")
+    for target in args.target or TARGETS:
+        path, _, name = target.rpartition(":")
+        path = str(ROOT / path)
+        agrad_loop(target, args.steps, args.every)  # warm both up: first calls import
+        plain_loop(path, name, args.steps)
+        ours, theirs = [], []
+        for _ in range(args.repeats):
+            ours.append(agrad_loop(target, args.steps, args.every))
+            theirs.append(plain_loop(path, name, args.steps))
+        a, p = statistics.median(ours), statistics.median(theirs)
+        verdict = "ok" if a / p <= TARGET else "over"
+        print(
+            f"{target:30} {p / args.steps * 1e3:10.3f} ms {a / args.steps * 1e3:10.3f} ms "
+            f"{a / p:6.2f}  {verdict} (target <= {TARGET})"
+        )
+        if args.process:
+            agrad_cmd = [sys.executable, "-m", "autograd_cli", "inspect", target, "--json"]
+            agrad_cmd += ["--steps", str(args.steps), "--every", str(args.every)]
+            plain_cmd = [sys.executable, "-c", PLAIN, path, name, str(args.steps)]
+            ours, theirs = [], []
+            for _ in range(max(args.repeats // 2, 3)):
+                ours.append(process(agrad_cmd))
+                theirs.append(process(plain_cmd))
+            a, p = statistics.median(ours), statistics.median(theirs)
+            print(
+                f"{'  the whole commands':30} {p * 1e3:10.0f} ms {a * 1e3:10.0f} ms "
+                f"{a / p:6.2f}  (start-up included)"
+            )
 
 
 if __name__ == "__main__":

@@ -515,3 +515,41 @@ def test_a_sparse_embedding_gradient_over_steps(agrad, tmp_path):
     assert one_pass.exit_code == 0, one_pass.stderr
     first = json.loads(one_pass.stdout)["parameters"][0]
     assert first["grad_norm"] == pytest.approx(steps[0]["parameters"][0]["grad_norm"], rel=1e-12)
+
+
+FREEZING_MODEL = """
+import torch
+from torch import nn
+
+
+class FreezesAtThirdStep(torch.optim.SGD):
+    def step(self, closure=None):
+        self.calls = getattr(self, "calls", 0) + 1
+        result = super().step(closure)
+        if self.calls == 3:
+            MODEL.out.weight.requires_grad_(False)  # frozen from now on, .grad or not
+        return result
+
+
+def build():
+    global MODEL
+    MODEL = nn.Sequential()
+    MODEL.add_module("hidden", nn.Linear(3, 4))
+    MODEL.add_module("out", nn.Linear(4, 1))
+    optimizer = FreezesAtThirdStep(MODEL.parameters(), lr=0.01)
+    return MODEL, torch.randn(8, 3), torch.randn(8, 1), nn.MSELoss(), optimizer
+"""
+
+
+def test_a_parameter_frozen_in_the_optimizers_step_is_frozen_from_that_step(agrad, tmp_path):
+    """requires_grad_(False) inside step 3: out.weight still has step 3's .grad, and
+    is frozen from step 3 on, as the one-pass view calls a frozen parameter with one."""
+    path = tmp_path / "freezing.py"
+    path.write_text(FREEZING_MODEL)
+    records = _steps_json(agrad, f"{path}:build", "--steps", "6")
+    flags = [r["parameters"][2]["flag"] for r in records if r["record"] == "step"]
+    assert flags == [None, None, "frozen", "frozen", "frozen", "frozen"]
+    assert records[3]["parameters"][2]["grad_norm"] is None  # step 4: no .grad any more
+    assert records[2]["parameters"][2]["grad_norm"] > 0
+    summary = records[-1]["parameters"][2]
+    assert summary["flags"] == [{"flag": "frozen", "first_step": 3, "steps": 4}]

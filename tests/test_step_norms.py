@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import math
 import random
+import warnings
 
 import pytest
 import torch
@@ -104,10 +105,10 @@ def _run(
 
 
 def _check(got, want, rel=1e-12, dtype=torch.float32):
-    """Norms to float64's precision; ratios to the parameters' own (the per-tensor way
-    subtracts in their dtype: exact between values within a factor 2 of each other,
-    rounded otherwise)."""
-    ratio_rel = max(1e-12, 8 * torch.finfo(dtype).eps)
+    """Norms to float64's precision; ratios too, but for float32 parameters taken the
+    per-tensor way: it subtracts in float32 (exact between values within a factor 2 of
+    each other, rounded otherwise); float16 and bfloat16 ones are kept in float32."""
+    ratio_rel = 8 * torch.finfo(torch.float32).eps if dtype is torch.float32 else 1e-9
     for (norms, ratios, nans, infs), ((w_norms, w_ratios, w_nans, w_infs), record) in zip(
         got, want, strict=True
     ):
@@ -378,3 +379,55 @@ def test_random_mixes_of_everything(way, seed):
         batch=chooser.randint(3, 50),
     )
     _check(got, want)
+
+
+def test_counts_are_of_the_gradients_before_an_optimizer_cleans_them(way):
+    """NaN and inf counts, like the norms, are of .grad as backward() left it."""
+    parameters = _parameters()
+
+    def grads_of(step, rng):
+        grads = [torch.randn(p.shape, generator=rng) for p in parameters]
+        grads[0][1, 1] = math.nan
+        grads[2][0, 3] = math.inf
+        return grads
+
+    def update(step, params, grads):
+        for p, g in zip(params, grads, strict=True):
+            g.nan_to_num_(0.0, 0.0, 0.0)  # in place, inside the optimizer's step
+            p.sub_(0.01 * g)
+
+    got, _ = _run(parameters, 70, grads_of=grads_of, update=update)
+    for norms, _, nans, infs in got:
+        assert math.isnan(norms[0]) and math.isinf(norms[2])
+        assert (nans[0], infs[0], nans[2], infs[2]) == (1, 0, 0, 1)
+
+
+def test_float64_sums_past_its_range_warn_nothing_and_count_no_inf(way):
+    """(1e160)² is past float64's range: the norm is inf, as torch's own is, with no
+    NumPy warning on stderr and no inf counted in a gradient that holds none."""
+    parameters = _parameters(torch.float64)
+
+    def grads_of(step, rng):
+        grads = [torch.randn(p.shape, generator=rng, dtype=torch.float64) for p in parameters]
+        grads[1][0] = 1e160
+        return grads
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        got, _ = _run(parameters, 66, grads_of=grads_of)
+    for norms, _, nans, infs in got:
+        assert norms[1] == math.inf and nans[1] == 0 and infs[1] == 0
+
+
+@pytest.mark.parametrize("dtype", [torch.float16, torch.bfloat16])
+def test_half_parameters_big_updates_have_exact_ratios(way, dtype):
+    """Updates as big as the parameters (values change sign): after - before is not a
+    float16 or bfloat16 number, so it must not be taken in their dtype."""
+    parameters = _parameters(dtype)
+
+    def update(step, params, grads):
+        for p, g in zip(params, grads, strict=True):
+            p.sub_(g.to(p.dtype))
+
+    got, want = _run(parameters, 66, update=update)
+    _check(got, want, dtype=dtype)

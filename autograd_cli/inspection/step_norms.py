@@ -77,7 +77,9 @@ class StepNorms:
         self._slot: int | None = None  # the slot of the step being taken
         self._record = False
         self._before: list[torch.Tensor] | None = None  # the per-tensor way's copy
-        self._taken: tuple[list[int], list[float], list[torch.Tensor | None]] | None = None
+        # The per-tensor way's step, from take() to keep(): norms, the parameters' norms
+        # before the step (recorded), NaN and inf counts.
+        self._taken: tuple[list[float | None], list[float], Any, Any] | None = None
         self.slots = 1
         self._buffer: torch.Tensor | None = None
         total = sum(self.sizes)
@@ -146,7 +148,12 @@ class StepNorms:
         present = [i for i, g in enumerate(grads) if g is not None]
         before = self._copy() if record else []
         measured = _norms([grads[i] for i in present] + before)  # type: ignore[misc]
-        self._taken = (present, measured, grads)
+        norms: list[float | None] = [None] * len(self.parameters)
+        for i, norm in zip(present, measured, strict=False):
+            norms[i] = norm
+        # Counted now, as the flat way copies now: an optimizer may clean .grad.
+        nans, infs = _nonfinite_counts(grads, norms)
+        self._taken = (norms, measured[len(present) :], nans, infs)
 
     def keep(self) -> None:
         """After optimizer.step(), with gradient mode off."""
@@ -164,16 +171,12 @@ class StepNorms:
             self._pending.append(slot)
             return
         assert self._taken is not None
-        present, measured, grads = self._taken
+        norms, sizes, nans, infs = self._taken
         self._taken = None
-        norms: list[float | None] = [None] * len(self.parameters)
-        for i, norm in zip(present, measured, strict=False):
-            norms[i] = norm
         ratios: tuple[float | None, ...] = ()
         if self._record:
             assert self._before is not None
-            ratios = _ratios(_moved(self._before, self.parameters), measured[len(present) :])
-        nans, infs = _nonfinite_counts(grads, norms)
+            ratios = _ratios(_moved(self._before, self.parameters), sizes)
         self._pending.append((tuple(norms), ratios, nans, infs))
 
     def _staged(self, slot: int) -> Measured:
@@ -238,12 +241,14 @@ class StepNorms:
         """For each of the first `used` slots: ‖.grad‖ per parameter, the update
         ratios, and whether every gradient was finite."""
         assert self._buffer is not None
-        rows = self._buffer[:used].double()  # exact: float32 values in float64
+        # A copy (a float64 buffer too): _flat_counts() reads the gradients after this.
+        rows = self._buffer[:used].to(torch.float64, copy=True)  # exact: float32 in float64
         rows[:, 2].sub_(rows[:, 1])
         rows.square_()
-        sums = np.add.reduceat(rows.numpy(), self._starts, axis=2)
-        norms = np.sqrt(sums, out=sums)
-        with np.errstate(divide="ignore", invalid="ignore"):
+        # Sums past float64's range are inf, as torch's own norms are: no warning.
+        with np.errstate(all="ignore"):
+            sums = np.add.reduceat(rows.numpy(), self._starts, axis=2)
+            norms = np.sqrt(sums, out=sums)
             ratios = norms[:, 2] / norms[:, 1]
         ratio_lists: list[list[float | None]] = ratios.tolist()
         if not norms[:, 1].all():  # a parameter of norm 0 has no ratio
@@ -289,9 +294,10 @@ class StepNorms:
         values = self.parameters
         before = self._before
         if before is None or any(
-            b.shape != v.shape or b.dtype != v.dtype for b, v in zip(before, values, strict=True)
+            b.shape != v.shape or b.dtype != _kept_dtype(v)
+            for b, v in zip(before, values, strict=True)
         ):
-            self._before = [v.detach().clone() for v in values]
+            self._before = [v.detach().to(_kept_dtype(v), copy=True) for v in values]
             return self._before
         foreach_copy = getattr(torch, "_foreach_copy_", None)  # private: fall back
         if foreach_copy is not None:
@@ -303,6 +309,15 @@ class StepNorms:
         for b, v in zip(before, values, strict=True):
             b.copy_(v)
         return before
+
+
+def _kept_dtype(parameter: torch.Tensor) -> torch.dtype:
+    """The dtype the per-tensor way keeps a parameter's copy in: float32 for float16 and
+    bfloat16, whose difference after - before it then holds exactly (in their own dtype
+    it is rounded to 3 digits), at twice their memory; the parameter's own otherwise."""
+    if parameter.dtype in (torch.float16, torch.bfloat16):
+        return torch.float32
+    return parameter.dtype
 
 
 def _norms(tensors: list[torch.Tensor]) -> list[float]:

@@ -109,7 +109,7 @@ def training_steps(
         tick(request.steps)
 
 
-_NONE_ABSENT: dict[int, str] = {}  # read only
+_NO_FIXED_FLAGS: dict[int, str] = {}  # read only
 # What torch.set_grad_enabled(mode) calls, without making an object (private: fall back).
 _set_grad_enabled: Callable[[bool], object] = getattr(
     torch._C, "_set_grad_enabled", torch.set_grad_enabled
@@ -136,8 +136,8 @@ class _Steps:
         self.bounds = [request.roundoff.get(k) for k in range(len(parameters))]
         self.bounded = list(request.roundoff.items())
         self.healthy: tuple[str | None, ...] = (None,) * len(parameters)  # no flag raised
-        # The steps run since the last flush(): number, loss, recorded, and the flag
-        # of each parameter that had no .grad ("frozen" or "unused", as it was then).
+        # The steps run since the last flush(): number, loss, recorded, and the flags
+        # decided without the norms ("frozen", "unused"), by parameter.
         self.pending: list[tuple[int, float, bool, dict[int, str]]] = []
 
     def full(self) -> bool:
@@ -171,22 +171,23 @@ class _Steps:
             self.norms.keep()
         finally:
             _set_grad_enabled(mode)
-        # The flag of a parameter without .grad, as it is now: "frozen" or "unused".
-        absent = (
-            {i: "unused" if parameters[i].requires_grad else "frozen" for i in missing}
-            if missing
-            else _NONE_ABSENT
-        )
-        self.pending.append((step, loss_value, record, absent))
+        # The flags the norms do not decide, as they are after the step (a parameter
+        # frozen in it is frozen, .grad or not, as in the one-pass view): "unused"
+        # without .grad, "frozen" without requires_grad.
+        frozen = [i for i, p in enumerate(parameters) if not p.requires_grad]
+        fixed = _NO_FIXED_FLAGS
+        if missing or frozen:
+            fixed = {i: "unused" for i in missing} | {i: "frozen" for i in frozen}
+        self.pending.append((step, loss_value, record, fixed))
 
     def flush(self) -> list[TrainingStep]:
         pending, self.pending = self.pending, []
         measured = self.norms.results([record for _, _, record, _ in pending])
         steps = []
-        for (step, loss, record, missing), (norms, ratios, nans, infs) in zip(
+        for (step, loss, record, fixed), (norms, ratios, nans, infs) in zip(
             pending, measured, strict=True
         ):
-            flags = self._flags(norms, missing)
+            flags = self._flags(norms, fixed)
             if record:
                 steps.append(TrainingStep(step, loss, norms, ratios, nans, infs, flags))
             else:
@@ -194,23 +195,23 @@ class _Steps:
         return steps
 
     def _flags(
-        self, norms: tuple[float | None, ...], missing: dict[int, str]
+        self, norms: tuple[float | None, ...], fixed: dict[int, str]
     ) -> tuple[str | None, ...]:
         request = self.request
         vanish, explode = request.vanish, request.explode
-        if not missing and self._healthy(norms):
+        if not fixed and self._healthy(norms):
             return self.healthy
         flags: list[str | None] = []
         for norm, bound in zip(norms, self.bounds, strict=True):
             # What health_flags() decides, in one comparison for the usual case: a
             # finite, non-zero norm inside the thresholds, above any bound.
             if norm is None:
-                flags.append(None)  # missing's, below
+                flags.append(None)  # "unused" or "frozen": fixed's, below
             elif norm > 0 and vanish <= norm <= explode and (bound is None or norm > bound):
                 flags.append(None)
             else:
                 flags.append(_flag(norm, request, bound))
-        for i, flag in missing.items():
+        for i, flag in fixed.items():
             flags[i] = flag
         return tuple(flags)
 

@@ -112,7 +112,7 @@ def step_line(record: StepRecord) -> str:
         if flags.count(None) == len(flags):
             flags = ("null",) * len(flags)
         else:
-            flags = tuple(_FLAGS.get(flag) or encode(flag) for flag in flags)
+            flags = tuple(_flag_json(flag) for flag in flags)
         values = zip(norms, ratios, step.nan_counts, step.inf_counts, flags, strict=True)
         return _step_template(record.command, record.names) % (
             step.step,
@@ -125,7 +125,7 @@ def step_line(record: StepRecord) -> str:
         _numbers(ratios),
         _numbers(step.nan_counts),
         _numbers(step.inf_counts),
-        [_FLAGS.get(flag) or encode(flag) for flag in step.flags],
+        [_flag_json(flag) for flag in step.flags],
         strict=True,
     )
     parameters = ",".join(
@@ -139,6 +139,13 @@ def step_line(record: StepRecord) -> str:
 
 
 _FLAGS: dict[str | None, str] = {None: "null"}  # a flag's JSON, once made
+
+
+def _flag_json(flag: str | None) -> str:
+    text = _FLAGS.get(flag)
+    if text is None:
+        text = _FLAGS[flag] = encode(flag)
+    return text
 
 
 @functools.lru_cache(maxsize=8)
