@@ -105,7 +105,6 @@ class StepNorms:
             # a few milliseconds to make, more than a short run's steps.
             self._staging = torch.zeros(3, total, dtype=dtype)
             self._slots = self._buffer.unbind()  # each slot's rows, made once
-            self._slot_grads = [rows[0] for rows in self._slots]
             self._into = self._shaped(self._staging[0]) + self._shaped(self._staging[1])
             self._after = self._shaped(self._staging[2])
             self._starts = np.cumsum([0, *self.sizes[:-1]])
@@ -114,11 +113,10 @@ class StepNorms:
             self._no_counts: tuple[int | None, ...] = (0,) * len(parameters)
 
     def _shaped(self, row: torch.Tensor) -> list[torch.Tensor]:
-        views, start = [], 0
-        for shape, size in zip(self._shapes, self.sizes, strict=True):
-            views.append(row[start : start + size].view(shape))
-            start += size
-        return views
+        return [
+            piece if piece.shape == shape else piece.view(shape)
+            for piece, shape in zip(row.split(self.sizes), self._shapes, strict=True)
+        ]
 
     def full(self) -> bool:
         return len(self._pending) >= self.slots
@@ -167,7 +165,7 @@ class StepNorms:
                     return
                 self._slots[slot].copy_(self._staging)
             else:
-                self._slot_grads[slot].copy_(self._staging[0])
+                self._slots[slot][0].copy_(self._staging[0])
             self._pending.append(slot)
             return
         assert self._taken is not None
