@@ -351,7 +351,7 @@ class TrainingStep:
 
     step: int  # 1-based
     loss: float
-    grad_norms: tuple[float | None, ...]  # ‖.grad‖ (L2, in float64)
+    grad_norms: tuple[float | None, ...]  # ‖.grad‖ (L2: inspection/step_norms.py)
     update_ratios: tuple[float | None, ...]  # ‖p_after - p_before‖ / ‖p_before‖
     nan_counts: tuple[int | None, ...]
     inf_counts: tuple[int | None, ...]
