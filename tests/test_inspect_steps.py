@@ -553,3 +553,24 @@ def test_a_parameter_frozen_in_the_optimizers_step_is_frozen_from_that_step(agra
     assert records[2]["parameters"][2]["grad_norm"] > 0
     summary = records[-1]["parameters"][2]
     assert summary["flags"] == [{"flag": "frozen", "first_step": 3, "steps": 4}]
+
+
+@pytest.mark.parametrize(
+    ("steps", "every", "english", "vietnamese"),
+    [
+        ("12", "1", "A character is one recorded step", "Mỗi ký tự là một bước được ghi"),
+        ("64", "1", "largest of up to 4 recorded steps", "lớn nhất của tối đa 4 bước"),
+        ("60", "4", "A character is one recorded step", "Mỗi ký tự là một bước được ghi"),
+    ],
+)
+def test_the_scale_note_says_how_many_steps_a_character_is(
+    agrad, steps, every, english, vietnamese
+):
+    """16 characters a sparkline: a run of at most 16 recorded steps has one a
+    character ("up to 1 recorded steps" was the note's grammar before)."""
+    args = ("inspect", f"{MLP}:build", "--steps", steps, "--every", every)
+    result = agrad(*args, env={"COLUMNS": "80"})
+    assert result.exit_code == 0, result.stderr
+    assert english in " ".join(result.stdout.split())
+    result = agrad(*args, "--lang", "vi", env={"COLUMNS": "80"})
+    assert vietnamese in " ".join(result.stdout.split())

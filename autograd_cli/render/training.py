@@ -221,11 +221,18 @@ def _scale_note(
             return EMPTY
         return f"▁ {significant(scale[0], 2)} … █ {significant(scale[1], 2)}"
 
-    return _(
-        "Log scale per column: ‖grad‖ {norms}; ‖Δp‖/‖p‖ {ratios}. A character is the "
-        "largest of up to {count} recorded steps; {nonfinite} NaN or ±inf; {empty} no "
-        ".grad, or 0."
-    ).format(
+    if per_run == 1:  # as many characters as recorded steps
+        text = _(
+            "Log scale per column: ‖grad‖ {norms}; ‖Δp‖/‖p‖ {ratios}. A character is one "
+            "recorded step; {nonfinite} NaN or ±inf; {empty} no .grad, or 0."
+        )
+    else:
+        text = _(
+            "Log scale per column: ‖grad‖ {norms}; ‖Δp‖/‖p‖ {ratios}. A character is the "
+            "largest of up to {count} recorded steps; {nonfinite} NaN or ±inf; {empty} no "
+            ".grad, or 0."
+        )
+    return text.format(
         norms=span(norm_scale),
         ratios=span(ratio_scale),
         count=group(per_run),
