@@ -297,16 +297,7 @@ class StepNorms:
         ):
             self._before = [v.detach().to(_kept_dtype(v), copy=True) for v in values]
             return self._before
-        foreach_copy = getattr(torch, "_foreach_copy_", None)  # private: fall back
-        if foreach_copy is not None:
-            try:
-                foreach_copy(before, values)
-                return before
-            except (TypeError, RuntimeError):
-                pass
-        for b, v in zip(before, values, strict=True):
-            b.copy_(v)
-        return before
+        return _in_place("copy", before, values)
 
 
 def _kept_dtype(parameter: torch.Tensor) -> torch.dtype:
@@ -367,16 +358,24 @@ def _row_norm(tensor: torch.Tensor) -> float:
 
 def _subtracted(before: list[torch.Tensor], after: list[torch.Tensor]) -> list[torch.Tensor]:
     """before - after, in before's tensors (they are written again next time)."""
-    foreach_sub = getattr(torch, "_foreach_sub_", None)  # private: fall back without it
-    if foreach_sub is not None:
+    return _in_place("sub", before, after)
+
+
+def _in_place(
+    op: str, targets: list[torch.Tensor], sources: list[torch.Tensor]
+) -> list[torch.Tensor]:
+    """target.<op>_(source) for each pair, in one torch._foreach_<op>_ call where torch
+    has it (private: one call a pair without it); the targets."""
+    foreach = getattr(torch, f"_foreach_{op}_", None)
+    if foreach is not None:
         try:
-            foreach_sub(before, after)
-            return before
+            foreach(targets, sources)
+            return targets
         except (TypeError, RuntimeError):
             pass
-    for b, a in zip(before, after, strict=True):
-        b.sub_(a)
-    return before
+    for target, source in zip(targets, sources, strict=True):
+        getattr(target, f"{op}_")(source)
+    return targets
 
 
 def _moved(before: list[torch.Tensor], after: list[torch.Tensor]) -> list[float | None]:
