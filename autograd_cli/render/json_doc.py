@@ -108,16 +108,26 @@ def step_line(record: StepRecord) -> str:
     except TypeError:
         usual = False
     if usual:
-        flags = step.flags
-        if flags.count(None) == len(flags):
-            flags = ("null",) * len(flags)
-        else:
-            flags = tuple(_flag_json(flag) for flag in flags)
-        values = zip(norms, ratios, step.nan_counts, step.inf_counts, flags, strict=True)
-        return _step_template(record.command, record.names) % (
+        flags, count = step.flags, len(step.flags)
+        if (
+            flags.count(None) == count
+            and step.nan_counts.count(0) == count
+            and step.inf_counts.count(0) == count
+        ):  # the healthy step: only the norms and ratios to write
+            values: list[Any] = [None] * (2 * count)
+            values[0::2] = norms
+            values[1::2] = ratios
+            return _step_template(record.command, record.names, True) % (
+                step.step,
+                step.loss,
+                *values,
+            )
+        flags = tuple(_flag_json(flag) for flag in flags)
+        columns = zip(norms, ratios, step.nan_counts, step.inf_counts, flags, strict=True)
+        return _step_template(record.command, record.names, False) % (
             step.step,
             step.loss,
-            *itertools.chain.from_iterable(values),
+            *itertools.chain.from_iterable(columns),
         )
     columns = zip(
         _name_keys(record.names),
@@ -155,10 +165,13 @@ def _name_keys(names: tuple[str, ...]) -> tuple[str, ...]:
 
 
 @functools.lru_cache(maxsize=8)
-def _step_template(command: str, names: tuple[str, ...]) -> str:
+def _step_template(command: str, names: tuple[str, ...], healthy: bool) -> str:
     """step_line()'s %-template: the step, the loss, then per parameter its norm,
-    ratio, NaN and inf counts (%r) and its flag's JSON (%s)."""
+    ratio, NaN and inf counts (%r) and its flag's JSON (%s); `healthy`: its norm and
+    ratio only, the counts 0 and the flag null written in."""
     parameter = '%r,"update_ratio":%r,"nan_count":%r,"inf_count":%r,"flag":%s}'
+    if healthy:
+        parameter = '%r,"update_ratio":%r,"nan_count":0,"inf_count":0,"flag":null}'
     text = ",".join(key.replace("%", "%%") + parameter for key in _name_keys(names))
     head = _head(command).replace("%", "%%")
     return f'{head},"record":"step","step":%d,"loss":%r,"parameters":[{text}]}}\n'
