@@ -13,9 +13,11 @@ parameter. NaN and inf are counted only where a norm is not finite: a finite nor
 means neither is there. The flags of a healthy parameter cost one comparison.
 
 The update ratio comes from a copy of the parameters taken just before
-optimizer.step(), on recorded steps only: memory for one copy of the parameters.
-Deriving ‖Δp‖ from .grad instead would mean redoing each optimizer's maths (Adam's
-moments, weight decay, a user's own optimizer); the copy is exact for any of them.
+optimizer.step(), on recorded steps only: memory for one copy of the parameters (in
+float32 for float16 and bfloat16 ones), or for a small model a buffer of up to 64
+steps' gradients and parameters (inspection/step_norms.py). Deriving ‖Δp‖ from .grad
+instead would mean redoing each optimizer's maths (Adam's moments, weight decay, a
+user's own optimizer); the copy is exact for any of them.
 """
 
 from __future__ import annotations
