@@ -574,3 +574,23 @@ def test_the_scale_note_says_how_many_steps_a_character_is(
     assert english in " ".join(result.stdout.split())
     result = agrad(*args, "--lang", "vi", env={"COLUMNS": "80"})
     assert vietnamese in " ".join(result.stdout.split())
+
+
+UNFREEZING_MODEL = FREEZING_MODEL.replace(
+    "        if self.calls == 3:\n"
+    "            MODEL.out.weight.requires_grad_(False)  # frozen from now on, .grad or not\n",
+    "        if self.calls in (3, 6):  # frozen in step 3, unfrozen in step 6\n"
+    "            MODEL.out.weight.requires_grad_(self.calls == 6)\n",
+)
+
+
+def test_a_parameter_unfrozen_in_the_optimizers_step_was_frozen_not_unused(agrad, tmp_path):
+    """Frozen during steps 4-6's backward() (no .grad), unfrozen in step 6's step():
+    frozen, not "unused" (which would fail --fail-on unused), then healthy again."""
+    assert UNFREEZING_MODEL != FREEZING_MODEL
+    path = tmp_path / "unfreezing.py"
+    path.write_text(UNFREEZING_MODEL)
+    records = _steps_json(agrad, f"{path}:build", "--steps", "8", "--fail-on", "unused")
+    flags = [r["parameters"][2]["flag"] for r in records if r["record"] == "step"]
+    assert flags == [None, None, "frozen", "frozen", "frozen", "frozen", None, None]
+    assert records[-1]["failing"] == []

@@ -157,6 +157,7 @@ class _Steps:
         grads = [p.grad for p in parameters]
         # Not `None in grads`: that compares each tensor with None (~10 µs apiece).
         missing = [i for i, g in enumerate(grads) if g is None]
+        frozen = [i for i, p in enumerate(parameters) if not p.requires_grad]
         # Gradient mode off around agrad's copies (of tensors that require grad), as
         # torch.no_grad() would, at a twentieth of its cost.
         mode = torch.is_grad_enabled()
@@ -173,10 +174,11 @@ class _Steps:
             self.norms.keep()
         finally:
             _set_grad_enabled(mode)
-        # The flags the norms do not decide, as they are after the step (a parameter
-        # frozen in it is frozen, .grad or not, as in the one-pass view): "unused"
-        # without .grad, "frozen" without requires_grad.
-        frozen = [i for i, p in enumerate(parameters) if not p.requires_grad]
+        # The flags the norms do not decide: "frozen" without requires_grad during
+        # backward() (no .grad: not "unused") or after the step (frozen in it: its
+        # .grad kept, as a frozen parameter with one is in the one-pass view), else
+        # "unused" without .grad.
+        frozen += [i for i, p in enumerate(parameters) if not p.requires_grad]
         fixed = _NO_FIXED_FLAGS
         if missing or frozen:
             fixed = {i: "unused" for i in missing} | {i: "frozen" for i in frozen}
