@@ -435,3 +435,50 @@ def test_half_parameters_big_updates_have_exact_ratios(way, dtype):
 
     got, want = _run(parameters, 66, update=update)
     _check(got, want, dtype=dtype)
+
+
+def test_a_parameter_without_grad_is_not_copied_and_its_change_is_checked(monkeypatch):
+    """The per-tensor way copies only the parameters with a .grad (a frozen backbone
+    is not read four times a step). One without stays as it was (ratio 0), unless the
+    step changes it: then, with no copy to compare with, it has no ratio (the flat way
+    copies everything, and has it)."""
+    monkeypatch.setattr(step_norms, "FLAT_MAX", 0)
+    parameters = _parameters()
+
+    def grads_of(step, rng):
+        grads = [torch.randn(p.shape, generator=rng) for p in parameters]
+        grads[0] = grads[2] = None  # frozen
+        return grads
+
+    def update(step, params, grads):
+        for p, g in zip(params, grads, strict=True):
+            if g is not None:
+                p.sub_(0.01 * g)
+        if step == 5:
+            params[2].mul_(2.0)  # in place, on a parameter with no .grad
+
+    got, want = _run(parameters, 8, grads_of=grads_of, update=update)
+    pairs = enumerate(zip(got, want, strict=True))
+    for k, ((norms, ratios, _, _), ((w_norms, w_ratios, _, _), _)) in pairs:
+        _close(norms, w_norms, 1e-12)
+        assert ratios[0] == 0.0 == w_ratios[0]
+        assert ratios[2] == (None if k == 4 else 0.0)
+        _close([ratios[i] for i in (1, 3, 4)], [w_ratios[i] for i in (1, 3, 4)], 1e-6)
+    meter = StepNorms(parameters, 3)
+    grads = [None, torch.ones(3), None, torch.ones(1), torch.ones(2, 2, 2)]
+    meter.take(grads, [0, 2], True)
+    assert sorted(meter._before) == [1, 3, 4]
+
+
+def test_an_all_zero_big_tensor_is_not_read_again_in_float64(monkeypatch):
+    """A frozen parameter's change is all zeros: its float32 rows say 0, and their least
+    and largest values settle it without the float64 pass (4 times as slow)."""
+
+    def refuse(tensor):
+        raise AssertionError("read again in float64")
+
+    monkeypatch.setattr(step_norms, "l2_norm", refuse)
+    assert step_norms._row_norm(torch.zeros(step_norms.ROWS_FROM * 3)) == 0.0
+    assert step_norms._row_norm(-torch.zeros(step_norms.ROWS_FROM, 2).t()) == 0.0
+    with pytest.raises(AssertionError, match="float64"):
+        step_norms._row_norm(torch.full((step_norms.ROWS_FROM,), 1e-30))  # not zeros

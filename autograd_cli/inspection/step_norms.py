@@ -79,10 +79,15 @@ class StepNorms:
         self._pending: list[int | Measured] = []  # a slot of the buffer, or done
         self._slot: int | None = None  # the slot of the step being taken
         self._record = False
-        self._before: list[torch.Tensor] | None = None  # the per-tensor way's copy
+        # The per-tensor way's copies, by parameter; and for those without .grad, their
+        # version counter, memory address and norm when last seen.
+        self._before: dict[int, torch.Tensor] = {}
+        self._still: dict[int, tuple[int, int, float]] = {}
         # The per-tensor way's step, from take() to keep(): norms, the parameters' norms
-        # before the step (recorded), NaN and inf counts.
-        self._taken: tuple[list[float | None], list[float], Any, Any] | None = None
+        # before the step (recorded), NaN and inf counts, those with a .grad.
+        self._taken: (
+            tuple[list[float | None], list[float], Any, Any, list[int], list[int]] | None
+        ) = None
         self.slots = 1
         self._buffer: torch.Tensor | None = None
         total = sum(self.sizes)
@@ -147,14 +152,23 @@ class StepNorms:
                 self._missing[slot] = missing
                 return
         present = [i for i, g in enumerate(grads) if g is not None]
-        before = self._copy() if record else []
+        # Only the parameters with a .grad are copied (an optimizer steps those): a
+        # frozen backbone is not read four times a step. One without is taken to stay
+        # as it is, which keep() checks (its version counter, its memory).
+        before = self._copy(present) if record else []
         measured = _norms([grads[i] for i in present] + before)  # type: ignore[misc]
         norms: list[float | None] = [None] * len(self.parameters)
+        sizes: list[float] = [math.nan] * len(self.parameters)
         for i, norm in zip(present, measured, strict=False):
             norms[i] = norm
+        if record:
+            for i, size in zip(present, measured[len(present) :], strict=True):
+                sizes[i] = size
+            for i in missing:
+                sizes[i] = self._still_norm(i)
         # Counted now, as the flat way copies now: an optimizer may clean .grad.
         nans, infs = _nonfinite_counts(grads, norms)
-        self._taken = (norms, measured[len(present) :], nans, infs)
+        self._taken = (norms, sizes, nans, infs, present, missing)
 
     def keep(self) -> None:
         """After optimizer.step(), with gradient mode off."""
@@ -172,13 +186,32 @@ class StepNorms:
             self._pending.append(slot)
             return
         assert self._taken is not None
-        norms, sizes, nans, infs = self._taken
+        norms, sizes, nans, infs, present, missing = self._taken
         self._taken = None
         ratios: tuple[float | None, ...] = ()
         if self._record:
-            assert self._before is not None
-            ratios = _ratios(_moved(self._before, self.parameters), sizes)
+            moved: list[float | None] = [None] * len(self.parameters)
+            changed = _moved(
+                [self._before[i] for i in present], [self.parameters[i] for i in present]
+            )
+            for i, norm in zip(present, changed, strict=True):
+                moved[i] = norm
+            for i in missing:
+                p, (version, address, _) = self.parameters[i], self._still[i]
+                # Changed without a copy to compare with: no ratio.
+                moved[i] = 0.0 if (p._version, p.data_ptr()) == (version, address) else None
+            ratios = _ratios(moved, sizes)
         self._pending.append((tuple(norms), ratios, nans, infs))
+
+    def _still_norm(self, index: int) -> float:
+        """‖p‖ of a parameter without .grad, kept while it stays the same tensor."""
+        p = self.parameters[index]
+        known = self._still.get(index)
+        if known is not None and known[:2] == (p._version, p.data_ptr()):
+            return known[2]
+        (norm,) = _norms([p.detach()])
+        self._still[index] = (p._version, p.data_ptr(), norm)
+        return norm
 
     def _staged(self, slot: int) -> Measured:
         """The step in the staging buffer, measured per tensor (a parameter changed
@@ -290,17 +323,19 @@ class StepNorms:
             zeros = self._zeros[index] = torch.zeros_like(self.parameters[index])
         return zeros
 
-    def _copy(self) -> list[torch.Tensor]:
-        """The parameters now, in the buffers kept from the last recorded step."""
-        values = self.parameters
-        before = self._before
-        if before is None or any(
-            b.shape != v.shape or b.dtype != _kept_dtype(v)
-            for b, v in zip(before, values, strict=True)
+    def _copy(self, indices: list[int]) -> list[torch.Tensor]:
+        """These parameters now, in the buffers kept from the last recorded step."""
+        values = [self.parameters[i] for i in indices]
+        kept = self._before
+        targets = [kept.get(i) for i in indices]
+        if any(
+            b is None or b.shape != v.shape or b.dtype != _kept_dtype(v)
+            for b, v in zip(targets, values, strict=True)
         ):
-            self._before = [v.detach().to(_kept_dtype(v), copy=True) for v in values]
-            return self._before
-        return _in_place("copy", before, values)
+            for i, v in zip(indices, values, strict=True):
+                kept[i] = v.detach().to(_kept_dtype(v), copy=True)
+            return [kept[i] for i in indices]
+        return _in_place("copy", targets, values)  # type: ignore[arg-type]
 
 
 def _kept_dtype(parameter: torch.Tensor) -> torch.dtype:
@@ -347,16 +382,19 @@ def _row_norm(tensor: torch.Tensor) -> float:
     the exact value: a row is short), joined in float64. Reading float32 elements into
     float64 sums is 4 times as slow here (0.6 against 0.15 ns an element), which made a
     1M-parameter model's steps 2.4 times the plain loop. A square past float32's range
-    (|x| > 1.8e19), or one below it, is read again in float64, as is a NaN."""
+    (|x| > 1.8e19), or one below it, is read again in float64 (a NaN cannot come from
+    squares of numbers, and all zeros are told by their least and largest values)."""
     flat = in_memory_order(tensor)
     whole = flat.numel() - flat.numel() % ROW
     rows = torch.linalg.vector_norm(flat[:whole].view(-1, ROW), dim=1, dtype=torch.float32)
     norm = float(torch.linalg.vector_norm(rows, dtype=torch.float64))
     if whole < flat.numel():
         norm = math.hypot(norm, float(torch.linalg.vector_norm(flat[whole:], dtype=torch.float64)))
-    if not TRUSTED_FROM < norm < math.inf:
-        return l2_norm(tensor)  # float64, a block at a time
-    return norm
+    if TRUSTED_FROM < norm < math.inf or math.isnan(norm):  # a NaN is the tensor's own
+        return norm
+    if norm == 0 and not any(torch.aminmax(flat)):  # the fastest of max|x|'s ways here
+        return 0.0  # all zeros (a frozen parameter's change): no float64 pass needed
+    return l2_norm(tensor)  # float64, a block at a time
 
 
 def _subtracted(before: list[torch.Tensor], after: list[torch.Tensor]) -> list[torch.Tensor]:
