@@ -594,3 +594,23 @@ def test_a_parameter_unfrozen_in_the_optimizers_step_was_frozen_not_unused(agrad
     flags = [r["parameters"][2]["flag"] for r in records if r["record"] == "step"]
     assert flags == [None, None, "frozen", "frozen", "frozen", "frozen", None, None]
     assert records[-1]["failing"] == []
+
+
+def test_agrads_adam_on_sparse_gradients_is_refused_as_options_that_cannot_work(agrad, tmp_path):
+    """torch's Adam raises at its first step() on a sparse .grad, and SparseAdam takes
+    it (checked here): --optimizer adam with such a model is exit 2, one line that
+    names the parameter and what works, not the user's code failing (exit 1)."""
+    embedding = torch.nn.Embedding(5, 2, sparse=True)
+    embedding(torch.tensor([1, 1, 3])).sum().backward()
+    with pytest.raises(RuntimeError, match="sparse"):
+        torch.optim.Adam(embedding.parameters()).step()
+    torch.optim.SparseAdam(embedding.parameters()).step()
+
+    path = tmp_path / "sparse_model.py"
+    path.write_text(SPARSE_MODEL)
+    result = agrad("inspect", f"{path}:build", "--steps", "3", "--optimizer", "adam", "--json")
+    assert result.exit_code == 2 and result.stdout == ""
+    assert result.stderr.count("\n") == 1 and "Traceback" not in result.stderr
+    assert "--optimizer adam" in result.stderr and "0.weight" in result.stderr
+    assert "--optimizer sgd" in result.stderr and "SparseAdam" in result.stderr
+    assert agrad("inspect", f"{path}:build", "--steps", "3", "--json").exit_code == 0

@@ -540,6 +540,16 @@ def _training_report(
     request = StepsRequest(
         params.steps, params.every, params.vanish, params.explode, params.fail_on, roundoff
     )
+    sparse = [n for n, p in named.items() if p.grad is not None and p.grad.is_sparse]
+    if sparse and run.optimizer is None and params.optimizer == "adam":
+        # torch's Adam refuses them at its first step(): an option that cannot work.
+        raise UsageProblem(
+            _(
+                "--optimizer adam cannot step sparse gradients ({names}: "
+                "nn.Embedding(sparse=True)'s); use --optimizer sgd, or return your own "
+                "optimizer (torch.optim.SparseAdam) as NAME's fifth element"
+            ).format(names=", ".join(sparse))
+        )
     # Step 1's backward already ran: the steps start from its loss, with a first
     # backward that must not add to the .grad already there.
     for p in named.values():
