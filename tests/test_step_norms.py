@@ -16,6 +16,7 @@ import warnings
 
 import pytest
 import torch
+from torch.overrides import TorchFunctionMode
 
 from autograd_cli.inspection import step_norms
 from autograd_cli.inspection.step_norms import StepNorms
@@ -482,3 +483,54 @@ def test_an_all_zero_big_tensor_is_not_read_again_in_float64(monkeypatch):
     assert step_norms._row_norm(-torch.zeros(step_norms.ROWS_FROM, 2).t()) == 0.0
     with pytest.raises(AssertionError, match="float64"):
         step_norms._row_norm(torch.full((step_norms.ROWS_FROM,), 1e-30))  # not zeros
+
+
+class _HalfCalls(TorchFunctionMode):
+    """The largest float16/bfloat16 tensor given to a torch call that casts it to
+    float32 on the way: vector_norm(dtype=float32), or sub_ into a float32 tensor.
+    torch makes a float32 copy of what it is given there."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.largest = 0
+
+    def __torch_function__(self, func, types, args=(), kwargs=None):
+        kwargs = kwargs or {}
+        name = getattr(func, "__name__", "")
+        halves = [
+            a
+            for a in (*args, *kwargs.values())
+            if isinstance(a, torch.Tensor) and a.dtype in (torch.float16, torch.bfloat16)
+        ]
+        casting = (name == "linalg_vector_norm" and kwargs.get("dtype") is torch.float32) or (
+            name in ("sub_", "_foreach_sub_") and args and _is_float32(args[0])
+        )
+        if casting:
+            for a in halves:
+                self.largest = max(self.largest, a.numel())
+            if name == "_foreach_sub_":
+                for a in args[1]:
+                    if a.dtype in (torch.float16, torch.bfloat16):
+                        self.largest = max(self.largest, a.numel())
+        return func(*args, **kwargs)
+
+
+def _is_float32(value) -> bool:
+    if isinstance(value, list | tuple):
+        return any(_is_float32(v) for v in value)
+    return isinstance(value, torch.Tensor) and value.dtype == torch.float32
+
+
+@pytest.mark.parametrize("dtype", [torch.float16, torch.bfloat16])
+def test_half_parameters_are_cast_a_block_at_a_time(monkeypatch, dtype):
+    """A big float16 or bfloat16 model: its norms and its float32 copy's difference are
+    taken a block at a time, so no float32 copy of a whole parameter is made."""
+    from autograd_cli.inspection import health
+
+    monkeypatch.setattr(health, "BLOCK", 4096)
+    monkeypatch.setattr(step_norms, "FLAT_MAX", 0)
+    parameters = _parameters(dtype, shapes=[(300, 250), (250,)])
+    with _HalfCalls() as seen:
+        got, want = _run(parameters, 3)
+    _check(got, want, rel=1e-7)  # float32 rows: ratios to 1e-6 too
+    assert 0 < seen.largest <= 4096, seen.largest

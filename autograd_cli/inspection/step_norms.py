@@ -38,7 +38,7 @@ from typing import Any
 import numpy as np
 import torch
 
-from autograd_cli.inspection.health import in_memory_order, l2_norm, stored_values
+from autograd_cli.inspection.health import blocks, in_memory_order, l2_norm, stored_values
 
 # Elements of a model the flat way takes; past it the tensors are big enough that a
 # call costs their size, not its own, and a slot of the buffer is memory.
@@ -385,11 +385,17 @@ def _row_norm(tensor: torch.Tensor) -> float:
     (|x| > 1.8e19), or one below it, is read again in float64 (a NaN cannot come from
     squares of numbers, and all zeros are told by their least and largest values)."""
     flat = in_memory_order(tensor)
-    whole = flat.numel() - flat.numel() % ROW
-    rows = torch.linalg.vector_norm(flat[:whole].view(-1, ROW), dim=1, dtype=torch.float32)
-    norm = float(torch.linalg.vector_norm(rows, dtype=torch.float64))
-    if whole < flat.numel():
-        norm = math.hypot(norm, float(torch.linalg.vector_norm(flat[whole:], dtype=torch.float64)))
+    # float16 and bfloat16 are cast to float32 on the way: a block at a time, so that
+    # the cast is never a float32 copy of the whole tensor.
+    pieces = blocks(flat) if flat.dtype != torch.float32 else (flat,)
+    squares = 0.0
+    for piece in pieces:
+        whole = piece.numel() - piece.numel() % ROW
+        rows = torch.linalg.vector_norm(piece[:whole].view(-1, ROW), dim=1, dtype=torch.float32)
+        squares += float(torch.linalg.vector_norm(rows, dtype=torch.float64)) ** 2
+        if whole < piece.numel():
+            squares += float(torch.linalg.vector_norm(piece[whole:], dtype=torch.float64)) ** 2
+    norm = math.sqrt(squares)
     if TRUSTED_FROM < norm < math.inf or math.isnan(norm):  # a NaN is the tensor's own
         return norm
     if norm == 0 and not any(torch.aminmax(flat)):  # the fastest of max|x|'s ways here
@@ -398,8 +404,18 @@ def _row_norm(tensor: torch.Tensor) -> float:
 
 
 def _subtracted(before: list[torch.Tensor], after: list[torch.Tensor]) -> list[torch.Tensor]:
-    """before - after, in before's tensors (they are written again next time)."""
-    return _in_place("sub", before, after)
+    """before - after, in before's tensors (they are written again next time). A half
+    parameter's float32 copy takes its difference a block at a time: torch would
+    otherwise make a float32 copy of the whole parameter to subtract it."""
+    if all(b.dtype == a.dtype for b, a in zip(before, after, strict=True)):
+        return _in_place("sub", before, after)
+    for b, a in zip(before, after, strict=True):
+        if b.dtype == a.dtype:
+            b.sub_(a)
+        else:  # the copy is laid out as the parameter: the same order in memory
+            for into, block in zip(blocks(b), blocks(a), strict=True):
+                into.sub_(block)
+    return before
 
 
 def _in_place(
