@@ -521,6 +521,8 @@ def _training_report(
 ) -> InspectReport:
     """The one backward pass's facts, then the run of the steps: step 1 runs backward
     again on that pass's forward (kept with retain_graph=True), from no .grad."""
+    from torch import strided
+
     from autograd_cli.inspection.training import (
         StepsRequest,
         Tally,
@@ -540,7 +542,7 @@ def _training_report(
     request = StepsRequest(
         params.steps, params.every, params.vanish, params.explode, params.fail_on, roundoff
     )
-    sparse = [n for n, p in named.items() if p.grad is not None and p.grad.is_sparse]
+    sparse = [n for n, p in named.items() if p.grad is not None and p.grad.layout != strided]
     if sparse and run.optimizer is None and params.optimizer == "adam":
         # torch's Adam refuses them at its first step(): an option that cannot work.
         raise UsageProblem(
