@@ -36,20 +36,13 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 TARGET = 1.2
 
+# The whole plain command: this file's plain_loop() in a process of its own (import
+# torch, NAME's file, the steps), one thread (process() sets OMP_NUM_THREADS=1).
 PLAIN = """
-import importlib.util, sys, torch
-torch.set_num_threads(1)
-path, name, steps = sys.argv[1], sys.argv[2], int(sys.argv[3])
-torch.manual_seed(0)
-spec = importlib.util.spec_from_file_location("plain_user", path)
-module = importlib.util.module_from_spec(spec); spec.loader.exec_module(module)
-torch.manual_seed(0)
-model, inputs, targets, loss_fn, *rest = getattr(module, name)()
-opt = rest[0] if rest else torch.optim.SGD(model.parameters(), lr=0.01)
-for _ in range(steps):
-    opt.zero_grad(set_to_none=True)
-    loss_fn(model(inputs), targets).backward()
-    opt.step()
+import sys
+sys.path.insert(0, sys.argv[4])
+from inspect_steps import plain_loop
+plain_loop(sys.argv[1], sys.argv[2], int(sys.argv[3]))
 """
 
 
@@ -157,6 +150,7 @@ def main() -> None:
             agrad_cmd = [sys.executable, "-m", "autograd_cli", "inspect", target, "--json"]
             agrad_cmd += ["--steps", str(args.steps), "--every", str(args.every)]
             plain_cmd = [sys.executable, "-c", PLAIN, path, name, str(args.steps)]
+            plain_cmd.append(str(Path(__file__).resolve().parent))
             ours, theirs = [], []
             for _ in range(max(args.repeats // 2, 3)):
                 ours.append(process(agrad_cmd))

@@ -9,11 +9,9 @@ not through agrad, and seeded as agrad documents: torch.manual_seed(S) before NA
 
 from __future__ import annotations
 
-import importlib.util
 import json
 import math
 import re
-from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -21,20 +19,11 @@ import pytest
 import torch
 
 from autograd_cli.errors import ExitCode
-
-EXAMPLES = Path(__file__).resolve().parent.parent / "examples"
-
-
-def _example(name: str) -> Any:
-    spec = importlib.util.spec_from_file_location(f"test_example_{name}", EXAMPLES / f"{name}.py")
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+from tests.user_modules import EXAMPLES, example
 
 
 def _built(name: str, function: str = "build", seed: int = 0, **kwargs: Any) -> Any:
-    module = _example(name)
+    module = example(name)
     torch.manual_seed(seed)
     return getattr(module, function)(**kwargs)
 

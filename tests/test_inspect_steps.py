@@ -9,7 +9,6 @@ NaN are held to it. Then the JSON Lines contract, the live writing, the refusals
 
 from __future__ import annotations
 
-import importlib.util
 import json
 import math
 import subprocess
@@ -21,6 +20,7 @@ import pytest
 import torch
 
 from autograd_cli.render.training import BLOCKS, EMPTY, NONFINITE, largest, runs, sparkline
+from tests.user_modules import load
 
 ROOT = Path(__file__).resolve().parent.parent
 MLP = str(ROOT / "examples" / "mlp.py")
@@ -40,21 +40,13 @@ def _number(value: Any) -> float:
     return float(value) if isinstance(value, str) else value  # "NaN", "Infinity"
 
 
-def _module(path: str) -> Any:
-    spec = importlib.util.spec_from_file_location(f"oracle_{Path(path).stem}", path)
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
 def hand_loop(
     path: str, steps: int, optimizer: str | None = None, lr: float = 0.01, seed: int = 0, **kw
 ) -> list[dict[str, Any]]:
     """The loop a user writes, seeded as agrad seeds: per step the loss, and per
     parameter ‖grad‖ and ‖p_after - p_before‖ / ‖p_before‖, all in float64."""
     torch.manual_seed(seed)
-    module = _module(path)
+    module = load(path)
     torch.manual_seed(seed)
     model, inputs, targets, loss_fn, *rest = module.build(**kw)
     if rest:
@@ -274,7 +266,7 @@ def test_anomaly_names_the_first_nonfinite_step_and_the_backward_function(agrad)
     # The same step, rerun by hand under detect_anomaly(): torch names the same Function.
     step = summary["anomaly_step"]
     torch.manual_seed(0)
-    model, x, y, loss_fn, opt = _module(EXPLODE).build()
+    model, x, y, loss_fn, opt = load(EXPLODE).build()
     for _ in range(step - 1):
         opt.zero_grad(set_to_none=True)
         loss_fn(model(x), y).backward()
@@ -499,7 +491,7 @@ def test_a_sparse_embedding_gradient_over_steps(agrad, tmp_path):
     path.write_text(SPARSE_MODEL)
     records = _steps_json(agrad, f"{path}:build", "--steps", "70")
     torch.manual_seed(0)
-    model, words, targets, loss_fn = _module(str(path)).build()
+    model, words, targets, loss_fn = load(str(path)).build()
     opt = torch.optim.SGD(model.parameters(), lr=0.01)
     steps = [r for r in records if r["record"] == "step"]
     for record in steps:

@@ -9,25 +9,14 @@ backward, run here, for every operation the criterion names.
 
 from __future__ import annotations
 
-import importlib.util
 import json
-from pathlib import Path
 from typing import Any
 
 import pytest
 import torch
 
 from autograd_cli.errors import ExitCode
-
-EXAMPLES = Path(__file__).resolve().parent.parent / "examples"
-
-
-def _example(name: str) -> Any:
-    spec = importlib.util.spec_from_file_location(f"roundoff_{name}", EXAMPLES / f"{name}.py")
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+from tests.user_modules import EXAMPLES, example
 
 
 def _gradients(model: torch.nn.Module, inputs: Any, targets: Any, loss_fn: Any) -> dict:
@@ -38,7 +27,7 @@ def _gradients(model: torch.nn.Module, inputs: Any, targets: Any, loss_fn: Any) 
 
 def _attention(seed: int = 0, **kwargs: Any) -> tuple[Any, ...]:
     torch.manual_seed(seed)  # as agrad does before NAME
-    return _example("attention").build(**kwargs)
+    return example("attention").build(**kwargs)
 
 
 def _flags(document: dict[str, Any]) -> dict[str, list[str]]:
@@ -147,7 +136,7 @@ def test_rnn_h0_stays_vanishing_and_float64_keeps_its_value(agrad_json):
     document = agrad_json("inspect", "examples/rnn.py:build")
     assert _flags(document)["h0"] == ["vanishing"]
     torch.manual_seed(0)
-    model, sequence, targets, loss_fn = _example("rnn").build()
+    model, sequence, targets, loss_fn = example("rnn").build()
     single = _gradients(model, sequence, targets, loss_fn)["h0"].double()
     double = _gradients(model.double(), sequence.double(), targets.double(), loss_fn)["h0"]
     assert float(double.norm()) < 1e-7

@@ -157,13 +157,11 @@ class StepNorms:
         # as it is, which keep() checks (its version counter, its memory).
         before = self._copy(present) if record else []
         measured = _norms([grads[i] for i in present] + before)  # type: ignore[misc]
-        norms: list[float | None] = [None] * len(self.parameters)
-        sizes: list[float] = [math.nan] * len(self.parameters)
-        for i, norm in zip(present, measured, strict=False):
-            norms[i] = norm
+        count, split = len(self.parameters), len(present)
+        norms = _placed(count, present, measured[:split], None)
+        sizes: list[float] = []
         if record:
-            for i, size in zip(present, measured[len(present) :], strict=True):
-                sizes[i] = size
+            sizes = _placed(count, present, measured[split:], math.nan)
             for i in missing:
                 sizes[i] = self._still_norm(i)
         # Counted now, as the flat way copies now: an optimizer may clean .grad.
@@ -190,12 +188,10 @@ class StepNorms:
         self._taken = None
         ratios: tuple[float | None, ...] = ()
         if self._record:
-            moved: list[float | None] = [None] * len(self.parameters)
             changed = _moved(
                 [self._before[i] for i in present], [self.parameters[i] for i in present]
             )
-            for i, norm in zip(present, changed, strict=True):
-                moved[i] = norm
+            moved = _placed(len(self.parameters), present, changed, None)
             for i in missing:
                 p, (version, address, _) = self.parameters[i], self._still[i]
                 # Changed without a copy to compare with: no ratio.
@@ -223,9 +219,7 @@ class StepNorms:
             grads[i] = None
         measured = _norms([g for g in grads if g is not None] + self._into[count:])
         present = [i for i, g in enumerate(grads) if g is not None]
-        norms: list[float | None] = [None] * count
-        for i, norm in zip(present, measured, strict=False):
-            norms[i] = norm
+        norms = _placed(count, present, measured[: len(present)], None)
         before = [b.clone() for b in self._into[count:]]
         ratios = _ratios(_moved(before, self.parameters), measured[len(present) :])
         nans, infs = _nonfinite_counts(grads, norms)
@@ -336,6 +330,15 @@ class StepNorms:
                 kept[i] = v.detach().to(_kept_dtype(v), copy=True)
             return [kept[i] for i in indices]
         return _in_place("copy", targets, values)  # type: ignore[arg-type]
+
+
+def _placed(count: int, indices: list[int], values: list[Any], fill: Any) -> list[Any]:
+    """A list of `count`: values[k] at indices[k], `fill` elsewhere (a parameter
+    without .grad, say)."""
+    placed = [fill] * count
+    for i, value in zip(indices, values, strict=True):
+        placed[i] = value
+    return placed
 
 
 def _kept_dtype(parameter: torch.Tensor) -> torch.dtype:

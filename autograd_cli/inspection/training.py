@@ -147,7 +147,7 @@ class _Steps:
 
     def step(self, step: int, loss: torch.Tensor | None) -> None:
         parameters = self.parameters
-        record = step == 1 or step % self.request.every == 0  # is_recorded(), inlined
+        record = is_recorded(step, self.request.every)
         if loss is None:
             for p in parameters:  # zero_grad(set_to_none=True), for every parameter
                 p.grad = None

@@ -55,7 +55,7 @@ def report_chunks(report: Report, saved: bool = False) -> Iterator[str]:
             yield from _document_chunks(document, saved)
 
 
-def _document_chunks(report: Report, saved: bool) -> Iterator[str]:
+def _document_chunks(report: Report | StepRecord, saved: bool) -> Iterator[str]:
     text = _head(report.command)
     for key, value in report.items():
         text += f",{encode(key)}:"
@@ -129,23 +129,9 @@ def step_line(record: StepRecord) -> str:
             step.loss,
             *itertools.chain.from_iterable(columns),
         )
-    columns = zip(
-        _name_keys(record.names),
-        _numbers(norms),
-        _numbers(ratios),
-        _numbers(step.nan_counts),
-        _numbers(step.inf_counts),
-        [_flag_json(flag) for flag in step.flags],
-        strict=True,
-    )
-    parameters = ",".join(
-        f'{name}{norm},"update_ratio":{ratio},"nan_count":{nans},"inf_count":{infs},"flag":{flag}}}'
-        for name, norm, ratio, nans, infs, flag in columns
-    )
-    return (
-        f'{_head(record.command)},"record":"step","step":{step.step},'
-        f'"loss":{_number(step.loss)},"parameters":[{parameters}]}}\n'
-    )
+    # A None, NaN or infinity (a step gone wrong, a parameter without .grad): rare
+    # enough for the encoder, whose bytes the template's are.
+    return "".join(_document_chunks(record, saved=False))
 
 
 _FLAGS: dict[str | None, str] = {None: "null"}  # a flag's JSON, once made
@@ -175,24 +161,6 @@ def _step_template(command: str, names: tuple[str, ...], healthy: bool) -> str:
     text = ",".join(key.replace("%", "%%") + parameter for key in _name_keys(names))
     head = _head(command).replace("%", "%%")
     return f'{head},"record":"step","step":%d,"loss":%r,"parameters":[{text}]}}\n'
-
-
-def _number(value: float | int | None) -> str:
-    """A number (or None) as encode() writes it: repr for a finite float or an int."""
-    if value is None:
-        return "null"
-    if value.__class__ is int or math.isfinite(value):
-        return repr(value)
-    return encode(value)
-
-
-def _numbers(values: tuple[float | int | None, ...]) -> list[str]:
-    """Each number as _number() writes it; in one repr() of them all when there is no
-    None, NaN or infinity among them (their reprs are the only ones with an "n")."""
-    text = repr(values)
-    if "n" in text:
-        return [_number(value) for value in values]
-    return text.strip("(),").split(", ") if values else []
 
 
 def encode(value: Any) -> str:
