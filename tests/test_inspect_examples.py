@@ -342,4 +342,6 @@ def test_flags_are_exclusive_and_ordered():
     assert health_flags(1e-7, 0, 0.5, 1e-7, 1e3) == ()  # the bounds themselves are fine
     assert health_flags(1e3, 0, 0.0, 1e-7, 1e3) == ()
     assert health_flags(math.nextafter(1e3, math.inf), 0, 0.0, 1e-7, 1e3) == ("exploding",)
-    assert health_flags(math.inf, 0, 0.0, 1e-7, 1e3) == ("nonfinite",)
+    assert health_flags(math.inf, 1, 0.0, 1e-7, 1e3) == ("nonfinite",)
+    # inf without a NaN or inf element: a norm past float64's range, of finite values
+    assert health_flags(math.inf, 0, 0.0, 1e-7, 1e3) == ("exploding",)

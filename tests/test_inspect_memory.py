@@ -49,10 +49,12 @@ def oracle(values: np.ndarray) -> dict[str, Any]:
         norm, total, top = math.nan, math.nan, math.nan
     elif infs:
         norm, total, top = math.inf, math.inf, math.inf
-    else:  # the square of a float32 (or smaller) value is exact in float64
-        norm = math.sqrt(math.fsum((magnitude * magnitude).tolist()))
-        total = math.fsum(magnitude.tolist())
+    else:
         top = float(magnitude.max()) if values.size else 0.0
+        # Divided by the largest first: a float64 square past 1.3e154 overflows.
+        scaled = magnitude / top if top else magnitude
+        norm = top * math.sqrt(math.fsum((scaled * scaled).tolist())) if top else 0.0
+        total = math.fsum(magnitude.tolist())
     return {
         "grad_norm": norm,
         "mean_abs": total / n,
@@ -170,7 +172,8 @@ def test_float32_values_near_the_float32_limit_have_a_finite_norm(small_blocks: 
 @pytest.mark.parametrize("with_nan", [False, True])
 def test_float64_sums_beyond_the_float64_range(small_blocks: int, with_nan: bool):
     """Each block's sum of |g| is finite, their total is not: inf, as a float64 sum of
-    every element overflows to (NaN when there is a NaN)."""
+    every element overflows to (NaN when there is a NaN). The norm, 2.1e308, is past
+    float64's range too: inf, and with no NaN or inf element the flag is exploding."""
     numel = 3 * small_blocks
     planted = {0: 1.5e308, small_blocks: 1.5e308, numel - 1: math.nan if with_nan else 1.0}
     parameter = parameter_with_grad((numel,), torch.float64, planted)
@@ -181,7 +184,20 @@ def test_float64_sums_beyond_the_float64_range(small_blocks: int, with_nan: bool
         assert math.isnan(value) if with_nan else value == expected, value
     assert report.max_abs is not None and (math.isnan(report.max_abs) or not with_nan)
     assert report.nan_count == int(with_nan) and report.inf_count == 0
-    assert report.flags == ("nonfinite",)
+    assert report.flags == (("nonfinite",) if with_nan else ("exploding",))
+
+
+def test_float64_squares_beyond_its_range_in_every_block(small_blocks: int):
+    """Blocks of 1e160s: each block's torch norm is inf (its squares overflow), its
+    rescaled norm is not, and neither is their join: sqrt(numel) * 1e160."""
+    numel = 3 * small_blocks + 5
+    parameter = torch.nn.Parameter(torch.ones(numel, dtype=torch.float64))
+    parameter.grad = torch.full((numel,), 1e160, dtype=torch.float64)
+    parameter.grad[::2] = -1e160
+    assert float(torch.linalg.vector_norm(parameter.grad[:small_blocks])) == math.inf
+    report = check(parameter)
+    assert report.grad_norm == pytest.approx(1e160 * math.sqrt(numel), rel=1e-12)
+    assert (report.nan_count, report.inf_count, report.flags) == (0, 0, ("exploding",))
 
 
 def test_a_float64_grad_is_read_never_written(small_blocks: int):

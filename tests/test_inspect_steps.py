@@ -606,3 +606,56 @@ def test_agrads_adam_on_sparse_gradients_is_refused_as_options_that_cannot_work(
     assert "--optimizer adam" in result.stderr and "0.weight" in result.stderr
     assert "--optimizer sgd" in result.stderr and "SparseAdam" in result.stderr
     assert agrad("inspect", f"{path}:build", "--steps", "3", "--json").exit_code == 0
+
+
+HUGE = """
+import torch
+from torch import nn
+
+
+def build(width: int = 4):
+    model = nn.Linear(width, 3).double()
+    with torch.no_grad():
+        model.weight.mul_(1e160)
+    inputs = torch.randn(8, width, dtype=torch.float64)
+    return model, inputs, torch.randn(8, 3, dtype=torch.float64), nn.MSELoss()
+"""
+
+
+def _scaled_norm(tensor: torch.Tensor) -> float:
+    """‖tensor‖ in float64 with the elements divided by the largest |x| first."""
+    largest = float(tensor.abs().max())
+    return largest * float(((tensor / largest) ** 2).sum()) ** 0.5
+
+
+@pytest.mark.parametrize("width", [4, 30000], ids=["flat", "per-tensor"])
+def test_huge_float64_gradients_are_exploding_with_finite_norms_over_steps(agrad, tmp_path, width):
+    """Gradients and updates of ~1e158-1e160 in float64 square past its range: the
+    norms and ratios are the finite ones of scaled maths, the flag `exploding` (not
+    `nonfinite`: no NaN or inf is in them), whichever way the norms are taken
+    (90,003 parameters: past the flat way's limit)."""
+    path = tmp_path / "huge.py"
+    path.write_text(HUGE, encoding="utf-8")
+    torch.manual_seed(0)
+    model, inputs, targets, loss_fn = load(path).build(width)
+    opt = torch.optim.SGD(model.parameters(), lr=0.01)
+    want = []
+    for _ in range(3):
+        opt.zero_grad(set_to_none=True)
+        loss_fn(model(inputs), targets).backward()
+        before = [p.detach().clone() for p in model.parameters()]
+        norms = [_scaled_norm(p.grad) for p in model.parameters()]
+        opt.step()
+        ratios = [
+            _scaled_norm(p.detach() - b) / _scaled_norm(b)
+            for p, b in zip(model.parameters(), before, strict=True)
+        ]
+        want.append((norms, ratios))
+    records = _steps_json(agrad, f"{path}:build", "--steps", "3", "--arg", f"width={width}")
+    steps = [r for r in records if r["record"] == "step"]
+    for record, (norms, ratios) in zip(steps, want, strict=True):
+        for p, norm, ratio in zip(record["parameters"], norms, ratios, strict=True):
+            assert p["grad_norm"] == pytest.approx(norm, rel=1e-12)
+            assert p["update_ratio"] == pytest.approx(ratio, rel=1e-9)
+            assert (p["flag"], p["nan_count"], p["inf_count"]) == ("exploding", 0, 0)
+    assert records[-1]["first_steps"]["nonfinite"] is None

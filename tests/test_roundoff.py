@@ -16,7 +16,7 @@ import pytest
 import torch
 
 from autograd_cli.errors import ExitCode
-from tests.user_modules import EXAMPLES, example
+from tests.user_modules import EXAMPLES, example, load
 
 
 def _gradients(model: torch.nn.Module, inputs: Any, targets: Any, loss_fn: Any) -> dict:
@@ -363,3 +363,42 @@ def test_fail_on_any_leaves_round_off_and_frozen_out():
     assert parse_fail_on("any") == ",".join(PROBLEM_FLAGS)
     assert parse_fail_on("round-off,any").split(",") == [*PROBLEM_FLAGS, "round-off"]
     assert parse_fail_on("ROUND-OFF") == "round-off"
+
+
+HUGE = """
+import torch
+from torch import nn
+
+
+def build():
+    torch.manual_seed(0)
+    model = nn.Linear(4, 3).double()
+    with torch.no_grad():
+        model.weight.mul_(1e160)
+    inputs = torch.randn(8, 4, dtype=torch.float64)
+    return model, inputs, torch.randn(8, 3, dtype=torch.float64), nn.MSELoss()
+"""
+
+
+def _scaled_norm(tensor: torch.Tensor) -> float:
+    """‖tensor‖ with every element divided by the largest |x| first: no square
+    passes float64's range."""
+    largest = float(tensor.abs().max())
+    return largest * float(((tensor / largest) ** 2).sum()) ** 0.5
+
+
+def test_a_huge_float64_gradient_is_exploding_not_nonfinite_nor_round_off(tmp_path, agrad_json):
+    """Gradients of ~1e160 in float64: torch's norm of them is inf (their squares pass
+    float64's range), which made the weight `nonfinite` and, through an infinite
+    round-off bound, the bias `round-off`. Both are finite and exploding."""
+    path = tmp_path / "huge.py"
+    path.write_text(HUGE, encoding="utf-8")
+    model, inputs, targets, loss_fn = load(path).build()  # the test's own copy
+    loss_fn(model(inputs), targets).backward()
+    want = {name: _scaled_norm(p.grad) for name, p in model.named_parameters()}
+    assert all(float(torch.linalg.vector_norm(p.grad)) == float("inf") for p in model.parameters())
+    document = agrad_json("inspect", f"{path}:build")
+    for parameter in document["parameters"]:
+        assert parameter["grad_norm"] == pytest.approx(want[parameter["name"]], rel=1e-12)
+        assert parameter["flags"] == ["exploding"]
+        assert parameter["nan_count"] == parameter["inf_count"] == 0

@@ -24,6 +24,19 @@ from autograd_cli.inspection.step_norms import StepNorms
 SHAPES = [(4, 3), (3,), (5, 4), (1,), (2, 2, 2)]
 
 
+def _norm64(tensor: torch.Tensor) -> float:
+    """‖tensor‖ in float64, its elements divided by the largest |x| first, so that no
+    square passes float64's range (10^160 squared does); NaN with a NaN, inf with an
+    inf, as a sum of squares would be."""
+    x = tensor.double().flatten()
+    if bool(torch.isnan(x).any()):
+        return math.nan
+    largest = float(x.abs().max()) if x.numel() else 0.0
+    if largest in (0.0, math.inf):
+        return largest
+    return largest * math.sqrt(float(((x / largest) ** 2).sum()))
+
+
 def _oracle(
     grads: list[torch.Tensor | None], before: list[torch.Tensor], after: list[torch.Tensor]
 ):
@@ -36,15 +49,14 @@ def _oracle(
             infs.append(None)
         else:
             g = g.to_dense()  # a sparse one's duplicates summed
-            g64 = g.double()
-            norms.append(math.sqrt(float((g64 * g64).sum())))
+            norms.append(_norm64(g))
             nans.append(int(torch.isnan(g).sum()))
             infs.append(int(torch.isinf(g).sum()))
-        size = math.sqrt(float((b.double() ** 2).sum()))
+        size = _norm64(b)
         if a.shape != b.shape:  # no ratio between two shapes
             ratios.append(None)
             continue
-        moved = math.sqrt(float(((a.double() - b.double()) ** 2).sum()))
+        moved = _norm64(a.double() - b.double())
         ratios.append(None if size == 0 else moved / size)
     return norms, ratios, nans, infs
 
@@ -407,10 +419,14 @@ def test_counts_are_of_the_gradients_before_an_optimizer_cleans_them(way):
         assert (nans[0], infs[0], nans[2], infs[2]) == (1, 0, 0, 1)
 
 
-def test_float64_sums_past_its_range_warn_nothing_and_count_no_inf(way):
-    """(1e160)² is past float64's range: the norm is inf, as torch's own is, with no
-    NumPy warning on stderr and no inf counted in a gradient that holds none."""
+def test_float64_squares_past_its_range_give_finite_norms_and_no_warning(way):
+    """(1e160)² is past float64's range, and torch's norm of 1e160 is inf: the norms
+    (of the gradients, the parameters once they hold 1e158, and the changes) are the
+    finite ones of the test's scaled maths, with no NumPy warning on stderr and no inf
+    counted in a gradient that holds none."""
     parameters = _parameters(torch.float64)
+    huge = torch.tensor([1e160, 1.0], dtype=torch.float64)
+    assert float(torch.linalg.vector_norm(huge)) == math.inf  # the reason for the test
 
     def grads_of(step, rng):
         grads = [torch.randn(p.shape, generator=rng, dtype=torch.float64) for p in parameters]
@@ -419,9 +435,28 @@ def test_float64_sums_past_its_range_warn_nothing_and_count_no_inf(way):
 
     with warnings.catch_warnings():
         warnings.simplefilter("error")
-        got, _ = _run(parameters, 66, grads_of=grads_of)
+        got, want = _run(parameters, 66, grads_of=grads_of)
+    _check(got, want, dtype=torch.float64)
+    for norms, ratios, nans, infs in got:
+        assert 1e159 < norms[1] < math.inf and nans[1] == 0 and infs[1] == 0
+        assert 0 < ratios[1] < math.inf
+
+
+def test_an_inf_element_keeps_its_norm_inf(way):
+    """Rescaling is for squares past float64's range, not for an inf in the gradient."""
+    parameters = _parameters(torch.float64)
+
+    def grads_of(step, rng):
+        grads = [torch.randn(p.shape, generator=rng, dtype=torch.float64) for p in parameters]
+        grads[1][0] = math.inf
+        grads[2][0] = 1e200
+        return grads
+
+    got, want = _run(parameters, 3, grads_of=grads_of, update=lambda *_: None)
+    _check(got, want, dtype=torch.float64)
     for norms, _, nans, infs in got:
-        assert norms[1] == math.inf and nans[1] == 0 and infs[1] == 0
+        assert norms[1] == math.inf and (nans[1], infs[1]) == (0, 1)
+        assert 1e200 <= norms[2] < math.inf and (nans[2], infs[2]) == (0, 0)
 
 
 @pytest.mark.parametrize("dtype", [torch.float16, torch.bfloat16])

@@ -148,15 +148,34 @@ def joined_norm(norms: list[float]) -> float:
     """The L2 norm of a tensor from its blocks' norms (one block: its norm, unchanged)."""
     if len(norms) == 1:
         return norms[0]
-    return math.sqrt(total([n * n for n in norms]))
+    joined = math.sqrt(total([n * n for n in norms]))
+    if joined == math.inf and all(math.isfinite(n) for n in norms):
+        return math.hypot(*norms)  # their squares are past float64's range; hypot scales
+    return joined
+
+
+def rescaled(values: torch.Tensor, norm: float) -> float:
+    """`norm`, torch's L2 norm of float64 `values`; where it is inf although no element
+    is, the norm of the values divided by their largest |x|, times it. torch squares
+    each element as it is, and a float64 square is inf past |x| of about 1.3e154: a
+    gradient of 1e160 would be called infinite, and flagged `nonfinite`."""
+    if norm != math.inf:
+        return norm
+    largest = float(values.abs().max())
+    if not math.isfinite(largest):  # an inf element (a NaN makes the norm NaN, not inf)
+        return norm
+    return largest * float(torch.linalg.vector_norm(values / largest))
 
 
 def l2_norm(tensor: torch.Tensor) -> float:
-    """torch.linalg.vector_norm of the tensor in float64, one block at a time."""
+    """torch.linalg.vector_norm of the tensor in float64, one block at a time; finite
+    whenever the elements are and the norm is within float64's range (`rescaled`)."""
     with torch.no_grad():
-        return joined_norm(
-            [float(torch.linalg.vector_norm(b.to(torch.float64))) for b in blocks(tensor)]
-        )
+        norms = []
+        for block in blocks(tensor):
+            values = block.to(torch.float64)
+            norms.append(rescaled(values, float(torch.linalg.vector_norm(values))))
+        return joined_norm(norms)
 
 
 def magnitude_stats(tensor: torch.Tensor) -> MagnitudeStats:
@@ -169,7 +188,7 @@ def magnitude_stats(tensor: torch.Tensor) -> MagnitudeStats:
         for block in blocks(tensor):
             # copy=True: abs_() must never write into a float64 .grad itself.
             magnitude = block.to(torch.float64, copy=True).abs_()
-            norms.append(float(torch.linalg.vector_norm(magnitude)))
+            norms.append(rescaled(magnitude, float(torch.linalg.vector_norm(magnitude))))
             sums.append(float(magnitude.sum()))
             max_abs = torch.maximum(max_abs, magnitude.max())  # maximum keeps a NaN
             nonzero += int(torch.count_nonzero(magnitude))  # NaN counts as non-zero
@@ -198,7 +217,8 @@ def health_flags(
 
     roundoff_bound: None when the parameter's gradient is not a plain sum (a weight).
     """
-    if nonfinite or not math.isfinite(grad_norm):
+    # An inf norm of finite elements is past float64's range (rescaled()): exploding.
+    if nonfinite or math.isnan(grad_norm):
         return ("nonfinite",)
     if zero_fraction == 1.0:
         return ("dead",)

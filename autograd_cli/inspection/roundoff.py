@@ -31,11 +31,14 @@ size of its own gradient, and stays vanishing.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
 import torch
+
+from autograd_cli.inspection.health import l2_norm
 
 # A sum of n rounded terms is off by about eps · ‖terms‖. examples/attention.py's key
 # bias measures 1 to 4 eps · S in float32 from 8 to 512 tokens (up to 18 with 2 tokens
@@ -82,7 +85,7 @@ PASS_THROUGH = frozenset(
 class _Site:
     """The gradient with respect to one summing operation's output, once backward ran."""
 
-    squares: float = 0.0  # sum of squares of every output's gradient, in float64
+    norm: float = 0.0  # of every output's gradient together, in float64
     eps: float = 0.0  # the largest eps among their dtypes: the coarsest rounding
     seen: bool = False
 
@@ -106,9 +109,10 @@ class RoundoffProbe:
             reached = [s for s in sites if s.seen]
             if not reached:
                 continue
-            scale = max(s.squares for s in reached) ** 0.5
+            scale = max(s.norm for s in reached)
             eps = max(max(s.eps for s in reached), self.grad_eps[name])
-            if ROUNDOFF_FACTOR * eps <= MAX_SHARE:
+            # An infinite (or NaN) S bounds nothing: every gradient would be under it.
+            if ROUNDOFF_FACTOR * eps <= MAX_SHARE and math.isfinite(scale):
                 out[name] = ROUNDOFF_FACTOR * eps * scale
         return out
 
@@ -193,8 +197,12 @@ def _recorder(site: _Site) -> Callable[[Any, Any], None]:
             for g in grad_outputs:
                 if g is None:
                     continue
-                # in float64: float32 values near 1e38 would overflow the norm
-                site.squares += float(torch.linalg.vector_norm(g, dtype=torch.float64)) ** 2
+                # in float64: float32 values near 1e38 would overflow the norm; and
+                # float64 ones past 1e154 are rescaled (l2_norm), joined by hypot.
+                norm = float(torch.linalg.vector_norm(g, dtype=torch.float64))
+                if norm == math.inf:
+                    norm = l2_norm(g)
+                site.norm = math.hypot(site.norm, norm)
                 site.eps = max(site.eps, _eps(g.dtype))
         site.seen = True
 

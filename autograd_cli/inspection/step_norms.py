@@ -273,10 +273,12 @@ class StepNorms:
         rows = self._buffer[:used].to(torch.float64, copy=True)  # exact: float32 in float64
         rows[:, 2].sub_(rows[:, 1])
         rows.square_()
-        # Sums past float64's range are inf, as torch's own norms are: no warning.
+        # Sums past float64's range are inf (rescued below): no warning.
         with np.errstate(all="ignore"):
             sums = np.add.reduceat(rows.numpy(), self._starts, axis=2)
             norms = np.sqrt(sums, out=sums)
+            if np.isinf(norms).any():
+                self._rescue(norms)
             ratios = norms[:, 2] / norms[:, 1]
         ratio_lists: list[list[float | None]] = ratios.tolist()
         if not norms[:, 1].all():  # a parameter of norm 0 has no ratio
@@ -286,6 +288,18 @@ class StepNorms:
                         row[i] = None
         finite = np.isfinite(norms[:, 0]).all(axis=1).tolist()
         return norms[:, 0].tolist(), ratio_lists, finite
+
+    def _rescue(self, norms: np.ndarray) -> None:
+        """The inf norms of `_flat_norms` computed again from the buffer, scaled by their
+        largest |x| (health.rescaled): a float64 model's gradient of 1e160 squares to
+        inf. One of an inf element stays inf."""
+        assert self._buffer is not None
+        for slot, row, i in np.argwhere(np.isinf(norms)).tolist():
+            start, size = self._starts[i], self.sizes[i]
+            values = self._buffer[slot, row, start : start + size].to(torch.float64)
+            if row == 2:  # the change, after - before
+                values = values - self._buffer[slot, 1, start : start + size]
+            norms[slot, row, i] = l2_norm(values)
 
     def _zero_counts(self, missing: list[int]) -> tuple[int | None, ...]:
         if not missing:
@@ -365,6 +379,8 @@ def _norms(tensors: list[torch.Tensor]) -> list[float]:
     if len(small) < len(tensors):
         for k in set(range(len(tensors))) - set(small):
             values[k] = _row_norm(tensors[k])
+    if math.inf in values:  # float64 squares past its range, or an inf element
+        values = [l2_norm(t) if v == math.inf else v for t, v in zip(tensors, values, strict=True)]
     return values
 
 

@@ -191,7 +191,7 @@ class _Steps:
         for (step, loss, record, fixed), (norms, ratios, nans, infs) in zip(
             pending, measured, strict=True
         ):
-            flags = self._flags(norms, fixed)
+            flags = self._flags(norms, fixed, nans, infs)
             if record:
                 steps.append(TrainingStep(step, loss, norms, ratios, nans, infs, flags))
             else:
@@ -199,14 +199,18 @@ class _Steps:
         return steps
 
     def _flags(
-        self, norms: tuple[float | None, ...], fixed: dict[int, str]
+        self,
+        norms: tuple[float | None, ...],
+        fixed: dict[int, str],
+        nans: tuple[int | None, ...],
+        infs: tuple[int | None, ...],
     ) -> tuple[str | None, ...]:
         request = self.request
         vanish, explode = request.vanish, request.explode
         if not fixed and self._healthy(norms):
             return self.healthy
         flags: list[str | None] = []
-        for norm, bound in zip(norms, self.bounds, strict=True):
+        for norm, bound, nan, inf in zip(norms, self.bounds, nans, infs, strict=True):
             # What health_flags() decides, in one comparison for the usual case: a
             # finite, non-zero norm inside the thresholds, above any bound.
             if norm is None:
@@ -214,7 +218,7 @@ class _Steps:
             elif norm > 0 and vanish <= norm <= explode and (bound is None or norm > bound):
                 flags.append(None)
             else:
-                flags.append(_flag(norm, request, bound))
+                flags.append(_flag(norm, request, bound, (nan or 0) + (inf or 0)))
         for i, flag in fixed.items():
             flags[i] = flag
         return tuple(flags)
@@ -237,12 +241,12 @@ class _Steps:
         )
 
 
-def _flag(norm: float, request: StepsRequest, bound: float | None) -> str | None:
+def _flag(norm: float, request: StepsRequest, bound: float | None, nonfinite: int) -> str | None:
     # All zeros exactly when the norm is 0 (it is taken in float64): the share of
     # zeros is not needed for the flags otherwise, and counting it costs a pass.
     flags = health_flags(
         norm,
-        0 if math.isfinite(norm) else 1,
+        nonfinite,
         1.0 if norm == 0 else 0.0,
         request.vanish,
         request.explode,
