@@ -147,6 +147,7 @@ def _scenario_command(found: Scenario) -> Callable[..., Any]:
             fields["seed"] = seeds.seeds[0]
         sweep = seeds is not None and seeds.sweep
         from autograd_cli.devices import on_device
+        from autograd_cli.render.formats import Format
         from autograd_cli.render.output import Memory, OutputRequest, plan_output
 
         params = on_device(found.params(**fields))  # checked first, as it always was
@@ -162,6 +163,10 @@ def _scenario_command(found: Scenario) -> Callable[..., Any]:
             batch=ctx.obj if isinstance(ctx.obj, Memory) else None,
             graph=found.graph,
         )
+        if plan.format in (Format.DOT, Format.MERMAID):  # also a picture, drawn from DOT
+            problem = found.no_graph(params)
+            if problem is not None:
+                raise UsageProblem(problem)
         from autograd_cli.runner import run_scenario, run_sweep
 
         if sweep:

@@ -267,13 +267,58 @@ def test_the_list_names_every_pitfall_and_its_symptom(agrad):
 
 
 @pytest.mark.parametrize(
-    "args", [["pitfalls", "no-such-thing"], ["pitfalls", "zero-grad", "--all"]]
+    "args",
+    [
+        ["pitfalls", "no-such-thing"],
+        ["pitfalls", "zero-grad", "--all"],
+    ],
 )
 def test_bad_input_is_one_line_naming_the_allowed_names(agrad, args):
     result = agrad(*args)
     assert result.exit_code == 2 and result.stdout == ""
     assert result.stderr.startswith("agrad: error: ") and result.stderr.count("\n") == 1
     assert all(name in result.stderr for name in NAMES)
+
+
+DRAWN = [case.name for case in CASES if case.graph_of is not None]
+
+
+@pytest.mark.parametrize(
+    "args",
+    [
+        ["--format", "dot"],
+        ["--all", "--format", "mermaid"],
+        *(
+            [case.name, "--format", fmt]
+            for case, fmt in zip(CASES, ["dot", "mermaid"] * 5, strict=True)
+            if case.graph_of is None
+        ),
+    ],
+)
+def test_a_graph_is_drawn_only_for_a_pitfall_that_has_one(agrad, args):
+    """The list, --all and a pitfall whose mistake leaves no graph printed an empty
+    digraph (exit 0): now one line naming the pitfalls that have one."""
+    result = agrad("pitfalls", *args)
+    assert result.exit_code == 2 and result.stdout == ""
+    assert result.stderr.startswith("agrad: error: ") and result.stderr.count("\n") == 1
+    assert all(name in result.stderr for name in DRAWN)
+    if args[0] in BY_NAME:  # what it says is so: the pitfall, run, leaves no graph
+        assert json.loads(agrad("pitfalls", args[0], "--json").stdout)["graph"]["root"] is None
+
+
+@pytest.mark.parametrize("name", DRAWN)
+def test_each_pitfall_with_a_graph_draws_its_nodes(agrad, name):
+    text = agrad("pitfalls", name, "--format", "dot").stdout
+    assert "AccumulateGrad" in text and " -> " in text
+
+
+def test_a_graph_file_without_one_pitfall_is_refused_and_not_written(agrad, tmp_path):
+    path = tmp_path / "graph.dot"
+    result = agrad("pitfalls", "--format", "dot", "--output", str(path))
+    assert result.exit_code == 2 and result.stdout == "" and not path.exists()
+    assert result.stderr.count("\n") == 1 and "NAME" in result.stderr
+    drawn = agrad("pitfalls", "backward-twice", "--format", "dot", "--output", str(path))
+    assert drawn.exit_code == 0 and "AccumulateGrad" in path.read_text(encoding="utf-8")
 
 
 def test_torch_global_state_is_unchanged():

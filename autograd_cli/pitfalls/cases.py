@@ -193,8 +193,7 @@ CASES = (
             "y.backward()",
         ),
         expects=ERROR,
-        facts=("y.requires_grad", "y.grad_fn"),
-        graph_of="y",
+        facts=("y.requires_grad", "y.grad_fn"),  # no graph_of: no_grad() recorded none
         why=N_(
             "Under torch.no_grad() nothing is recorded: y has no grad_fn and "
             "requires_grad=False, so there is no graph for backward() to run. "

@@ -108,6 +108,9 @@ class Scenario:
     largest_numel: Callable[[Any], int | None] = lambda params: None
     shared: tuple[str, ...] = (SEED, TENSOR, CHECK)  # the shared option groups it takes
     graph: bool = True  # it draws a backward graph (--format dot|mermaid, pictures)
+    # Why these parameters have no graph to draw, though the command has (agrad
+    # pitfalls without one NAME: a list), as the one line of a usage error; None: fine.
+    no_graph: Callable[[Any], str | None] = lambda params: None
     epilog: str = ""  # ends its --help, after the options (expr: the grammar)
 
 

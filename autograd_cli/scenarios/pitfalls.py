@@ -94,6 +94,21 @@ def options(
     return {"name": name, "all": all}
 
 
+def no_graph(params: Params) -> str | None:
+    drawn = ", ".join(case.name for case in CASES if case.graph_of is not None)
+    if params.name is None:
+        return _(
+            "--format dot and mermaid draw one pitfall's graph: give its NAME (one of: "
+            "{names}), not the list or --all"
+        ).format(names=drawn)
+    if BY_NAME[params.name].graph_of is None:
+        return _(
+            "pitfall {name} leaves no graph to draw: --format table or json; the pitfalls "
+            "with a graph: {names}"
+        ).format(name=params.name, names=drawn)
+    return None
+
+
 def largest_numel(params: Params) -> int:
     return 3  # every pitfall's tensors have at most 3 elements
 
@@ -223,4 +238,6 @@ def _value_text(value: Any, precision: int) -> str:
     return number_text(value, precision)
 
 
-SCENARIO = Scenario(NAME, ROOT, options, Params, report, view, EXAMPLES, largest_numel, shared=())
+SCENARIO = Scenario(
+    NAME, ROOT, options, Params, report, view, EXAMPLES, largest_numel, shared=(), no_graph=no_graph
+)
