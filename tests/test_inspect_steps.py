@@ -210,6 +210,28 @@ def test_the_optimizer_form_uses_the_users_optimizer(agrad, tmp_path):
     assert "--lr" in refused.stderr and "own optimizer" in refused.stderr
 
 
+def test_a_fifth_element_none_is_agrads_own_optimizer(agrad, tmp_path):
+    """(model, inputs, targets, loss_fn, None): --optimizer and --lr apply, as to the
+    four-element form (docs/guide.md says so)."""
+    body = (
+        "import torch\n"
+        "def build():\n"
+        "    model = torch.nn.Linear(3, 1)\n"
+        "    x, y = torch.randn(8, 3), torch.randn(8, 1)\n"
+        "    return model, x, y, torch.nn.functional.mse_loss{}\n"
+    )
+    five, four = tmp_path / "five.py", tmp_path / "four.py"
+    five.write_text(body.format(", None"), encoding="utf-8")
+    four.write_text(body.format(""), encoding="utf-8")
+    args = ("--steps", "4", "--optimizer", "adam", "--lr", "0.003")
+    records = _steps_json(agrad, f"{five}:build", *args)
+    expected = hand_loop(str(four), 4, "adam", 0.003)
+    for record, oracle in zip(records[:-1], expected, strict=True):
+        got = [p["update_ratio"] for p in record["parameters"]]
+        assert got == pytest.approx(oracle["ratios"], rel=1e-4)
+    assert (records[-1]["optimizer"], records[-1]["lr"]) == ("Adam", 0.003)
+
+
 @pytest.mark.parametrize(
     ("args", "words"),
     [
