@@ -95,7 +95,9 @@ def plain_loop(path: str, name: str, steps: int) -> float:
 
 
 def by_hand_loop(path: str, name: str, steps: int) -> float:
-    """The same loop, recording what agrad records, written by hand in plain PyTorch."""
+    """The same loop, recording what agrad records, written by hand in plain PyTorch
+    (its steps written out as plain_loop's are: each loop reads as a user writes it,
+    with no helper call inside the clock)."""
     import json
 
     import torch
