@@ -148,7 +148,7 @@ def _scenario_command(found: Scenario) -> Callable[..., Any]:
         sweep = seeds is not None and seeds.sweep
         from autograd_cli.devices import on_device
         from autograd_cli.render.formats import Format
-        from autograd_cli.render.output import Memory, OutputRequest, plan_output
+        from autograd_cli.render.output import IMAGE_SUFFIXES, Memory, OutputRequest, plan_output
 
         params = on_device(found.params(**fields))  # checked first, as it always was
 
@@ -156,6 +156,14 @@ def _scenario_command(found: Scenario) -> Callable[..., Any]:
         request = OutputRequest(
             **{name: values[name] for name in OutputRequest.__dataclass_fields__ if name in values}
         )
+        # A graph asked of parameters that have none (agrad pitfalls' list): said first,
+        # before a picture's check for Graphviz.
+        output = request.output
+        picture = output is not None and output.suffix.lower() in IMAGE_SUFFIXES
+        if picture or (request.fmt in (Format.DOT, Format.MERMAID) and not request.json):
+            problem = found.no_graph(params)
+            if problem is not None:
+                raise UsageProblem(problem)
         # A batch line hands its in-memory sink down through Click's context object.
         plan = plan_output(
             request,
@@ -163,10 +171,6 @@ def _scenario_command(found: Scenario) -> Callable[..., Any]:
             batch=ctx.obj if isinstance(ctx.obj, Memory) else None,
             graph=found.graph,
         )
-        if plan.format in (Format.DOT, Format.MERMAID):  # also a picture, drawn from DOT
-            problem = found.no_graph(params)
-            if problem is not None:
-                raise UsageProblem(problem)
         from autograd_cli.runner import run_scenario, run_sweep
 
         if sweep:

@@ -11,8 +11,8 @@ Two loops in plain PyTorch:
   optimizer.step(), NaN and inf counts) and writing a JSON line a step, as a careful
   user writes it with public torch calls: copies into buffers kept between steps, one
   stack and one tolist() a step, float32 norms (agrad's are float64-exact), NaN and
-  inf counted only where a norm is not finite. For comparison: what recording costs
-  anyone.
+  inf counted only where a norm is not finite, the same steps recorded as agrad's
+  (--every). For comparison: what recording costs anyone.
 
 All on one intra-op thread (torch.set_num_threads(1); OMP_NUM_THREADS=1 for the
 processes), runs interleaved (agrad, by hand, bare, agrad, ...) so that a noisy
@@ -32,6 +32,7 @@ machine other work stretches wall-clock time by several times, CPU time much les
     python bench/inspect_steps.py                      # the five of TARGETS
     python bench/inspect_steps.py --target examples/cnn.py:build --repeats 9 --process
     python bench/inspect_steps.py --target bench/model_1m.py:build --every 10
+    python bench/inspect_steps.py --target bench/model_1m.py:build --passes
 """
 
 from __future__ import annotations
@@ -94,8 +95,9 @@ def plain_loop(path: str, name: str, steps: int) -> float:
     return time.process_time() - start
 
 
-def by_hand_loop(path: str, name: str, steps: int) -> float:
-    """The same loop, recording what agrad records, written by hand in plain PyTorch
+def by_hand_loop(path: str, name: str, steps: int, every: int = 1) -> float:
+    """The same loop, recording what agrad records, written by hand in plain PyTorch:
+    ‖.grad‖ every step (agrad's flags need it), the rest on step 1 and every `every`-th
     (its steps written out as plain_loop's are: each loop reads as a user writes it,
     with no helper call inside the clock)."""
     import json
@@ -112,21 +114,27 @@ def by_hand_loop(path: str, name: str, steps: int) -> float:
     loss = loss_fn(model(inputs), targets)
     with open(os.devnull, "w", encoding="utf-8") as out:
         start = time.process_time()
-        for step in range(steps):
-            if step:
+        for step in range(1, steps + 1):
+            if step > 1:
                 opt.zero_grad(set_to_none=True)
                 loss = loss_fn(model(inputs), targets)
             loss.backward()
+            recorded = step == 1 or step % every == 0
             with torch.no_grad():
-                for b, p in zip(before, params, strict=True):
-                    b.copy_(p)
                 grads = [p.grad for p in params]  # None: unused (examples/cnn.py has one)
                 taken = [zero if g is None else norm(g) for g in grads]
-                taken += [norm(b) for b in before]
+                if recorded:
+                    for b, p in zip(before, params, strict=True):
+                        b.copy_(p)
+                    taken += [norm(b) for b in before]
                 opt.step()
-                for b, p in zip(before, params, strict=True):
-                    b.sub_(p)
-                rows = torch.stack(taken + [norm(b) for b in before]).tolist()
+                if recorded:
+                    for b, p in zip(before, params, strict=True):
+                        b.sub_(p)
+                    taken += [norm(b) for b in before]
+                rows = torch.stack(taken).tolist()
+            if not recorded:
+                continue
             parameters = []
             for i, (n, g) in enumerate(zip(names, grads, strict=True)):
                 grad_norm, size, moved = rows[i], rows[count + i], rows[2 * count + i]
@@ -140,9 +148,40 @@ def by_hand_loop(path: str, name: str, steps: int) -> float:
                         "inf_count": 0 if finite else int(g.isinf().sum()),
                     }
                 )
-            record = {"step": step + 1, "loss": loss.item(), "parameters": parameters}
+            record = {"step": step, "loss": loss.item(), "parameters": parameters}
             out.write(json.dumps(record) + "\n")
         return time.process_time() - start
+
+
+def passes(path: str, name: str) -> None:
+    """What one pass over NAME's largest parameter costs, by eager torch call (the
+    update ratio's floor, docs/performance.md): a copy; a norm (agrad's float32 rows
+    of 256, and float64 sums of the same elements); a subtraction in place; torch.dist
+    and the norm of a difference, which make the difference first; cdist over rows of
+    256, which does not."""
+    import torch
+
+    model = _built(path, name)[0]
+    p = max(model.parameters(), key=lambda t: t.numel()).detach().reshape(-1)
+    p = p[: p.numel() - p.numel() % 256].float()
+    b, scratch = p + 1e-3, p.clone()
+    calls = {
+        "copy_": lambda: scratch.copy_(p),
+        "norm (rows of 256)": lambda: torch.linalg.vector_norm(p.view(-1, 256), dim=1),
+        "norm (float64 sums)": lambda: torch.linalg.vector_norm(p, dtype=torch.float64),
+        "sub_": lambda: scratch.sub_(p),
+        "torch.dist": lambda: torch.dist(b, p),
+        "norm(b - p)": lambda: torch.linalg.vector_norm(b - p),
+        "cdist (rows of 256)": lambda: torch.cdist(b.view(-1, 1, 256), p.view(-1, 1, 256)),
+    }
+    print(f"one pass over {p.numel():,} float32 elements (medians of 51 calls):")
+    for label, call in calls.items():
+        times = []
+        for _ in range(51):
+            start = time.process_time()
+            call()
+            times.append(time.process_time() - start)
+        print(f"  {label:22} {statistics.median(times) * 1e6:8.0f} µs")
 
 
 def agrad_loop(target: str, steps: int, every: int = 1) -> float:
@@ -195,6 +234,9 @@ def main() -> None:
     parser.add_argument(
         "--process", action="store_true", help="also the whole commands, start-up included"
     )
+    parser.add_argument(
+        "--passes", action="store_true", help="also a pass's cost by torch call, per target"
+    )
     args = parser.parse_args()
     import torch
 
@@ -211,17 +253,19 @@ def main() -> None:
         path, _, name = target.rpartition(":")
         path = str(ROOT / path)
         agrad_loop(target, args.steps, args.every)  # warm all up: first calls import
-        by_hand_loop(path, name, args.steps)
+        by_hand_loop(path, name, args.steps, args.every)
         plain_loop(path, name, args.steps)
         ours, hand, bare = [], [], []
         for _ in range(args.repeats):
             ours.append(agrad_loop(target, args.steps, args.every))
-            hand.append(by_hand_loop(path, name, args.steps))
+            hand.append(by_hand_loop(path, name, args.steps, args.every))
             bare.append(plain_loop(path, name, args.steps))
         a, h, b = (statistics.median(times) for times in (ours, hand, bare))
         verdict = "ok" if a / b <= TARGET else "over"
         per_step = "".join(f" {t / args.steps * 1e3:6.3f} ms" for t in (b, h, a))
         print(f"{target:30}{per_step}  {a / b:5.3f} {verdict:4} {a / h:5.3f}")
+        if args.passes:
+            passes(path, name)
         if args.process:
             agrad_cmd = [sys.executable, "-m", "autograd_cli", "inspect", target, "--json"]
             agrad_cmd += ["--steps", str(args.steps), "--every", str(args.every)]

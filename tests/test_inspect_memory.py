@@ -200,6 +200,19 @@ def test_float64_squares_beyond_its_range_in_every_block(small_blocks: int):
     assert (report.nan_count, report.inf_count, report.flags) == (0, 0, ("exploding",))
 
 
+def test_float64_squares_below_its_range_in_every_block(small_blocks: int):
+    """Blocks of 1e-170s: their float64 squares are 0, so torch's norm of each block is
+    0, and the gradient looked dead (all exact zeros). It is sqrt(numel) * 1e-170."""
+    numel = 3 * small_blocks + 5
+    parameter = torch.nn.Parameter(torch.ones(numel, dtype=torch.float64))
+    parameter.grad = torch.full((numel,), 1e-170, dtype=torch.float64)
+    parameter.grad[::2] = -1e-170
+    assert float(torch.linalg.vector_norm(parameter.grad[:small_blocks])) == 0.0
+    report = check(parameter)
+    assert report.grad_norm == pytest.approx(1e-170 * math.sqrt(numel), rel=1e-12, abs=0)
+    assert (report.zero_fraction, report.flags) == (0.0, ("vanishing",))
+
+
 def test_a_float64_grad_is_read_never_written(small_blocks: int):
     parameter = parameter_with_grad((2 * small_blocks + 3,), torch.float64, {7: -2.5})
     assert parameter.grad is not None

@@ -645,9 +645,8 @@ def build(width: int = 4):
 
 
 def _scaled_norm(tensor: torch.Tensor) -> float:
-    """‖tensor‖ in float64 with the elements divided by the largest |x| first."""
-    largest = float(tensor.abs().max())
-    return largest * float(((tensor / largest) ** 2).sum()) ** 0.5
+    """‖tensor‖ by math.hypot, which no square of a float64 overflows or underflows."""
+    return math.hypot(*tensor.double().flatten().tolist())
 
 
 @pytest.mark.parametrize("width", [4, 30000], ids=["flat", "per-tensor"])
@@ -681,3 +680,55 @@ def test_huge_float64_gradients_are_exploding_with_finite_norms_over_steps(agrad
             assert p["update_ratio"] == pytest.approx(ratio, rel=1e-9)
             assert (p["flag"], p["nan_count"], p["inf_count"]) == ("exploding", 0, 0)
     assert records[-1]["first_steps"]["nonfinite"] is None
+
+
+EXTREME = """
+import torch
+from torch import nn
+
+
+class Vector(nn.Module):
+    def __init__(self, width):
+        super().__init__()
+        self.p = nn.Parameter(torch.zeros(width, dtype=torch.float64))
+
+    def forward(self, x):
+        return self.p * x
+
+
+def build(width: int = 4, value: float = 1.0, count: int = 1):
+    c = torch.zeros(width, dtype=torch.float64)
+    c[:count] = value
+    # loss = sum(p * c): the gradient is c itself
+    return Vector(width), torch.ones(width, dtype=torch.float64), c, lambda out, t: (out * t).sum()
+"""
+
+
+@pytest.mark.parametrize("width", [4, 70000], ids=["flat", "per-tensor"])
+@pytest.mark.parametrize(
+    ("value", "count", "flag"),
+    [(1.5e308, 2, "exploding"), (1e-170, 3, "vanishing"), (1e-160, 3, "vanishing")],
+    ids=["norm-past-float64", "squares-underflow", "squares-subnormal"],
+)
+def test_float64_gradients_at_either_end_of_its_range(agrad, tmp_path, width, value, count, flag):
+    """A gradient [1.5e308, 1.5e308]: its norm, 2.1e308, is past float64's range, yet
+    no element is inf: `exploding`, not `nonfinite`. One of 1e-170s: their squares
+    vanish in float64, yet the gradient is not all zeros: `vanishing`, not `dead`, with
+    its norm (torch's own is 0, or 5.6e-6 off at 1e-160). Both views, both ways."""
+    path = tmp_path / "extreme.py"
+    path.write_text(EXTREME, encoding="utf-8")
+    gradient = [value] * count + [0.0] * (width - count)
+    want = math.hypot(*gradient)
+    args = ("--arg", f"width={width}", "--arg", f"value={value!r}", "--arg", f"count={count}")
+    one = json.loads(agrad("inspect", f"{path}:build", "--json", *args).stdout)
+    (parameter,) = one["parameters"]
+    assert _number(parameter["grad_norm"]) == pytest.approx(want, rel=1e-12, abs=0)
+    assert parameter["flags"] == [flag]
+    assert parameter["nan_count"] == parameter["inf_count"] == 0
+    records = _steps_json(agrad, f"{path}:build", "--steps", "2", "--lr", "1e-30", *args)
+    for record in records[:-1]:
+        (parameter,) = record["parameters"]
+        assert _number(parameter["grad_norm"]) == pytest.approx(want, rel=1e-12, abs=0)
+        assert (parameter["flag"], parameter["nan_count"], parameter["inf_count"]) == (flag, 0, 0)
+    first_steps = records[-1]["first_steps"]
+    assert first_steps["nonfinite"] is None and first_steps["dead"] is None

@@ -312,11 +312,17 @@ def test_each_pitfall_with_a_graph_draws_its_nodes(agrad, name):
     assert "AccumulateGrad" in text and " -> " in text
 
 
-def test_a_graph_file_without_one_pitfall_is_refused_and_not_written(agrad, tmp_path):
-    path = tmp_path / "graph.dot"
-    result = agrad("pitfalls", "--format", "dot", "--output", str(path))
+@pytest.mark.parametrize(
+    "args", [["--format", "dot", "--output", "graph.dot"], ["zero-grad", "--output", "graph.svg"]]
+)
+def test_a_graph_file_without_one_pitfall_is_refused_and_not_written(agrad, tmp_path, args):
+    """Refused before anything else: a picture's check for Graphviz (exit 1 when `dot`
+    is missing) came first."""
+    path = tmp_path / args[-1]
+    result = agrad("pitfalls", *args[:-1], str(path))
     assert result.exit_code == 2 and result.stdout == "" and not path.exists()
-    assert result.stderr.count("\n") == 1 and "NAME" in result.stderr
+    assert result.stderr.count("\n") == 1 and "backward-twice" in result.stderr
+    path = tmp_path / "graph.dot"
     drawn = agrad("pitfalls", "backward-twice", "--format", "dot", "--output", str(path))
     assert drawn.exit_code == 0 and "AccumulateGrad" in path.read_text(encoding="utf-8")
 

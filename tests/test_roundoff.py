@@ -10,6 +10,7 @@ backward, run here, for every operation the criterion names.
 from __future__ import annotations
 
 import json
+import math
 from typing import Any
 
 import pytest
@@ -381,10 +382,49 @@ def build():
 
 
 def _scaled_norm(tensor: torch.Tensor) -> float:
-    """‖tensor‖ with every element divided by the largest |x| first: no square
-    passes float64's range."""
-    largest = float(tensor.abs().max())
-    return largest * float(((tensor / largest) ** 2).sum()) ** 0.5
+    """‖tensor‖ by math.hypot: no square passes float64's range."""
+    return math.hypot(*tensor.double().flatten().tolist())
+
+
+def test_the_bound_of_a_float64_gradient_past_1e154():
+    """torch's float64 norm of c = 1e160·randn is inf (its squares overflow): the bound
+    is 64 · eps · ‖c‖ all the same, ‖c‖ by math.hypot. Past float64's range (‖c‖ of
+    4e308) there is no bound, rather than an infinite one that every gradient is under."""
+    from autograd_cli.inspection.roundoff import ROUNDOFF_FACTOR
+
+    torch.manual_seed(0)
+    layer = torch.nn.Linear(3, 4).double()
+    x = torch.randn(5, 3, dtype=torch.float64)
+    c = 1e160 * torch.randn(5, 4, dtype=torch.float64)
+    assert float(torch.linalg.vector_norm(c)) == math.inf
+    bounds = _probe_bounds((layer(x) * c).sum(), dict(layer.named_parameters()))
+    eps = torch.finfo(torch.float64).eps
+    assert bounds["bias"] == pytest.approx(ROUNDOFF_FACTOR * eps * _scaled_norm(c), rel=1e-12)
+    c = torch.full((5, 4), 1e308, dtype=torch.float64)
+    assert _scaled_norm(c) == math.inf
+    assert _probe_bounds((layer(x) * c).sum(), dict(layer.named_parameters())) == {}
+
+
+def test_float64_attention_at_1e160_keeps_its_key_bias_round_off(agrad_json, tmp_path):
+    """examples/attention.py in float64 with its loss times 1e160: every gradient is
+    past 1e140, and the key bias's is still rounding of an exact 0 (float64 keeps
+    16 digits of each term: 1e-16 of the gradient it is summed from)."""
+    path = tmp_path / "attention64.py"
+    path.write_text(
+        "import importlib.util, torch\n"
+        f"spec = importlib.util.spec_from_file_location('a', {str(EXAMPLES / 'attention.py')!r})\n"
+        "attention = importlib.util.module_from_spec(spec)\n"
+        "spec.loader.exec_module(attention)\n"
+        "def build():\n"
+        "    model, inputs, targets, loss_fn = attention.build()\n"
+        "    model = model.double()\n"
+        "    return model, inputs.double(), targets.double(), "
+        "lambda out, t: 1e160 * loss_fn(out, t)\n",
+        encoding="utf-8",
+    )
+    flags = _flags(agrad_json("inspect", f"{path}:build"))
+    assert flags.pop("key.bias") == ["round-off"]
+    assert all(f == ["exploding"] for f in flags.values()), flags
 
 
 def test_a_huge_float64_gradient_is_exploding_not_nonfinite_nor_round_off(tmp_path, agrad_json):

@@ -25,16 +25,10 @@ SHAPES = [(4, 3), (3,), (5, 4), (1,), (2, 2, 2)]
 
 
 def _norm64(tensor: torch.Tensor) -> float:
-    """‖tensor‖ in float64, its elements divided by the largest |x| first, so that no
-    square passes float64's range (10^160 squared does); NaN with a NaN, inf with an
-    inf, as a sum of squares would be."""
-    x = tensor.double().flatten()
-    if bool(torch.isnan(x).any()):
-        return math.nan
-    largest = float(x.abs().max()) if x.numel() else 0.0
-    if largest in (0.0, math.inf):
-        return largest
-    return largest * math.sqrt(float(((x / largest) ** 2).sum()))
+    """‖tensor‖ in float64 by math.hypot, which no square overflows or underflows
+    (10^160 squared does in float64); NaN with a NaN, as a sum of squares would be."""
+    x = tensor.double().flatten().tolist()
+    return math.nan if any(math.isnan(v) for v in x) else math.hypot(*x)
 
 
 def _oracle(

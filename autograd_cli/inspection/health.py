@@ -144,32 +144,43 @@ def total(values: list[float]) -> float:
         return math.nan if any(math.isnan(v) for v in values) else math.inf
 
 
+# torch squares each element as it is, and a float64 square is inf past |x| of about
+# 1.3e154 and loses digits (subnormal), then vanishes, below about 1.5e-154: a norm of
+# float64 values outside [TINY, inf) is taken again from the values divided by their
+# largest |x| (`rescaled`). float32 and smaller values square well inside float64's range.
+TINY = 1e-150
+
+
 def joined_norm(norms: list[float]) -> float:
     """The L2 norm of a tensor from its blocks' norms (one block: its norm, unchanged)."""
     if len(norms) == 1:
         return norms[0]
     joined = math.sqrt(total([n * n for n in norms]))
-    if joined == math.inf and all(math.isfinite(n) for n in norms):
-        return math.hypot(*norms)  # their squares are past float64's range; hypot scales
+    if not TINY <= joined < math.inf and all(math.isfinite(n) for n in norms):
+        return math.hypot(*norms)  # squares past float64's range, either end: hypot scales
     return joined
 
 
-def rescaled(values: torch.Tensor, norm: float) -> float:
-    """`norm`, torch's L2 norm of float64 `values`; where it is inf although no element
-    is, the norm of the values divided by their largest |x|, times it. torch squares
-    each element as it is, and a float64 square is inf past |x| of about 1.3e154: a
-    gradient of 1e160 would be called infinite, and flagged `nonfinite`."""
-    if norm != math.inf:
+def rescaled(
+    values: torch.Tensor, norm: float, largest: torch.Tensor | float | None = None
+) -> float:
+    """`norm`, torch's L2 norm of float64 `values`, or where it is outside [TINY, inf)
+    without an inf or NaN element, the norm of the values divided by their largest |x|
+    (`largest`, when known), times it: a gradient of 1e160 is not infinite (nor
+    `nonfinite`), nor one of 1e-170 zero (nor `dead`)."""
+    if TINY <= norm < math.inf or math.isnan(norm):
         return norm
-    largest = float(values.abs().max())
-    if not math.isfinite(largest):  # an inf element (a NaN makes the norm NaN, not inf)
+    if largest is None:
+        largest = values.abs().max() if values.numel() else 0.0
+    top = float(largest)
+    if top == 0 or not math.isfinite(top):  # all zeros; an inf element
         return norm
-    return largest * float(torch.linalg.vector_norm(values / largest))
+    return top * float(torch.linalg.vector_norm(values / top))
 
 
 def l2_norm(tensor: torch.Tensor) -> float:
-    """torch.linalg.vector_norm of the tensor in float64, one block at a time; finite
-    whenever the elements are and the norm is within float64's range (`rescaled`)."""
+    """torch.linalg.vector_norm of the tensor in float64, one block at a time, exact to
+    float64's precision from 1e-308 to 1e308 (`rescaled`)."""
     with torch.no_grad():
         norms = []
         for block in blocks(tensor):
@@ -188,9 +199,11 @@ def magnitude_stats(tensor: torch.Tensor) -> MagnitudeStats:
         for block in blocks(tensor):
             # copy=True: abs_() must never write into a float64 .grad itself.
             magnitude = block.to(torch.float64, copy=True).abs_()
-            norms.append(rescaled(magnitude, float(torch.linalg.vector_norm(magnitude))))
+            top = magnitude.max() if magnitude.numel() else max_abs
+            norm = float(torch.linalg.vector_norm(magnitude))
+            norms.append(rescaled(magnitude, norm, top))
             sums.append(float(magnitude.sum()))
-            max_abs = torch.maximum(max_abs, magnitude.max())  # maximum keeps a NaN
+            max_abs = torch.maximum(max_abs, top)  # maximum keeps a NaN
             nonzero += int(torch.count_nonzero(magnitude))  # NaN counts as non-zero
             if not math.isfinite(sums[-1]):  # a finite sum of |x| has no NaN, no inf
                 nans += int(torch.isnan(magnitude).sum())

@@ -38,7 +38,13 @@ from typing import Any
 import numpy as np
 import torch
 
-from autograd_cli.inspection.health import blocks, in_memory_order, l2_norm, stored_values
+from autograd_cli.inspection.health import (
+    TINY,
+    blocks,
+    in_memory_order,
+    l2_norm,
+    stored_values,
+)
 
 # Elements of a model the flat way takes; past it the tensors are big enough that a
 # call costs their size, not its own, and a slot of the buffer is memory.
@@ -233,7 +239,7 @@ class StepNorms:
             return pending  # type: ignore[return-value]
         # The slots up to the last one used (a step taken the per-tensor way keeps
         # its place in the batch, and leaves its slot unused).
-        norms, ratios, finite = self._flat_norms(len(pending))
+        norms, ratios, finite = self._flat_norms(len(pending), pending, recorded)
         if (
             all(entry == k for k, entry in enumerate(pending))
             and all(finite)
@@ -265,7 +271,9 @@ class StepNorms:
             )
         return out
 
-    def _flat_norms(self, used: int) -> tuple[list[list[float]], list[list[float | None]], Any]:
+    def _flat_norms(
+        self, used: int, pending: list[int | Measured], recorded: list[bool]
+    ) -> tuple[list[list[float]], list[list[float | None]], Any]:
         """For each of the first `used` slots: ‖.grad‖ per parameter, the update
         ratios, and whether every gradient was finite."""
         assert self._buffer is not None
@@ -277,8 +285,8 @@ class StepNorms:
         with np.errstate(all="ignore"):
             sums = np.add.reduceat(rows.numpy(), self._starts, axis=2)
             norms = np.sqrt(sums, out=sums)
-            if np.isinf(norms).any():
-                self._rescue(norms)
+            if self._buffer.dtype == torch.float64:  # float32 squares stay in range
+                self._rescue(norms, pending, recorded)
             ratios = norms[:, 2] / norms[:, 1]
         ratio_lists: list[list[float | None]] = ratios.tolist()
         if not norms[:, 1].all():  # a parameter of norm 0 has no ratio
@@ -289,14 +297,21 @@ class StepNorms:
         finite = np.isfinite(norms[:, 0]).all(axis=1).tolist()
         return norms[:, 0].tolist(), ratio_lists, finite
 
-    def _rescue(self, norms: np.ndarray) -> None:
-        """The inf norms of `_flat_norms` computed again from the buffer, scaled by their
-        largest |x| (health.rescaled): a float64 model's gradient of 1e160 squares to
-        inf. One of an inf element stays inf."""
+    def _rescue(
+        self, norms: np.ndarray, pending: list[int | Measured], recorded: list[bool]
+    ) -> None:
+        """The norms of `_flat_norms` outside [TINY, inf) computed again from the buffer,
+        scaled by their largest |x| (health.rescaled): a float64 gradient of 1e160
+        squares to inf, one of 1e-170 to 0. Only the rows that are read: a slot's
+        gradients, and its parameters' if its step was recorded."""
         assert self._buffer is not None
-        for slot, row, i in np.argwhere(np.isinf(norms)).tolist():
+        with np.errstate(invalid="ignore"):  # NaN: the tensor's own
+            outside = ~((norms >= TINY) & (norms < math.inf)) & ~np.isnan(norms)
+        for slot, row, i in np.argwhere(outside).tolist():
+            if pending[slot] != slot or (row and not recorded[slot]):
+                continue  # a step taken per tensor, or a row its step left unwritten
             start, size = self._starts[i], self.sizes[i]
-            values = self._buffer[slot, row, start : start + size].to(torch.float64)
+            values = self._buffer[slot, row, start : start + size]
             if row == 2:  # the change, after - before
                 values = values - self._buffer[slot, 1, start : start + size]
             norms[slot, row, i] = l2_norm(values)
@@ -379,8 +394,10 @@ def _norms(tensors: list[torch.Tensor]) -> list[float]:
     if len(small) < len(tensors):
         for k in set(range(len(tensors))) - set(small):
             values[k] = _row_norm(tensors[k])
-    if math.inf in values:  # float64 squares past its range, or an inf element
-        values = [l2_norm(t) if v == math.inf else v for t, v in zip(tensors, values, strict=True)]
+    # float64 squares past its range, either end (health.TINY): read again, scaled.
+    for k in [k for k, t in enumerate(tensors) if t.dtype is torch.float64]:
+        if not TINY <= values[k] < math.inf and not math.isnan(values[k]):
+            values[k] = l2_norm(tensors[k])
     return values
 
 

@@ -98,13 +98,13 @@ def no_graph(params: Params) -> str | None:
     drawn = ", ".join(case.name for case in CASES if case.graph_of is not None)
     if params.name is None:
         return _(
-            "--format dot and mermaid draw one pitfall's graph: give its NAME (one of: "
-            "{names}), not the list or --all"
+            "a graph (--format dot|mermaid, a picture) is one pitfall's: give its NAME "
+            "(one of: {names}), not the list or --all"
         ).format(names=drawn)
     if BY_NAME[params.name].graph_of is None:
         return _(
-            "pitfall {name} leaves no graph to draw: --format table or json; the pitfalls "
-            "with a graph: {names}"
+            "pitfall {name} leaves no graph to draw (--format dot|mermaid, a picture): "
+            "use --format table or json; the pitfalls with a graph: {names}"
         ).format(name=params.name, names=drawn)
     return None
 
