@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import math
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -29,6 +30,21 @@ def _gradients(model: torch.nn.Module, inputs: Any, targets: Any, loss_fn: Any) 
 def _attention(seed: int = 0, **kwargs: Any) -> tuple[Any, ...]:
     torch.manual_seed(seed)  # as agrad does before NAME
     return example("attention").build(**kwargs)
+
+
+def _attention_file(path: Path, returned: str) -> Path:
+    """A target file whose build() is examples/attention.py's, then `returned` (a line
+    returning a variant of its model, inputs, targets and loss_fn)."""
+    path.write_text(
+        "import importlib.util, torch\n"
+        f"spec = importlib.util.spec_from_file_location('a', {str(EXAMPLES / 'attention.py')!r})\n"
+        "attention = importlib.util.module_from_spec(spec)\n"
+        "spec.loader.exec_module(attention)\n"
+        "def build():\n"
+        "    model, inputs, targets, loss_fn = attention.build()\n" + returned,
+        encoding="utf-8",
+    )
+    return path
 
 
 def _flags(document: dict[str, Any]) -> dict[str, list[str]]:
@@ -147,16 +163,9 @@ def test_rnn_h0_stays_vanishing_and_float64_keeps_its_value(agrad_json):
 def test_a_gradient_small_by_scale_is_vanishing_not_round_off(tmp_path, agrad_json):
     """The loss times 1e-12 makes every gradient tiny, for real: the criterion is
     relative to the gradient each bias sums, so only the key bias is round-off."""
-    path = tmp_path / "scaled.py"
-    path.write_text(
-        "import importlib.util, torch\n"
-        f"spec = importlib.util.spec_from_file_location('a', {str(EXAMPLES / 'attention.py')!r})\n"
-        "attention = importlib.util.module_from_spec(spec)\n"
-        "spec.loader.exec_module(attention)\n"
-        "def build():\n"
-        "    model, inputs, targets, loss_fn = attention.build()\n"
+    path = _attention_file(
+        tmp_path / "scaled.py",
         "    return model, inputs, targets, lambda out, t: 1e-12 * loss_fn(out, t)\n",
-        encoding="utf-8",
     )
     flags = _flags(agrad_json("inspect", f"{path}:build"))
     assert flags.pop("key.bias") == ["round-off"]
@@ -409,18 +418,10 @@ def test_float64_attention_at_1e160_keeps_its_key_bias_round_off(agrad_json, tmp
     """examples/attention.py in float64 with its loss times 1e160: every gradient is
     past 1e140, and the key bias's is still rounding of an exact 0 (float64 keeps
     16 digits of each term: 1e-16 of the gradient it is summed from)."""
-    path = tmp_path / "attention64.py"
-    path.write_text(
-        "import importlib.util, torch\n"
-        f"spec = importlib.util.spec_from_file_location('a', {str(EXAMPLES / 'attention.py')!r})\n"
-        "attention = importlib.util.module_from_spec(spec)\n"
-        "spec.loader.exec_module(attention)\n"
-        "def build():\n"
-        "    model, inputs, targets, loss_fn = attention.build()\n"
-        "    model = model.double()\n"
-        "    return model, inputs.double(), targets.double(), "
+    path = _attention_file(
+        tmp_path / "attention64.py",
+        "    return model.double(), inputs.double(), targets.double(), "
         "lambda out, t: 1e160 * loss_fn(out, t)\n",
-        encoding="utf-8",
     )
     flags = _flags(agrad_json("inspect", f"{path}:build"))
     assert flags.pop("key.bias") == ["round-off"]
