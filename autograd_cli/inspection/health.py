@@ -179,8 +179,8 @@ def rescaled(
 
 
 def l2_norm(tensor: torch.Tensor) -> float:
-    """torch.linalg.vector_norm of the tensor in float64, one block at a time, exact to
-    float64's precision from 1e-308 to 1e308 (`rescaled`)."""
+    """torch.linalg.vector_norm of the tensor in float64, one block at a time; to
+    float64's precision for any norm within its range (`rescaled`)."""
     with torch.no_grad():
         norms = []
         for block in blocks(tensor):
