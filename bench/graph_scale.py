@@ -67,7 +67,7 @@ import time
 from collections.abc import Callable
 from typing import Any
 
-from processes import child_cost  # bench/, the script's own folder
+from processes import rotated_costs  # bench/, the script's own folder
 
 from autograd_cli.model import WalkRequest
 from autograd_cli.scenarios import chain
@@ -294,20 +294,11 @@ def measure_command(length: int, reps: int) -> dict[str, tuple[float, float]]:
         "agrad --json": agrad,
         "agrad --json --saved": [*agrad, "--saved"],
     }
-    costs: dict[str, list[tuple[float, float]]] = {name: [] for name in runs}
-    order = list(runs)
-    for rep in range(reps):
-        shift = rep % len(order)
-        for name in order[shift:] + order[:shift]:
-            costs[name].append(child_cost(runs[name]))
-        print(f"  part 3: repetition {rep + 1} of {reps}", file=sys.stderr, flush=True)
-    return {
-        name: (
-            statistics.median(wall for wall, _ in pairs),
-            statistics.median(rss for _, rss in pairs),
-        )
-        for name, pairs in costs.items()
-    }
+    return rotated_costs(
+        runs,
+        reps,
+        lambda rep: print(f"  part 3: repetition {rep + 1} of {reps}", file=sys.stderr, flush=True),
+    )
 
 
 def print_command_table(length: int, reps: int, cost: dict[str, tuple[float, float]]) -> None:

@@ -19,13 +19,12 @@ each; prints the medians and their ratio. Target (issue 19 item 5): <= 1.2, for
 from __future__ import annotations
 
 import argparse
-import statistics
 import sys
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from processes import child_cost
+from processes import rotated_costs
 from startup import _agrad, compare
 
 MODEL = Path(__file__).resolve().parent / "model_1m.py"
@@ -55,14 +54,9 @@ def compare_memory(runs: int) -> bool:
         "--json": [*_agrad(), "inspect", target, "--json"],
         "table": [*_agrad(), "inspect", target],
     }
-    costs: dict[str, list[tuple[float, float]]] = {name: [] for name in commands}
-    order = list(commands)
-    for run in range(runs):
-        shift = run % len(order)
-        for name in order[shift:] + order[:shift]:
-            costs[name].append(child_cost(commands[name]))
-    wall = {name: statistics.median(w for w, _ in pairs) for name, pairs in costs.items()}
-    peak = {name: statistics.median(m for _, m in pairs) for name, pairs in costs.items()}
+    costs = rotated_costs(commands, runs)
+    wall = {name: cost[0] for name, cost in costs.items()}
+    peak = {name: cost[1] for name, cost in costs.items()}
     ok = True
     for name in ("--json", "table"):
         ratio = peak[name] / peak["floor"]

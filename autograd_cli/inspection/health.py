@@ -151,12 +151,18 @@ def total(values: list[float]) -> float:
 TINY = 1e-150
 
 
+def in_range(norm: float) -> bool:
+    """Whether a float64 sum of squares gave `norm` to its precision: within [TINY, inf),
+    or NaN (a NaN element's, read again it stays NaN)."""
+    return TINY <= norm < math.inf or math.isnan(norm)
+
+
 def joined_norm(norms: list[float]) -> float:
     """The L2 norm of a tensor from its blocks' norms (one block: its norm, unchanged)."""
     if len(norms) == 1:
         return norms[0]
     joined = math.sqrt(total([n * n for n in norms]))
-    if not TINY <= joined < math.inf and all(math.isfinite(n) for n in norms):
+    if not in_range(joined) and all(math.isfinite(n) for n in norms):
         return math.hypot(*norms)  # squares past float64's range, either end: hypot scales
     return joined
 
@@ -168,7 +174,7 @@ def rescaled(
     without an inf or NaN element, the norm of the values divided by their largest |x|
     (`largest`, when known), times it: a gradient of 1e160 is not infinite (nor
     `nonfinite`), nor one of 1e-170 zero (nor `dead`)."""
-    if TINY <= norm < math.inf or math.isnan(norm):
+    if in_range(norm):
         return norm
     if largest is None:
         largest = values.abs().max() if values.numel() else 0.0
@@ -199,7 +205,7 @@ def magnitude_stats(tensor: torch.Tensor) -> MagnitudeStats:
         for block in blocks(tensor):
             # copy=True: abs_() must never write into a float64 .grad itself.
             magnitude = block.to(torch.float64, copy=True).abs_()
-            top = magnitude.max() if magnitude.numel() else max_abs
+            top = magnitude.max()  # a block is never empty
             norm = float(torch.linalg.vector_norm(magnitude))
             norms.append(rescaled(magnitude, norm, top))
             sums.append(float(magnitude.sum()))

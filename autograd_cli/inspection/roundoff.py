@@ -38,7 +38,7 @@ from typing import Any
 
 import torch
 
-from autograd_cli.inspection.health import TINY, l2_norm
+from autograd_cli.inspection.health import in_range, l2_norm
 
 # A sum of n rounded terms is off by about eps · ‖terms‖. examples/attention.py's key
 # bias measures 1 to 4 eps · S in float32 from 8 to 512 tokens (up to 18 with 2 tokens
@@ -201,8 +201,8 @@ def _recorder(site: _Site) -> Callable[[Any, Any], None]:
                 # float64 ones whose squares leave its range are rescaled (l2_norm),
                 # the norms joined by hypot.
                 norm = float(torch.linalg.vector_norm(g, dtype=torch.float64))
-                if g.dtype is torch.float64 and not TINY <= norm < math.inf:
-                    norm = l2_norm(g)  # a NaN stays NaN
+                if g.dtype is torch.float64 and not in_range(norm):
+                    norm = l2_norm(g)
                 site.norm = math.hypot(site.norm, norm)
                 site.eps = max(site.eps, _eps(g.dtype))
         site.seen = True

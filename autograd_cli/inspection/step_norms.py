@@ -42,6 +42,7 @@ from autograd_cli.inspection.health import (
     TINY,
     blocks,
     in_memory_order,
+    in_range,
     l2_norm,
     stored_values,
 )
@@ -396,7 +397,7 @@ def _norms(tensors: list[torch.Tensor]) -> list[float]:
             values[k] = _row_norm(tensors[k])
     # float64 squares past its range, either end (health.TINY): read again, scaled.
     for k in [k for k, t in enumerate(tensors) if t.dtype is torch.float64]:
-        if not TINY <= values[k] < math.inf and not math.isnan(values[k]):
+        if not in_range(values[k]):
             values[k] = l2_norm(tensors[k])
     return values
 
